@@ -90,5 +90,12 @@ class ConfigError(Exception):
         return cls([Problem(message, **where)])  # type: ignore[arg-type]
 
 
+class UnreadableFileError(ConfigError):
+    """The file could not be read as TOML text at all (missing, permissions, not UTF-8).
+
+    Commands exit 2 for these, as for usage errors; a readable but invalid config exits 1.
+    """
+
+
 def errors_only(problems: Iterable[Problem]) -> list[Problem]:
     return [problem for problem in problems if problem.severity == "error"]

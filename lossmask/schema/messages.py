@@ -1,0 +1,138 @@
+"""Pydantic's validation errors, reworded in TOML words for people editing a config file."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from lossmask.errors import Problem
+from lossmask.schema.roles import ROLES
+
+MODES = ("sampled", "all")
+
+
+def toml_value(value: Any) -> str:
+    """Show a parsed value as it would be written in TOML."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, Mapping):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return str(value)
+
+
+def toml_type(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "a table"
+    if isinstance(value, list):
+        return "an array"
+    return "a date or time"
+
+
+def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f'did you mean "{close[0]}"?' if close else None
+
+
+def data_path(data: Any, loc: Sequence[str | int]) -> tuple[str | int, ...]:
+    """Keep the parts of a pydantic location that are real keys of the input.
+
+    Pydantic adds union-member tags (`"mode"`, `"roles"`, `"bool"`, ...) to locations; they are not
+    keys the user wrote, so they are dropped by walking the parsed TOML alongside.
+    """
+    path: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, Mapping) and part in node:
+            path.append(part)
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+            path.append(part)
+            node = node[part]
+        elif not isinstance(node, Mapping | list):
+            continue  # a tag inside a scalar's union
+        elif isinstance(node, Mapping) and not isinstance(part, int) and not _is_tag(part):
+            path.append(part)  # a missing key: still the user's word
+            node = None
+    return tuple(path)
+
+
+def _is_tag(part: str) -> bool:
+    return part in {"mode", "roles"} or "[" in part or part in {"bool", "str", "int", "float", "list"}
+
+
+def _is_loss_mask(path: Sequence[str | int]) -> bool:
+    return "loss_mask" in path
+
+
+_TYPE_WORDS = {
+    "bool_type": "true or false",
+    "int_type": "an integer",
+    "float_type": "a number",
+    "string_type": "a string",
+    "list_type": "an array",
+    "dict_type": "a table",
+    "model_type": "a table",
+}
+
+
+def reword(error: Mapping[str, Any], data: Any, version: int) -> Problem:
+    """One pydantic error as a Problem with a TOML key path, message and suggestion."""
+    kind: str = error["type"]
+    path = data_path(data, error["loc"])
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+
+    if _is_loss_mask(path) and path[-1] == "loss_mask":
+        if version == 1:
+            if isinstance(value, str) and value in MODES:
+                return Problem(
+                    f"must be a table of roles in schema version 1, not {toml_value(value)}",
+                    path,
+                    suggestion=f"{toml_value(value)} is a version 2 setting; use --schema-version 2",
+                )
+            return Problem(f"must be a table of roles, not {toml_type(value)}", path)
+        message = f'must be "sampled", "all" or a table of roles, not {toml_value(value)}'
+        suggestion = did_you_mean(value, MODES) if isinstance(value, str) else None
+        return Problem(message, path, suggestion=suggestion)
+    if _is_loss_mask(path) and kind == "extra_forbidden":
+        role = str(path[-1])
+        hint = "valid roles are " + ", ".join(ROLES)
+        close = did_you_mean(role, ROLES)
+        return Problem(f'unknown role "{role}"', path, suggestion=f"{hint}; {close}" if close else hint)
+    if kind in _TYPE_WORDS:
+        return Problem(f"must be {_TYPE_WORDS[kind]}, not {toml_value(value)}", path)
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", "")).replace("'", '"')
+        suggestion = None
+        if isinstance(value, str):
+            options = [part.strip().strip('"') for part in expected.replace(" or ", ",").split(",")]
+            suggestion = did_you_mean(value, [o for o in options if o])
+        return Problem(f"must be {expected}, not {toml_value(value)}", path, suggestion=suggestion)
+    if kind in {"greater_than", "greater_than_equal", "less_than", "less_than_equal"}:
+        words = {
+            "greater_than": "greater than",
+            "greater_than_equal": "at least",
+            "less_than": "less than",
+            "less_than_equal": "at most",
+        }[kind]
+        bound = next(iter(ctx.values()), "")
+        return Problem(f"must be {words} {bound}, not {toml_value(value)}", path)
+    if kind == "too_short":
+        return Problem(f"must have at least {ctx.get('min_length')} items, not {len(value)}", path)
+    if kind == "too_long":
+        return Problem(f"must have at most {ctx.get('max_length')} items, not {len(value)}", path)
+    message = str(error.get("msg", kind))
+    return Problem(message[0].lower() + message[1:], path)
