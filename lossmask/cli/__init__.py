@@ -1,7 +1,8 @@
 """The `lossmask` command line.
 
 Each subcommand lives in its own module and is imported only when it runs, so `lossmask validate`
-never pays for importing torch, transformers or renderers. Command modules parse options and delegate
+never pays for importing torch, transformers or renderers. Command modules parse options and
+delegate
 to the library; they hold no logic of their own.
 """
 

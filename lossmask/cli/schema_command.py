@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -33,5 +34,6 @@ def command(version: str, output: Path | None) -> None:
     try:
         output.write_text(text, encoding="utf-8", newline="\n")
     except OSError as exc:
-        raise click.FileError(str(output), hint=exc.strerror or str(exc)) from None
+        click.echo(f"error: {output}: cannot write: {exc.strerror or exc}", err=True)
+        sys.exit(2)
     click.echo(f"wrote {output}", err=True)

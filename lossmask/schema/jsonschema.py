@@ -80,8 +80,6 @@ def _document_enums(node: Any, *, keep_title: bool = False) -> Any:
     return out
 
 
-
-
 def generate_schema(version: int) -> dict[str, Any]:
     """The editor-ready JSON Schema of one schema version."""
     raw = model_for(version).model_json_schema(mode="validation")

@@ -1,6 +1,7 @@
 """Find the line a TOML key path is written on, so errors can say `file:line`.
 
-`tomllib` and tomlkit keep no positions, so this is a small line scanner. It understands what configs
+`tomllib` and tomlkit keep no positions, so this is a small line scanner. It understands what
+configs
 really contain (headers, arrays of tables, dotted and quoted keys, inline tables on one line,
 multi-line strings and arrays) and answers with the closest line it knows: a key that is missing
 points at its table's header, a key inside an inline table at the line of that inline table.
@@ -146,7 +147,9 @@ def key_lines(text: str) -> dict[KeyPath, int]:
     return lines
 
 
-def find_line(text: str, key: Sequence[str | int], *, lines: dict[KeyPath, int] | None = None) -> int | None:
+def find_line(
+    text: str, key: Sequence[str | int], *, lines: dict[KeyPath, int] | None = None
+) -> int | None:
     """The line of `key`, or of the closest enclosing key or table that is written in `text`."""
     known = key_lines(text) if lines is None else lines
     path = tuple(key)

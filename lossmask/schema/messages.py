@@ -55,10 +55,9 @@ def data_path(data: Any, loc: Sequence[str | int]) -> tuple[str | int, ...]:
     path: list[str | int] = []
     node = data
     for part in loc:
-        if isinstance(node, Mapping) and part in node:
-            path.append(part)
-            node = node[part]
-        elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+        in_table = isinstance(node, Mapping) and part in node
+        in_array = isinstance(node, list) and isinstance(part, int) and part < len(node)
+        if in_table or in_array:
             path.append(part)
             node = node[part]
         elif not isinstance(node, Mapping | list):
@@ -70,7 +69,9 @@ def data_path(data: Any, loc: Sequence[str | int]) -> tuple[str | int, ...]:
 
 
 def _is_tag(part: str) -> bool:
-    return part in {"mode", "roles"} or "[" in part or part in {"bool", "str", "int", "float", "list"}
+    return (
+        part in {"mode", "roles"} or "[" in part or part in {"bool", "str", "int", "float", "list"}
+    )
 
 
 def _is_loss_mask(path: Sequence[str | int]) -> bool:
@@ -101,7 +102,9 @@ def reword(error: Mapping[str, Any], data: Any, version: int) -> Problem:
                 return Problem(
                     f"must be a table of roles in schema version 1, not {toml_value(value)}",
                     path,
-                    suggestion=f"{toml_value(value)} is a version 2 setting; use --schema-version 2",
+                    suggestion=(
+                        f"{toml_value(value)} is a version 2 setting; use --schema-version 2"
+                    ),
                 )
             return Problem(f"must be a table of roles, not {toml_type(value)}", path)
         message = f'must be "sampled", "all" or a table of roles, not {toml_value(value)}'
@@ -111,7 +114,9 @@ def reword(error: Mapping[str, Any], data: Any, version: int) -> Problem:
         role = str(path[-1])
         hint = "valid roles are " + ", ".join(ROLES)
         close = did_you_mean(role, ROLES)
-        return Problem(f'unknown role "{role}"', path, suggestion=f"{hint}; {close}" if close else hint)
+        return Problem(
+            f'unknown role "{role}"', path, suggestion=f"{hint}; {close}" if close else hint
+        )
     if kind in _TYPE_WORDS:
         return Problem(f"must be {_TYPE_WORDS[kind]}, not {toml_value(value)}", path)
     if kind == "literal_error":

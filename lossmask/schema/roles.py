@@ -29,7 +29,9 @@ MODE_DESCRIPTIONS: dict[str, str] = {
         "tokens that a chat template places in the next message (GLM-4.5's `<|observation|>`). "
         "Recommended, and the default."
     ),
-    "all": "Train every token of the rendered conversation, prompts included. Mostly for debugging.",
+    "all": (
+        "Train every token of the rendered conversation, prompts included. Mostly for debugging."
+    ),
 }
 
 

@@ -28,21 +28,36 @@ class ModelConfig(OpenTable):
     name: str | None = Field(
         default=None,
         description=(
-            "Hugging Face model id or local checkpoint directory. Omit it to use lossmask's embedded "
+            "Hugging Face model id or local checkpoint directory. Omit it to use lossmask's "
+            "embedded "
             "tiny model (built from a config, no download)."
         ),
     )
     impl: str | None = Field(default=None, description="Model implementation (trainer-specific).")
     attn: str | None = Field(default=None, description="Attention implementation, e.g. `sdpa`.")
-    compile: bool | str | None = Field(default=None, description="Compile the model (trainer-specific).")
-    optimization_dtype: str | None = Field(default=None, description="Dtype of the optimizer's weights.")
+    compile: bool | str | None = Field(
+        default=None, description="Compile the model (trainer-specific)."
+    )
+    optimization_dtype: str | None = Field(
+        default=None, description="Dtype of the optimizer's weights."
+    )
     reduce_dtype: str | None = Field(default=None, description="Dtype of gradient reductions.")
-    optim_cpu_offload: bool | None = Field(default=None, description="Offload optimizer state to CPU.")
-    full_offload: bool | None = Field(default=None, description="Offload weights and optimizer to CPU.")
+    optim_cpu_offload: bool | None = Field(
+        default=None, description="Offload optimizer state to CPU."
+    )
+    full_offload: bool | None = Field(
+        default=None, description="Offload weights and optimizer to CPU."
+    )
     ep: int | None = Field(default=None, description="Expert-parallel degree for MoE models.")
-    lora: PassThroughTable | None = Field(default=None, description="LoRA settings (trainer-specific).")
-    vlm: PassThroughTable | None = Field(default=None, description="Vision-language model settings.")
-    ac: PassThroughTable | None = Field(default=None, description="Activation checkpointing settings.")
+    lora: PassThroughTable | None = Field(
+        default=None, description="LoRA settings (trainer-specific)."
+    )
+    vlm: PassThroughTable | None = Field(
+        default=None, description="Vision-language model settings."
+    )
+    ac: PassThroughTable | None = Field(
+        default=None, description="Activation checkpointing settings."
+    )
 
 
 class TokenizerConfig(OpenTable):
@@ -51,7 +66,8 @@ class TokenizerConfig(OpenTable):
     name: str | None = Field(
         default=None,
         description=(
-            "Hugging Face tokenizer id or local directory. Omit it to use the model's tokenizer, or "
+            "Hugging Face tokenizer id or local directory. Omit it to use the model's tokenizer, "
+            "or "
             "lossmask's embedded tiny GLM-4.5 tokenizer when the model is embedded too."
         ),
     )
@@ -66,7 +82,8 @@ class RendererConfig(OpenTable):
     name: str | None = Field(
         default=None,
         description=(
-            'Renderer from the `renderers` package: `"glm-4.5"`, `"qwen3"`, ... or `"auto"` to pick '
+            'Renderer from the `renderers` package: `"glm-4.5"`, `"qwen3"`, ... or `"auto"` to '
+            "pick "
             "one from the model name."
         ),
     )
@@ -78,7 +95,10 @@ class OptimConfig(OpenTable):
     lr: float = Field(default=1e-5, ge=0, description="Peak learning rate.")
     weight_decay: float = Field(default=0.01, ge=0, description="AdamW weight decay.")
     betas: list[float] = Field(
-        default=[0.9, 0.999], min_length=2, max_length=2, description="AdamW betas `[beta1, beta2]`."
+        default=[0.9, 0.999],
+        min_length=2,
+        max_length=2,
+        description="AdamW betas `[beta1, beta2]`.",
     )
     max_norm: float = Field(default=1.0, gt=0, description="Gradient-norm clip.")
     warmup_steps: int = Field(default=0, ge=0, description="Linear warmup steps.")
@@ -126,7 +146,9 @@ class DataConfigBase(OpenTable):
             "use lossmask's embedded synthetic tool-calling conversations."
         ),
     )
-    seq_len: int = Field(default=2048, gt=0, description="Maximum tokens per sample; longer ones are cut.")
+    seq_len: int = Field(
+        default=2048, gt=0, description="Maximum tokens per sample; longer ones are cut."
+    )
     batch_size: int = Field(default=8, gt=0, description="Samples per optimizer step (global).")
     micro_batch_size: int | None = Field(
         default=None,
@@ -168,7 +190,8 @@ class SFTConfigBase(OpenTable):
         default=None, description="GPU layout of the run (trainer-specific; not checked)."
     )
     inference: PassThroughTable | None = Field(
-        default=None, description="Inference server for online evals (trainer-specific; not checked)."
+        default=None,
+        description="Inference server for online evals (trainer-specific; not checked).",
     )
     eval: PassThroughTable | None = Field(
         default=None, description="Online evaluation (trainer-specific; not checked)."

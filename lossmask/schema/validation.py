@@ -142,7 +142,8 @@ def _with_lines(problems: list[Problem], file: str | None, text: str | None) -> 
                 severity=problem.severity,
             )
         )
-    return located
+    # Pydantic reports in model-field order; a reader wants file order.
+    return sorted(located, key=lambda problem: problem.line or 0)
 
 
 def validate_data(
