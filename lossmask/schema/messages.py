@@ -135,9 +135,10 @@ def reword(error: Mapping[str, Any], data: Any, version: int) -> Problem:
         }[kind]
         bound = next(iter(ctx.values()), "")
         return Problem(f"must be {words} {bound}, not {toml_value(value)}", path)
+    count = len(value) if isinstance(value, list) else 0
     if kind == "too_short":
-        return Problem(f"must have at least {ctx.get('min_length')} items, not {len(value)}", path)
+        return Problem(f"must have at least {ctx.get('min_length')} items, not {count}", path)
     if kind == "too_long":
-        return Problem(f"must have at most {ctx.get('max_length')} items, not {len(value)}", path)
+        return Problem(f"must have at most {ctx.get('max_length')} items, not {count}", path)
     message = str(error.get("msg", kind))
     return Problem(message[0].lower() + message[1:], path)

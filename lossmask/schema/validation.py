@@ -108,7 +108,7 @@ def _meaning_warnings(data: Mapping[str, Any], version: int) -> list[Problem]:
 
 def _consistency_errors(config: Any) -> list[Problem]:
     errors: list[Problem] = []
-    sections = [(("data",), config.data)]
+    sections: list[tuple[KeyPath, Any]] = [(("data",), config.data)]
     if config.val is not None and config.val.data is not None:
         sections.append((("val", "data"), config.val.data))
     for path, section in sections:
@@ -198,10 +198,11 @@ def read_toml(path: str | Path) -> tuple[dict[str, Any], str]:
     except tomllib.TOMLDecodeError as exc:
         message = str(exc)
         match = _TOML_LINE.search(message)
-        line = int(match.group(1)) if match else None
         message = _TOML_LINE.sub("", message).strip()
         raise ConfigError.single(
-            f"invalid TOML: {message[0].lower()}{message[1:]}", file=name, line=line
+            f"invalid TOML: {message[0].lower()}{message[1:]}",
+            file=name,
+            line=int(match.group(1)) if match else None,
         ) from None
     return data, text
 
