@@ -12,6 +12,8 @@ from tests.conftest import CORPUS
 
 
 def _manifest() -> list[tuple[str, str]]:
+    if not (CORPUS / "MANIFEST.tsv").is_file():
+        raise RuntimeError(f"the prime-rl corpus is missing at {CORPUS}; set LOSSMASK_CORPUS")
     with (CORPUS / "MANIFEST.tsv").open(encoding="utf-8") as handle:
         return [(row["dest"], row["kind"]) for row in csv.DictReader(handle, delimiter="\t")]
 
