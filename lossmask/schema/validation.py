@@ -15,15 +15,13 @@ from pydantic import BaseModel, ValidationError
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
 from lossmask.schema.locate import KeyPath, key_lines
 from lossmask.schema.messages import did_you_mean, reword
+from lossmask.schema.sections import DATA_SECTIONS, sft_sections, table_at
 from lossmask.schema.v1 import SFTConfigV1
 from lossmask.schema.v2 import SFTConfigV2
 
 SFTConfig = SFTConfigV1 | SFTConfigV2
 MODELS: dict[int, type[SFTConfigV1] | type[SFTConfigV2]] = {1: SFTConfigV1, 2: SFTConfigV2}
 LATEST_VERSION = 2
-
-# The data sections a loss mask applies to, as key paths.
-DATA_SECTIONS: tuple[KeyPath, ...] = (("data",), ("val", "data"))
 
 
 class LossMaskConfigWarning(UserWarning):
@@ -66,20 +64,9 @@ def _unknown_key_warnings(model: BaseModel, path: KeyPath) -> list[Problem]:
     return found
 
 
-def _sft_sections(data: Mapping[str, Any]) -> list[tuple[KeyPath, Mapping[str, Any]]]:
-    sections = []
-    for path in DATA_SECTIONS:
-        node: Any = data
-        for part in path:
-            node = node.get(part) if isinstance(node, Mapping) else None
-        if isinstance(node, Mapping) and node.get("type", "sft") == "sft":
-            sections.append((path, node))
-    return sections
-
-
 def _meaning_warnings(data: Mapping[str, Any], version: int) -> list[Problem]:
     found: list[Problem] = []
-    for path, section in _sft_sections(data):
+    for path, section in sft_sections(data):
         if version >= 2 and "loss_mask" not in section:
             found.append(
                 Problem(
@@ -92,9 +79,7 @@ def _meaning_warnings(data: Mapping[str, Any], version: int) -> list[Problem]:
                 )
             )
     for path in DATA_SECTIONS:
-        node: Any = data
-        for part in path:
-            node = node.get(part) if isinstance(node, Mapping) else None
+        node = table_at(data, path)
         if isinstance(node, Mapping) and node.get("type") == "fake" and "loss_mask" in node:
             found.append(
                 Problem(

@@ -1,0 +1,243 @@
+"""Benchmark `lossmask migrate` on a generated tree of prime-rl-shaped configs, side by side.
+
+    python bench/migrate_bench.py --files 5000 --repeat 3
+
+Measures in one run, on the same files (best of --repeat, wall clock):
+
+1. `--check` over an already migrated tree vs `tomllib`-parsing the same files (target <= 2x);
+2. write mode over a legacy tree vs a bare tomlkit parse + dump + write of the files that change
+   (target <= 1.3x);
+3. `--jobs 2` vs `--jobs 1`, write mode and check mode (target >= 1.7x on 2 cores).
+
+The tree mixes what real repositories hold: explicit tables, missing `loss_mask`, partial tables
+(table, inline, dotted styles), `[val.data]`, RL configs, fake data and overlays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable
+from pathlib import Path
+
+import tomlkit
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from lossmask.migrate.files import discover
+from lossmask.migrate.runner import Options, run_jobs
+
+HEADER = """# {title}
+# Generated for the lossmask migrate benchmark (prime-rl shape).
+max_steps = {steps}
+dist_timeout_seconds = 3600
+
+[ckpt] # Checkpoint at the end of training
+interval = {interval}
+
+[model]
+name = "PrimeIntellect/Qwen3-{size}B"
+optimization_dtype = "bfloat16"
+reduce_dtype = "bfloat16"
+impl = "custom"
+
+[model.lora]
+rank = {rank}
+target_modules = [
+  "q_proj",
+  "k_proj",
+  "v_proj",
+  "o_proj",
+]
+
+[renderer]
+name = "auto"
+"""
+
+DATA = """
+[data]
+name = "your-org/dataset-{index}"
+seq_len = {seq_len}
+batch_size = {batch}
+micro_batch_size = 1       # keep memory flat
+"""
+
+TAIL = """
+[optim]
+lr = {lr}
+
+[eval]
+interval = 25
+num_examples = 32
+
+[[eval.source]]
+name = "reverse-text"
+
+[deployment]
+num_train_gpus = 1
+num_infer_gpus = 1
+"""
+
+RL = """# RL run {index}
+max_steps = {steps}
+seq_len = {seq_len}
+
+[deployment]
+num_train_gpus = 2
+
+[model]
+name = "PrimeIntellect/Qwen3-{size}B"
+
+[orchestrator]
+batch_size = {batch}
+rollouts_per_example = 8
+
+[[orchestrator.train.source]]
+name = "wordle"
+
+[trainer.optim]
+lr = 3e-6
+"""
+
+FULL = "\n[data.loss_mask]\nsystem = false\nuser = false\nassistant = true\ntool = false\n"
+
+
+def config_text(index: int, rng: random.Random) -> str:
+    values = {
+        "index": index,
+        "title": f"SFT config {index}",
+        "steps": rng.choice([20, 100, 1000]),
+        "interval": rng.choice([25, 100]),
+        "size": rng.choice(["0.6", "1.7", "8"]),
+        "rank": rng.choice([8, 16, 32]),
+        "seq_len": rng.choice([1024, 4096, 16384]),
+        "batch": rng.choice([4, 32, 64]),
+        "lr": rng.choice(["1e-5", "2e-5"]),
+    }
+    kind = rng.random()
+    if kind < 0.15:
+        return RL.format(**values)
+    if kind < 0.20:
+        return '[slurm]\njob_name = "overlay"\n'
+    if kind < 0.25:
+        return HEADER.format(**values) + '\n[data]\ntype = "fake"\nbatch_size = 2\n'
+    head, data, tail = HEADER.format(**values), DATA.format(**values), TAIL.format(**values)
+    if kind < 0.55:
+        return head + data + FULL + tail  # already explicit
+    if kind < 0.80:
+        return head + data + tail  # missing loss_mask
+    if kind < 0.88:
+        return head + data + "\n[data.loss_mask]\nsystem = true  # partial\n" + tail
+    if kind < 0.94:
+        return head + data + "loss_mask = { assistant = true }\n" + tail
+    return head + data + "loss_mask.tool = true\n\n[val.data]\nname = 'val'\n" + tail
+
+
+def generate(root: Path, count: int, seed: int) -> None:
+    rng = random.Random(seed)
+    for index in range(count):
+        directory = root / f"group{index % 50:02d}" / f"run{index // 50:03d}"
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "train.toml").write_text(config_text(index, rng))
+
+
+Timed = tuple[Callable[[], None], Callable[[], object]]
+
+
+def best_pair(repeat: int, first: Timed, second: Timed) -> tuple[float, float]:
+    """Best-of-`repeat` wall time of two bodies, measured alternately so load drift hits both."""
+    times: tuple[list[float], list[float]] = ([], [])
+    for _ in range(repeat):
+        for (setup, body), bucket in zip((first, second), times, strict=True):
+            setup()
+            start = time.perf_counter()
+            body()
+            bucket.append(time.perf_counter() - start)
+    return min(times[0]), min(times[1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--files", type=int, default=5000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dir", default=None, help="where to generate (default: a temp dir)")
+    args = parser.parse_args()
+
+    base = Path(tempfile.mkdtemp(prefix="migrate-bench-", dir=args.dir))
+    legacy, work, migrated = base / "legacy", base / "work", base / "migrated"
+    generate(legacy, args.files, args.seed)
+    shutil.copytree(legacy, migrated)
+    first = run_jobs(discover([str(migrated)]), Options("write", jobs=1))
+    changed = [r.path for r in first.files if r.status == "migrated"]
+    changed_in_work = [str(work / Path(p).relative_to(migrated)) for p in changed]
+    migrated_files = [str(p) for p in sorted(migrated.rglob("*.toml"))]
+    print(
+        f"{args.files} files in {base}: {len(changed)} need a rewrite, "
+        f"{first.count('error')} errors"
+    )
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, tomlkit {tomlkit.__version__}")
+
+    def fresh_copy() -> None:
+        shutil.rmtree(work, ignore_errors=True)
+        shutil.copytree(legacy, work)
+
+    def nothing() -> None:
+        pass
+
+    def tomllib_parse_all() -> None:
+        for name in migrated_files:
+            with open(name, "rb") as handle:
+                tomllib.loads(handle.read().decode("utf-8"))
+
+    def tomlkit_roundtrip_changed() -> None:
+        for name in changed_in_work:
+            with open(name, encoding="utf-8", newline="") as handle:
+                text = handle.read()
+            with open(name, "w", encoding="utf-8", newline="") as handle:
+                handle.write(tomlkit.dumps(tomlkit.parse(text)))
+
+    def migrate(mode: str, jobs: int, root: Path) -> Callable[[], object]:
+        return lambda: run_jobs(discover([str(root)]), Options(mode, jobs=jobs))  # type: ignore[arg-type]
+
+    rows = []
+    n = args.repeat
+    check_1, parse = best_pair(
+        n, (nothing, migrate("check", 1, migrated)), (nothing, tomllib_parse_all)
+    )
+    rows.append(("--check, migrated, -j1", check_1, "tomllib parse, same files", parse, 2.0, "<="))
+    write_1, roundtrip = best_pair(
+        n, (fresh_copy, migrate("write", 1, work)), (fresh_copy, tomlkit_roundtrip_changed)
+    )
+    rows.append(("write, legacy, -j1", write_1, "tomlkit parse+dump+write", roundtrip, 1.3, "<="))
+    write_1b, write_2 = best_pair(
+        n, (fresh_copy, migrate("write", 1, work)), (fresh_copy, migrate("write", 2, work))
+    )
+    rows.append(("write, legacy, -j1", write_1b, "write, legacy, -j2", write_2, 1.7, ">="))
+    check_1b, check_2 = best_pair(
+        n, (nothing, migrate("check", 1, migrated)), (nothing, migrate("check", 2, migrated))
+    )
+    rows.append(("--check, migrated, -j1", check_1b, "--check, migrated, -j2", check_2, 1.7, ">="))
+    print(f"load average before timing: {os.getloadavg()[0]:.2f}")
+    print(f"\n{'measured':34} {'s':>7}   {'against':36} {'s':>7}  ratio  target")
+    for name, ours, other_name, other, target, sense in rows:
+        ratio = ours / other
+        ok = ratio <= target if sense == "<=" else ratio >= target
+        print(
+            f"{name:34} {ours:7.3f}   {other_name:36} {other:7.3f}  {ratio:5.2f}  "
+            f"{sense} {target} {'ok' if ok else 'MISSED'}"
+        )
+    print(f"load average after timing: {os.getloadavg()[0]:.2f}")
+    shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

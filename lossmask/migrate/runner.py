@@ -1,0 +1,164 @@
+"""Run a migration over many files: one result per file, one bad file never stops the others.
+
+Files are independent, so `--jobs N` splits them into contiguous batches for a process pool (fork
+where the platform has it: no re-import per worker). Results come back in discovery order, so the
+output is the same for any N.
+"""
+
+from __future__ import annotations
+
+import difflib
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import Literal
+
+from lossmask.errors import ConfigError, Problem
+from lossmask.migrate import files
+from lossmask.migrate.engine import migrate_config
+from lossmask.schema.validation import read_toml
+
+Mode = Literal["write", "check", "diff"]
+Status = Literal["migrated", "would_migrate", "unchanged", "error"]
+
+# Below this many files a process pool costs more than it saves.
+PARALLEL_THRESHOLD = 64
+
+
+@dataclass(frozen=True)
+class Options:
+    mode: Mode = "write"
+    from_version: int = 1
+    jobs: int | None = None  # None: one per CPU for large trees, 1 for small ones
+
+
+@dataclass
+class FileResult:
+    path: str
+    status: Status
+    target: str | None = None  # the resolved file, when `path` is a symbolic link
+    changes: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    diff: str | None = None
+
+
+@dataclass
+class RunResult:
+    mode: Mode
+    files: list[FileResult]
+
+    def count(self, *statuses: Status) -> int:
+        return sum(1 for result in self.files if result.status in statuses)
+
+    @property
+    def exit_code(self) -> int:
+        if self.count("error"):
+            return 2
+        if self.mode == "check" and self.count("would_migrate"):
+            return 1
+        return 0
+
+
+def unified_diff(path: str, old: str, new: str) -> str:
+    return "".join(
+        difflib.unified_diff(
+            old.splitlines(keepends=True),
+            new.splitlines(keepends=True),
+            fromfile=path,
+            tofile=path,
+        )
+    )
+
+
+def process(job: files.FileJob, options: Options) -> FileResult:
+    """Migrate (or check) one file. Never raises for a problem with the file itself."""
+    target = job.target if job.is_link else None
+    if job.problem is not None:
+        return FileResult(job.path, "error", target, problems=[job.problem])
+    try:
+        # Taken before reading, to detect an edit that lands between read and write.
+        before = os.stat(job.target) if options.mode == "write" else None
+        config, text = read_toml(job.path)
+    except ConfigError as exc:
+        return FileResult(job.path, "error", target, problems=list(exc.problems))
+    except OSError as exc:
+        problem = Problem(f"cannot read: {exc.strerror or exc}", file=job.path)
+        return FileResult(job.path, "error", target, problems=[problem])
+    outcome = migrate_config(config, text, file=job.path, from_version=options.from_version)
+    if outcome.problems:
+        return FileResult(job.path, "error", target, problems=outcome.problems)
+    if outcome.new_text is None:
+        return FileResult(job.path, "unchanged", target)
+    changes = [f"{'.'.join(c.key)}: {c.description}" for c in outcome.changes]
+    if options.mode != "write":
+        diff = unified_diff(job.path, text, outcome.new_text) if options.mode == "diff" else None
+        return FileResult(job.path, "would_migrate", target, changes, diff=diff)
+    assert before is not None
+    try:
+        files.check_writable(job)
+        files.atomic_write(job.target, outcome.new_text.encode("utf-8"), before)
+    except files.WriteRefused as exc:
+        problem = exc.problem
+        if problem.file != job.path:
+            problem = Problem(problem.message, file=job.path, suggestion=problem.suggestion)
+        return FileResult(job.path, "error", target, problems=[problem])
+    except OSError as exc:
+        problem = Problem(f"cannot write: {exc.strerror or exc}; not rewritten", file=job.path)
+        return FileResult(job.path, "error", target, problems=[problem])
+    return FileResult(job.path, "migrated", target, changes)
+
+
+def _process_batch(batch: Sequence[files.FileJob], options: Options) -> list[FileResult]:
+    return [process(job, options) for job in batch]
+
+
+def _batches(jobs: Sequence[files.FileJob], count: int) -> list[Sequence[files.FileJob]]:
+    size = max(1, -(-len(jobs) // count))
+    return [jobs[start : start + size] for start in range(0, len(jobs), size)]
+
+
+def worker_count(options: Options, file_count: int) -> int:
+    if options.jobs is not None:
+        return max(1, min(options.jobs, file_count or 1))
+    if file_count < PARALLEL_THRESHOLD:
+        return 1
+    return max(1, min(os.cpu_count() or 1, file_count // PARALLEL_THRESHOLD))
+
+
+def run(
+    paths: Sequence[str],
+    options: Options,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> RunResult:
+    """Discover files under `paths` and migrate each; `on_result` is called as results arrive."""
+    return run_jobs(files.discover(paths), options, on_result)
+
+
+def run_jobs(
+    jobs: Sequence[files.FileJob],
+    options: Options,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> RunResult:
+    """Migrate already discovered files, in order."""
+    workers = worker_count(options, len(jobs))
+    results: list[FileResult] = []
+    if workers == 1:
+        for job in jobs:
+            result = process(job, options)
+            results.append(result)
+            if on_result is not None:
+                on_result(result)
+        return RunResult(options.mode, results)
+    # Several batches per worker keep both busy to the end and let a progress bar move.
+    batches = _batches(jobs, workers * 8)
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else None)
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        for batch_results in pool.map(_process_batch, batches, [options] * len(batches)):
+            results.extend(batch_results)
+            if on_result is not None:
+                for result in batch_results:
+                    on_result(result)
+    return RunResult(options.mode, results)
