@@ -1,0 +1,45 @@
+"""`lossmask audit CONFIG... --data FILE.jsonl`: parse options and delegate."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command("audit")
+@click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False),
+    help="JSONL file of conversations (default: each config's data.name when it is a local file).",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+)
+@click.option(
+    "--fail-under-stop-rate",
+    type=click.FloatRange(min=0),
+    help="Exit 1 when a tool-call or final-turn stop rate is under this (0.95 or 95).",
+)
+def command(
+    configs: tuple[str, ...],
+    data: str | None,
+    output_format: str,
+    fail_under_stop_rate: float | None,
+) -> None:
+    """Audit trained tokens and stop rates over a dataset, one table per config.
+
+    For every assistant turn: is a serving stop token among the trained targets where the turn
+    ends? Reported for tool-call turns and final turns apart, with trained tokens per role, skipped
+    samples, stops lost to seq_len and tool calls per turn. Exit 0; 1 when a stop rate is under
+    --fail-under-stop-rate or a conversation cannot be masked; 2 on an error.
+    """
+    from lossmask.masks.commands import AuditOptions, execute_audit
+
+    options = AuditOptions(configs, data, output_format, fail_under_stop_rate)
+    sys.exit(execute_audit(options))

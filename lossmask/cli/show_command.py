@@ -1,0 +1,55 @@
+"""`lossmask show CONFIG --data FILE.jsonl`: parse options and delegate."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+
+@click.command("show")
+@click.argument("config", type=click.Path(dir_okay=False))
+@click.option(
+    "--data",
+    type=click.Path(dir_okay=False),
+    help="JSONL file of conversations (default: the config's data.name when it is a local file).",
+)
+@click.option("--index", default=0, show_default=True, type=int, help="Which row to show.")
+@click.option(
+    "--compare",
+    type=click.Path(dir_okay=False),
+    help="A second config: mark every token whose status differs.",
+)
+@click.option(
+    "--mode",
+    type=click.Choice(["sampled", "all", "legacy"]),
+    help="Compare with the same config under this mask (legacy: the v1 assistant-only table).",
+)
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    help="Also write a self-contained HTML page with per-token details on hover.",
+)
+@click.option(
+    "--color/--no-color", default=None, help="Force colours on or off (default: when a terminal)."
+)
+def command(
+    config: str,
+    data: str | None,
+    index: int,
+    compare: str | None,
+    mode: str | None,
+    html_path: str | None,
+    color: bool | None,
+) -> None:
+    """Show which tokens of one sample train.
+
+    Each token is a target (the token being predicted): green trains, grey is context. With
+    --compare or --mode, tokens trained under only one of the two settings are highlighted
+    (yellow: only this config, magenta: only the other). Exit 0, or 2 on an error.
+    """
+    from lossmask.masks.commands import ShowOptions, execute_show
+
+    options = ShowOptions(config, data, index, compare, mode, html_path, color)
+    sys.exit(execute_show(options))

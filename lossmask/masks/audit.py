@@ -1,0 +1,192 @@
+"""`lossmask audit`: what a loss mask trains over a whole dataset, and whether turns learn to stop.
+
+For every assistant turn the audit asks one question: is a serving stop token (the renderer's
+`get_stop_token_ids()`, or the template's end-of-turn / EOS) among the *trained* targets right where
+the turn ends? A turn's own stop tokens count, and so does the token right after its last token (a
+closer the template writes with the next message). Tool-call turns and final turns are counted
+apart, because the legacy role table fails only the first kind on GLM-style templates.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lossmask.masks.backends import MaskBackend
+from lossmask.masks.build import coerce_loss_mask, mask_conversation, roles_training_nothing
+from lossmask.masks.sample import Conversation, MaskedSequence, MaskError, shift_and_truncate
+from lossmask.schema.roles import describe_loss_mask
+
+TOOL_CALL = "tool_call"
+FINAL = "final"
+
+
+@dataclass
+class StopCount:
+    turns: int = 0
+    stop_trained: int = 0
+    lost_to_truncation: int = 0
+
+    @property
+    def rate(self) -> float | None:
+        return self.stop_trained / self.turns if self.turns else None
+
+
+@dataclass
+class AuditReport:
+    label: str
+    backend: str
+    loss_mask: str
+    seq_len: int | None
+    conversations: int = 0
+    samples: int = 0
+    skipped_nothing_to_train: int = 0
+    truncated: int = 0
+    errors: list[str] = field(default_factory=list)
+    trained_tokens_by_role: Counter[str] = field(default_factory=Counter)
+    stops: dict[str, StopCount] = field(
+        default_factory=lambda: {TOOL_CALL: StopCount(), FINAL: StopCount()}
+    )
+    calls_per_turn: Counter[int] = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)
+
+    def lowest_stop_rate(self) -> float | None:
+        rates = [count.rate for count in self.stops.values() if count.rate is not None]
+        return min(rates) if rates else None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "config": self.label,
+            "backend": self.backend,
+            "loss_mask": self.loss_mask,
+            "seq_len": self.seq_len,
+            "conversations": self.conversations,
+            "samples": self.samples,
+            "skipped_nothing_to_train": self.skipped_nothing_to_train,
+            "truncated": self.truncated,
+            "errors": self.errors,
+            "trained_tokens_by_role": dict(sorted(self.trained_tokens_by_role.items())),
+            "stop_rate": {
+                kind: {
+                    "turns": count.turns,
+                    "stop_trained": count.stop_trained,
+                    "rate": count.rate,
+                    "lost_to_truncation": count.lost_to_truncation,
+                }
+                for kind, count in self.stops.items()
+            },
+            "tool_calls_per_turn": {str(k): v for k, v in sorted(self.calls_per_turn.items())},
+            "warnings": self.warnings,
+        }
+
+
+def _turn_stops(
+    sequence: MaskedSequence, messages: list[dict[str, Any]], seq_len: int | None
+) -> Iterable[tuple[str, bool, bool]]:
+    """(kind, stop trained, stop lost to truncation) for every assistant turn."""
+    last_position: dict[int, int] = {}
+    own_stops: dict[int, list[int]] = {}
+    for k, owner in enumerate(sequence.turn_owner):
+        if owner is None:
+            continue
+        last_position[owner] = k
+        if sequence.ids[k] in sequence.stop_ids:
+            own_stops.setdefault(owner, []).append(k)
+    for index, message in enumerate(messages):
+        if message.get("role") != "assistant" or index not in last_position:
+            continue
+        candidates = list(own_stops.get(index, []))
+        after = last_position[index] + 1
+        if after < len(sequence.ids) and sequence.ids[after] in sequence.stop_ids:
+            candidates.append(after)
+        # Position k is predicted as target k - 1; with seq_len inputs, targets stop at seq_len.
+        trained = [k for k in candidates if k > 0 and sequence.mask[k]]
+        kept = [k for k in trained if seq_len is None or k <= seq_len]
+        kind = TOOL_CALL if message.get("tool_calls") else FINAL
+        yield kind, bool(kept), bool(trained) and not kept
+
+
+def audit_conversations(
+    conversations: Iterable[tuple[int, Conversation]],
+    loss_mask: Any,
+    backend: MaskBackend,
+    *,
+    seq_len: int | None = None,
+    label: str = "",
+    on_progress: Callable[[int], None] | None = None,
+) -> AuditReport:
+    """Audit `(line number, conversation)` pairs; a conversation that cannot be masked is an error
+    entry naming its line, and the audit goes on."""
+    setting = coerce_loss_mask(loss_mask)
+    report = AuditReport(label, backend.name, describe_loss_mask(setting), seq_len)
+    roles_seen: set[str] = set()
+    for line, conversation in conversations:
+        report.conversations += 1
+        if on_progress is not None:
+            on_progress(1)
+        try:
+            sequence = mask_conversation(conversation, setting, backend)
+        except MaskError as error:
+            report.errors.append(f"line {line}: {error}")
+            continue
+        messages = conversation["messages"]
+        roles_seen.update(m.get("role", "") for m in messages)
+        for message in messages:
+            if message.get("role") == "assistant" and message.get("tool_calls"):
+                report.calls_per_turn[len(message["tool_calls"])] += 1
+        sample = shift_and_truncate(sequence, seq_len)
+        report.truncated += sample.truncated
+        if sample.num_trained == 0:
+            report.skipped_nothing_to_train += 1
+        else:
+            report.samples += 1
+        roles = getattr(sample.provenance, "role", None) or [p.role for p in sample.provenance]
+        for trained, role in zip(sample.loss_mask, roles, strict=True):
+            if trained:
+                report.trained_tokens_by_role[role or "none"] += 1
+        for kind, stop_trained, lost in _turn_stops(sequence, messages, seq_len):
+            count = report.stops[kind]
+            count.turns += 1
+            count.stop_trained += stop_trained
+            count.lost_to_truncation += lost
+    report.warnings = roles_training_nothing(setting, report.trained_tokens_by_role, roles_seen)
+    return report
+
+
+def _percent(rate: float | None) -> str:
+    return "-" if rate is None else f"{100 * rate:.1f}%"
+
+
+def format_report(report: AuditReport) -> str:
+    """The plain-text table `lossmask audit` prints."""
+    lines = [
+        f"{report.label}: {report.loss_mask} on {report.backend}"
+        + (f", seq_len {report.seq_len}" if report.seq_len else ""),
+        f"  conversations {report.conversations}, samples {report.samples}, "
+        f"skipped (nothing to train) {report.skipped_nothing_to_train}, "
+        f"truncated {report.truncated}, errors {len(report.errors)}",
+        "  trained tokens by role: "
+        + (
+            ", ".join(f"{role} {n}" for role, n in sorted(report.trained_tokens_by_role.items()))
+            or "none"
+        ),
+        f"  {'turn kind':<16}{'turns':>7}{'stop trained':>14}{'rate':>9}{'lost to seq_len':>17}",
+    ]
+    for kind, title in ((TOOL_CALL, "tool-call turns"), (FINAL, "final turns")):
+        count = report.stops[kind]
+        lines.append(
+            f"  {title:<16}{count.turns:>7}{count.stop_trained:>14}{_percent(count.rate):>9}"
+            f"{count.lost_to_truncation:>17}"
+        )
+    calls = report.calls_per_turn
+    if calls:
+        total = sum(calls.values())
+        shown = ", ".join(f"{k} call{'s' if k > 1 else ''}: {v}" for k, v in sorted(calls.items()))
+        lines.append(f"  tool calls per assistant turn ({total} turns): {shown}")
+    lines += [f"  warning: {warning}" for warning in report.warnings]
+    lines += [f"  error: {error}" for error in report.errors[:5]]
+    if len(report.errors) > 5:
+        lines.append(f"  ... and {len(report.errors) - 5} more errors")
+    return "\n".join(lines)

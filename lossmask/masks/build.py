@@ -1,0 +1,122 @@
+"""The entry points: one conversation -> one `TrainingSample`; a dataset -> samples and counts."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from lossmask.masks.backends import MaskBackend
+from lossmask.masks.messages import normalise_conversation
+from lossmask.masks.sample import (
+    Conversation,
+    MaskedSequence,
+    MaskError,
+    TrainingSample,
+    shift_and_truncate,
+)
+from lossmask.schema.roles import LossMaskRolesConfig, describe_loss_mask
+
+logger = logging.getLogger("lossmask.masks")
+
+LossMaskLike = str | LossMaskRolesConfig | Mapping[str, bool]
+
+
+def coerce_loss_mask(loss_mask: LossMaskLike) -> str | LossMaskRolesConfig:
+    """Accept `"sampled"`, `"all"`, a `LossMaskRolesConfig` or a plain role dict."""
+    if isinstance(loss_mask, LossMaskRolesConfig):
+        return loss_mask
+    if isinstance(loss_mask, str):
+        if loss_mask not in ("sampled", "all"):
+            raise MaskError(
+                f'unknown loss_mask {loss_mask!r}; use "sampled", "all" or a role table'
+            )
+        return loss_mask
+    if isinstance(loss_mask, Mapping):
+        return LossMaskRolesConfig(**dict(loss_mask))
+    raise MaskError(f"unknown loss_mask {loss_mask!r}; use 'sampled', 'all' or a role table")
+
+
+def mask_conversation(
+    conversation: Conversation, loss_mask: LossMaskLike, backend: MaskBackend
+) -> MaskedSequence:
+    """Render and mask one conversation, before the shift (what `show` and `audit` inspect)."""
+    messages, tools, train_flags = normalise_conversation(conversation)
+    return backend.mask(messages, tools, coerce_loss_mask(loss_mask), train_flags)
+
+
+def build_sample(
+    conversation: Conversation,
+    loss_mask: LossMaskLike,
+    backend: MaskBackend,
+    seq_len: int | None = None,
+) -> TrainingSample:
+    """THE function that renders, masks and shifts one conversation (DESIGN.md "Mask semantics")."""
+    return shift_and_truncate(mask_conversation(conversation, loss_mask, backend), seq_len)
+
+
+@dataclass
+class BuildStats:
+    """What happened to a dataset on its way to training samples."""
+
+    samples: int = 0
+    skipped_nothing_to_train: int = 0
+    truncated: int = 0
+    trained_tokens: int = 0
+    trained_tokens_by_role: Counter[str] = field(default_factory=Counter)
+    warnings: list[str] = field(default_factory=list)
+
+
+def roles_training_nothing(
+    loss_mask: str | LossMaskRolesConfig,
+    trained_by_role: Mapping[str, int],
+    roles_seen: Iterable[str],
+) -> list[str]:
+    """A warning per enabled role that appears in the data yet trained no token."""
+    if not isinstance(loss_mask, LossMaskRolesConfig):
+        return []
+    seen = set(roles_seen)
+    warnings = []
+    for role in loss_mask.enabled_roles():
+        if role in seen and trained_by_role.get(role, 0) == 0:
+            why = " (a renderer never marks tool results as sampled)" if role == "tool" else ""
+            warnings.append(
+                f"loss_mask {describe_loss_mask(loss_mask)} enables {role!r}, but no {role} "
+                f"token was trained{why}"
+            )
+    return warnings
+
+
+def build_samples(
+    conversations: Iterable[Conversation],
+    loss_mask: LossMaskLike,
+    backend: MaskBackend,
+    seq_len: int | None = None,
+) -> tuple[list[TrainingSample], BuildStats]:
+    """Samples with something to train; the rest are skipped and counted, never trained as NaN."""
+    setting = coerce_loss_mask(loss_mask)
+    samples: list[TrainingSample] = []
+    stats = BuildStats()
+    roles_seen: set[str] = set()
+    for conversation in conversations:
+        sample = build_sample(conversation, setting, backend, seq_len)
+        roles_seen.update(m.get("role", "") for m in conversation["messages"])
+        stats.truncated += sample.truncated
+        if sample.num_trained == 0:
+            stats.skipped_nothing_to_train += 1
+            continue
+        stats.samples += 1
+        stats.trained_tokens += sample.num_trained
+        roles: Any = getattr(sample.provenance, "role", None)
+        if roles is None:
+            roles = [p.role for p in sample.provenance]
+        for trained, role in zip(sample.loss_mask, roles, strict=True):
+            if trained:
+                stats.trained_tokens_by_role[role or "none"] += 1
+        samples.append(sample)
+    stats.warnings = roles_training_nothing(setting, stats.trained_tokens_by_role, roles_seen)
+    for warning in stats.warnings:
+        logger.warning(warning)
+    return samples, stats

@@ -1,0 +1,114 @@
+"""Tiny tokenizers built in code: no hub, no network, the same ids on every machine.
+
+Each is a byte-level BPE trained by `tokenizers` on a small seeded corpus (the synthetic weather
+conversations plus a few fixed lines), carrying one model family's special tokens, wrapped as a
+transformers `PreTrainedTokenizerFast` with the matching chat template. The real `renderers`
+renderers run on them (they look the special tokens up by string), which is what makes the renderer
+path testable without downloading a model.
+
+Why `\\n` is its own pre-token: a renderer encodes a conversation piece by piece (one `encode`
+per emitted chunk) while a chat template encodes the whole rendered string at once. Pieces always
+meet at a special token or at a newline, so with newlines isolated no BPE merge can cross a piece
+boundary and both paths give the same ids.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import TYPE_CHECKING
+
+from lossmask.masks.chat_templates import GLM45_CHAT_TEMPLATE, QWEN3_CHAT_TEMPLATE
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
+
+GLM45_SPECIAL_TOKENS: tuple[str, ...] = (
+    "<|endoftext|>", "[gMASK]", "<sop>", "<|system|>", "<|user|>", "<|assistant|>",
+    "<|observation|>", "<think>", "</think>", "<tool_call>", "</tool_call>", "<arg_key>",
+    "</arg_key>", "<arg_value>", "</arg_value>",
+)  # fmt: skip
+QWEN3_SPECIAL_TOKENS: tuple[str, ...] = (
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<tool_call>", "</tool_call>",
+    "<tool_response>", "</tool_response>", "<think>", "</think>",
+)  # fmt: skip
+
+EMBEDDED_VOCAB_SIZE = 1024
+CORPUS_SEED = 1234
+EMBEDDED_NAMES: dict[str, str] = {"glm-4.5": "embedded:glm-4.5", "qwen3": "embedded:qwen3"}
+"""Renderer name -> the `name_or_path` the embedded tokenizer of that family reports."""
+
+_FIXED_LINES: tuple[str, ...] = (
+    "The quick brown fox jumps over the lazy dog.",
+    "You may call one or more functions to assist with the user query.",
+    "You are provided with function signatures within <tools></tools> XML tags:",
+    "For each function call, output the function name and arguments.",
+    '<tool_response>\n</tool_response>\n{"name": "get_weather", "arguments": {}}',
+    "Temperature, humidity, wind speed and the forecast for today and tomorrow.",
+    "0123456789 -+*/=()[]{}<>,.;:!?'\"_#@&%$ \t",
+)
+
+
+def _training_corpus() -> list[str]:
+    # Imported here: synthetic imports errors, and this module must stay cheap to import.
+    from lossmask.masks.synthetic import GET_WEATHER_TOOL, generate_conversations
+
+    lines = list(_FIXED_LINES)
+    lines.append(json.dumps(GET_WEATHER_TOOL))
+    for conversation in generate_conversations(200, seed=CORPUS_SEED, reasoning_rate=0.3):
+        for message in conversation["messages"]:
+            lines.append(message.get("content") or "")
+            lines.append(message.get("reasoning_content") or "")
+            for call in message.get("tool_calls") or []:
+                lines.append(call["function"]["arguments"])
+    return [line for line in lines if line]
+
+
+def _build(specials: tuple[str, ...], name: str, chat_template: str) -> PreTrainedTokenizerFast:
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = Tokenizer(models.BPE())
+    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex("\n"), behavior="isolated"),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
+        ]
+    )
+    tokenizer.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=EMBEDDED_VOCAB_SIZE,
+        special_tokens=list(specials),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tokenizer.train_from_iterator(_training_corpus(), trainer=trainer)
+    wrapped = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer,
+        eos_token=specials[0] if name == EMBEDDED_NAMES["glm-4.5"] else "<|im_end|>",
+        pad_token="<|endoftext|>",
+        name_or_path=name,
+        model_max_length=1 << 20,
+    )
+    wrapped.chat_template = chat_template
+    return wrapped
+
+
+@functools.cache
+def glm45_tokenizer() -> PreTrainedTokenizerFast:
+    """The tiny GLM-4.5 tokenizer (EOS `<|endoftext|>`), with `GLM45_CHAT_TEMPLATE`. Built once."""
+    return _build(GLM45_SPECIAL_TOKENS, EMBEDDED_NAMES["glm-4.5"], GLM45_CHAT_TEMPLATE)
+
+
+@functools.cache
+def qwen3_tokenizer() -> PreTrainedTokenizerFast:
+    """The tiny Qwen3/ChatML tokenizer (EOS `<|im_end|>`) with `QWEN3_CHAT_TEMPLATE`; built once."""
+    return _build(QWEN3_SPECIAL_TOKENS, EMBEDDED_NAMES["qwen3"], QWEN3_CHAT_TEMPLATE)
+
+
+def embedded_tokenizer(family: str) -> PreTrainedTokenizerFast:
+    """`"glm-4.5"` or `"qwen3"` -> the cached embedded tokenizer of that family."""
+    builders = {"glm-4.5": glm45_tokenizer, "qwen3": qwen3_tokenizer}
+    if family not in builders:
+        raise ValueError(f"no embedded tokenizer for {family!r}; choose from {sorted(builders)}")
+    return builders[family]()

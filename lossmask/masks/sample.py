@@ -1,0 +1,144 @@
+"""Training samples, per-token provenance, and the one function that shifts and truncates.
+
+Both backends produce a `MaskedSequence`: the rendered ids with one mask bit and one provenance
+record per *token*. `shift_and_truncate` is the only place that turns it into what a trainer
+consumes (`input_ids = ids[:-1]`, `target_ids = ids[1:]`, `loss_mask = mask[1:]`), so every view
+of a mask, the terminal and HTML views included, is aligned to the token being predicted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, overload
+
+Conversation = dict[str, Any]
+"""One JSONL row: `{"messages": [...], "tools": [...]}` (tools optional)."""
+
+
+class MaskError(ValueError):
+    """No trustworthy mask for a conversation or backend; the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenProvenance:
+    """Where one target token came from and which rule decided whether it trains."""
+
+    # None: template text outside any message, or a stop the engine appended.
+    message_index: int | None
+    role: str | None
+    # The renderer's sampled signal; on a chat template its generation blocks, else the role.
+    sampled: bool
+    # Message content (or model output) rather than template scaffolding.
+    content: bool
+    # Which rule decided: "sampled", "not-sampled", "all", "role:assistant", "train=false", ...
+    rule: str
+
+
+class ProvenanceColumns(Sequence[TokenProvenance]):
+    """Provenance stored as columns and materialised per token on access.
+
+    Building one small object per token would cost more than rendering the conversation; trainers
+    rarely look at provenance, `show` and `audit` do, and they pay only for what they read.
+    """
+
+    __slots__ = ("content", "message_index", "role", "rule", "sampled")
+
+    def __init__(
+        self,
+        message_index: list[int | None],
+        role: list[str | None],
+        sampled: list[bool],
+        content: list[bool],
+        rule: list[str],
+    ) -> None:
+        self.message_index = message_index
+        self.role = role
+        self.sampled = sampled
+        self.content = content
+        self.rule = rule
+
+    def __len__(self) -> int:
+        return len(self.rule)
+
+    @overload
+    def __getitem__(self, index: int) -> TokenProvenance: ...
+    @overload
+    def __getitem__(self, index: slice) -> ProvenanceColumns: ...
+    def __getitem__(self, index: int | slice) -> TokenProvenance | ProvenanceColumns:
+        if isinstance(index, slice):
+            return ProvenanceColumns(
+                self.message_index[index],
+                self.role[index],
+                self.sampled[index],
+                self.content[index],
+                self.rule[index],
+            )
+        return TokenProvenance(
+            self.message_index[index],
+            self.role[index],
+            self.sampled[index],
+            self.content[index],
+            self.rule[index],
+        )
+
+    def __iter__(self) -> Iterator[TokenProvenance]:
+        for i in range(len(self.rule)):
+            yield self[i]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"ProvenanceColumns({list(self)!r})"
+
+
+@dataclass
+class MaskedSequence:
+    """A rendered conversation before the shift: one mask bit and one provenance per token."""
+
+    ids: list[int]
+    mask: list[bool]
+    provenance: ProvenanceColumns
+    stop_ids: frozenset[int]
+    turn_owner: list[int | None] = field(default_factory=list)
+    """Per token, the message whose *turn* it belongs to for stop accounting (a closer that the
+    template emits with the next message still ends the previous assistant turn)."""
+
+
+@dataclass
+class TrainingSample:
+    """What a trainer consumes. Every list is aligned to `target_ids`, the token being predicted."""
+
+    input_ids: list[int]
+    target_ids: list[int]
+    loss_mask: list[bool]
+    provenance: Sequence[TokenProvenance]
+    truncated: bool
+
+    @property
+    def num_trained(self) -> int:
+        return sum(self.loss_mask)
+
+
+def shift_and_truncate(sequence: MaskedSequence, seq_len: int | None = None) -> TrainingSample:
+    """THE shift: inputs are ids[:-1], targets ids[1:], and the mask and provenance of ids[1:].
+
+    `seq_len` bounds the model input: at most `seq_len` inputs (and as many targets) survive.
+    """
+    ids, mask, provenance = sequence.ids, sequence.mask, sequence.provenance
+    truncated = seq_len is not None and len(ids) - 1 > seq_len
+    if truncated:
+        assert seq_len is not None
+        ids, mask, provenance = ids[: seq_len + 1], mask[: seq_len + 1], provenance[: seq_len + 1]
+    return TrainingSample(
+        input_ids=ids[:-1],
+        target_ids=ids[1:],
+        loss_mask=mask[1:],
+        provenance=provenance[1:],
+        truncated=truncated,
+    )
