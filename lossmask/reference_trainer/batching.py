@@ -166,7 +166,10 @@ class GlobalBatchSampler:
         if epoch not in self._epochs:
             order = list(range(self.num_samples))
             random.Random(f"{self.seed}:{epoch}").shuffle(order)
-            self._epochs = {epoch: order}  # one epoch at a time is enough: steps only move forward
+            self._epochs[epoch] = order
+            # Steps only move forward and a batch spans at most two epochs: keep the last two.
+            for old in sorted(self._epochs)[:-2]:
+                del self._epochs[old]
         return self._epochs[epoch]
 
     def global_batch(self, step: int) -> list[int]:

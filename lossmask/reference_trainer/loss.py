@@ -15,6 +15,8 @@ backward and DDP's gradient hooks run as usual and nothing becomes NaN.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -60,9 +62,9 @@ def full_logits_loss_sum(
 class CausalLMWithTrainedLoss(nn.Module):
     """A Hugging Face causal LM whose forward returns the step-normalised trained-positions loss.
 
-    The loss lives inside `forward` (not in the training loop) so that DistributedDataParallel, which
-    only sees `forward`, wraps the decoder *and* the LM head: calling the decoder and head directly
-    on a DDP-wrapped model would bypass its gradient synchronisation.
+    The loss lives inside `forward` (not in the training loop) so that DistributedDataParallel,
+    which only sees `forward`, wraps the decoder *and* the LM head: calling the decoder and head
+    directly on a DDP-wrapped model would bypass its gradient synchronisation.
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -78,8 +80,8 @@ class CausalLMWithTrainedLoss(nn.Module):
         normaliser: float,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Returns `(loss_for_backward, loss_sum_detached)`; see the module docstring."""
-        decoder = self.model.get_decoder()
-        lm_head = self.model.get_output_embeddings()
+        decoder: Any = self.model.get_decoder()  # type: ignore[operator]
+        lm_head: Any = self.model.get_output_embeddings()  # type: ignore[operator]
         outputs = decoder(
             input_ids=input_ids,
             attention_mask=attention_mask,

@@ -1,0 +1,258 @@
+"""Does the trained model stop? Greedy generation on held-out conversations.
+
+For every assistant turn of a held-out conversation the model is given the conversation up to that
+turn (plus the generation prompt) and decodes greedily until a serving stop token or a token budget:
+- a tool turn (the reference made N tool calls): how many `<tool_call>`s the model wrote before
+  it stopped, and whether it closed the turn with `<|observation|>`, the token GLM-4.5 is served
+  to stop on after a tool call;
+- a final turn (the reference answered in text): whether the model stopped at all.
+A model trained with a role mask never saw `<|observation|>` as a target, so after `</tool_call>`
+the only continuation it learned is another `<tool_call>`: it runs on until the budget.
+
+The prompt is the backend's generation prompt, extended by the tokens that training rendered after
+it as given context (never trained). This matters for the `renderers` GLM-4.5 renderer (0.1.12): its
+generation prompt ends at `<|assistant|>`, but in training the newline after `<|assistant|>` is not
+marked sampled, so no model trained on its mask ever learned to produce that newline. Without the
+extension the eval would measure that renderer quirk instead of the stop behaviour; `forced_tokens`
+in the JSON counts how many prompts were extended.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+TOOL_CALL_OPEN = "<tool_call>"
+OBSERVATION = "<|observation|>"
+
+
+@dataclass
+class TurnResult:
+    conversation: int
+    kind: str  # "tool" or "final"
+    requested_calls: int  # tool calls the reference turn made (0 for a final turn)
+    calls: int  # tool calls the model wrote before it stopped (or ran out of budget)
+    stopped: bool
+    stop_token: str | None
+    generated: str
+    forced_tokens: int = 0  # untrained tokens training placed after the generation prompt
+    # False when the backend's generation prompt is not a prefix of the training rendering of the
+    # same conversation: the model is then asked to continue a context it never saw in training.
+    prompt_matches_training: bool = True
+
+    @property
+    def closed_with_observation(self) -> bool:
+        return self.stop_token == OBSERVATION
+
+
+@dataclass
+class StopSummary:
+    label: str
+    tool_turns: int
+    final_turns: int
+    pct_more_than_one_call: float
+    pct_ran_on: float  # more calls than the reference turn requested
+    pct_exact_calls: float
+    max_calls: int
+    pct_closed_with_observation: float
+    pct_final_stopped: float
+    prompts_not_matching_training: int = 0
+    turns: list[TurnResult] = field(default_factory=list, repr=False)
+
+    def to_json(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["turns"] = [asdict(turn) for turn in self.turns]
+        return out
+
+
+def held_out_prompts(
+    conversations: list[dict[str, Any]],
+) -> list[tuple[int, str, int, list[dict[str, Any]], list[dict[str, Any]] | None]]:
+    """(conversation, kind, requested_calls, messages before the turn, tools) per assistant turn."""
+    prompts = []
+    for index, conversation in enumerate(conversations):
+        messages = conversation["messages"]
+        tools = conversation.get("tools")
+        for position, message in enumerate(messages):
+            if message.get("role") != "assistant":
+                continue
+            calls = len(message.get("tool_calls") or [])
+            kind = "tool" if calls else "final"
+            prompts.append((index, kind, calls, messages[:position], tools))
+    return prompts
+
+
+def extend_with_given_context(prompt: list[int], sample: Any) -> tuple[list[int], bool]:
+    """`prompt` plus the tokens the training sample renders right after it without training them.
+
+    Returns `(prompt, matched)`; unchanged and `matched=False` when `prompt` is not a prefix of the
+    training rendering (nothing to align to).
+    """
+    full = [*sample.input_ids[:1], *sample.target_ids]
+    if full[: len(prompt)] != prompt:
+        return prompt, False
+    extended = list(prompt)
+    # full[j] is the target of loss_mask[j - 1]: extend while those targets are untrained.
+    position = len(prompt)
+    while position < len(full) and not sample.loss_mask[position - 1]:
+        extended.append(full[position])
+        position += 1
+    return extended, True
+
+
+def _percent(part: int, whole: int) -> float:
+    return 100.0 * part / whole if whole else 0.0
+
+
+def summarise(label: str, turns: list[TurnResult]) -> StopSummary:
+    tool = [turn for turn in turns if turn.kind == "tool"]
+    final = [turn for turn in turns if turn.kind == "final"]
+    return StopSummary(
+        label=label,
+        tool_turns=len(tool),
+        final_turns=len(final),
+        pct_more_than_one_call=_percent(sum(t.calls > 1 for t in tool), len(tool)),
+        pct_ran_on=_percent(sum(t.calls > t.requested_calls for t in tool), len(tool)),
+        pct_exact_calls=_percent(sum(t.calls == t.requested_calls for t in tool), len(tool)),
+        max_calls=max((t.calls for t in tool), default=0),
+        pct_closed_with_observation=_percent(
+            sum(t.closed_with_observation for t in tool), len(tool)
+        ),
+        pct_final_stopped=_percent(sum(t.stopped for t in final), len(final)),
+        prompts_not_matching_training=sum(not t.prompt_matches_training for t in turns),
+        turns=turns,
+    )
+
+
+def serving_stop_ids(backend: Any) -> list[int]:
+    """The ids generation stops on: the backend's serving stops plus the tokenizer's EOS."""
+    ids = list(backend.stop_token_ids())
+    eos = backend.tokenizer.eos_token_id
+    if eos is not None and eos not in ids:
+        ids.append(eos)
+    return ids
+
+
+@torch.no_grad()
+def greedy_generate(
+    model: Any,
+    prompts: list[list[int]],
+    stop_ids: list[int],
+    pad_id: int,
+    max_new_tokens: int,
+    device: torch.device,
+    batch_size: int = 32,
+) -> list[list[int]]:
+    """Greedy continuations, each cut after its first stop id (kept) or at the budget."""
+    model.eval()
+    outputs: list[list[int]] = []
+    for start in range(0, len(prompts), batch_size):
+        chunk = prompts[start : start + batch_size]
+        width = max(len(prompt) for prompt in chunk)
+        # Left padding, so every row's next token comes right after its prompt.
+        input_ids = torch.full((len(chunk), width), pad_id, dtype=torch.long)
+        attention = torch.zeros((len(chunk), width), dtype=torch.long)
+        for row, prompt in enumerate(chunk):
+            input_ids[row, width - len(prompt) :] = torch.tensor(prompt)
+            attention[row, width - len(prompt) :] = 1
+        generated = model.generate(
+            input_ids=input_ids.to(device),
+            attention_mask=attention.to(device),
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            eos_token_id=stop_ids,
+            pad_token_id=pad_id,
+        )
+        for row in generated[:, width:].tolist():
+            cut = next((i for i, token in enumerate(row) if token in stop_ids), None)
+            outputs.append(row if cut is None else row[: cut + 1])
+    model.train()
+    return outputs
+
+
+def evaluate_stopping(
+    model: Any,
+    backend: Any,
+    conversations: list[dict[str, Any]],
+    *,
+    loss_mask: Any,
+    label: str,
+    max_new_tokens: int,
+    device: torch.device,
+) -> StopSummary:
+    from lossmask.masks import build_sample
+
+    tokenizer = backend.tokenizer
+    stop_ids = serving_stop_ids(backend)
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
+    cases = held_out_prompts(conversations)
+    rendered = [build_sample(conversation, loss_mask, backend) for conversation in conversations]
+    prompt_ids, forced, matched = [], [], []
+    for index, _, _, messages, tools in cases:
+        prompt = backend.prompt_ids(messages, tools)
+        extended, is_prefix = extend_with_given_context(prompt, rendered[index])
+        prompt_ids.append(extended)
+        forced.append(len(extended) - len(prompt))
+        matched.append(is_prefix)
+    continuations = greedy_generate(model, prompt_ids, stop_ids, pad_id, max_new_tokens, device)
+    turns = []
+    for (index, kind, requested, _, _), ids, extra, is_prefix in zip(
+        cases, continuations, forced, matched, strict=True
+    ):
+        stopped = bool(ids) and ids[-1] in stop_ids
+        text = tokenizer.decode(ids, skip_special_tokens=False)
+        turns.append(
+            TurnResult(
+                conversation=index,
+                kind=kind,
+                requested_calls=requested,
+                calls=text.count(TOOL_CALL_OPEN),
+                stopped=stopped,
+                stop_token=tokenizer.convert_ids_to_tokens(ids[-1]) if stopped else None,
+                generated=text,
+                forced_tokens=extra,
+                prompt_matches_training=is_prefix,
+            )
+        )
+    return summarise(label, turns)
+
+
+COLUMNS: tuple[tuple[str, str, str], ...] = (
+    ("pct_more_than_one_call", "tool turns >1 call", "{:.0f}%"),
+    ("pct_ran_on", "ran on past request", "{:.0f}%"),
+    ("max_calls", "most calls in a turn", "{}"),
+    ("pct_exact_calls", "exact call count", "{:.0f}%"),
+    ("pct_closed_with_observation", "closed with <|observation|>", "{:.0f}%"),
+    ("pct_final_stopped", "final turns stopped", "{:.0f}%"),
+)
+
+
+def format_table(summaries: list[StopSummary], *, markdown: bool = False) -> str:
+    """A table, one row per run, aligned for a terminal; `markdown=True` escapes `|` in cells."""
+    header = ["run", "tool turns", *(title for _, title, _ in COLUMNS)]
+    if markdown:
+        header = [cell.replace("|", "\\|") for cell in header]
+    rows = [
+        [s.label, str(s.tool_turns), *(fmt.format(getattr(s, key)) for key, _, fmt in COLUMNS)]
+        for s in summaries
+    ]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cell.ljust(widths[i]) for i, cell in enumerate(cells)) + " |"
+
+    rule = "|" + "|".join("-" * (width + 2) for width in widths) + "|"
+    return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+def write_summaries(summaries: list[StopSummary], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps([summary.to_json() for summary in summaries], indent=2, ensure_ascii=False)
+        + "\n",
+        encoding="utf-8",
+    )

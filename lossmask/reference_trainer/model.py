@@ -1,0 +1,115 @@
+"""The model: an embedded tiny Llama-style config, a local config-only directory, or a checkpoint.
+
+All three go through `transformers.AutoModelForCausalLM`, so the embedded default exercises the same
+code a real local checkpoint does. Resolving (`resolve_model`) reads configs only and allocates no
+tensor, so an incompatible model is rejected before anything is built.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+EMBEDDED_MODEL = "embedded:tiny-llama"
+"""`[model] name` of the built-in model; also what an absent `name` means."""
+
+# 2 layers, 128 wide: the smallest Llama that still learns the synthetic tool-calling format in a
+# couple of CPU minutes (DESIGN.md, "What to expect from the experiment").
+TINY_LLAMA: dict[str, Any] = {
+    "hidden_size": 128,
+    "intermediate_size": 512,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 4,
+    "tie_word_embeddings": False,
+    "rope_theta": 10000.0,
+}
+
+_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+
+
+class ModelResolveError(ValueError):
+    """`[model] name` does not name a model the reference trainer can load offline."""
+
+    def __init__(self, message: str, suggestion: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.suggestion = suggestion
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where the model comes from, resolved without allocating any tensor."""
+
+    kind: Literal["embedded", "config", "pretrained"]
+    config: Any  # transformers.PretrainedConfig
+    path: Path | None = None
+
+    def describe(self) -> str:
+        if self.kind == "embedded":
+            return f"{EMBEDDED_MODEL} (built from a config, seeded random init)"
+        if self.kind == "config":
+            return f"{self.path} (config.json only: seeded random init)"
+        return f"{self.path} (pretrained weights)"
+
+
+def is_embedded(name: str | None) -> bool:
+    return name is None or name == EMBEDDED_MODEL
+
+
+def resolve_model(name: str | None, vocab_size: int, max_positions: int) -> ModelSource:
+    """Read the model's config; check it against the tokenizer's vocabulary. No tensors."""
+    from transformers import AutoConfig, LlamaConfig
+
+    if name is None or name == EMBEDDED_MODEL:
+        config = LlamaConfig(
+            vocab_size=vocab_size, max_position_embeddings=max(max_positions, 2048), **TINY_LLAMA
+        )
+        return ModelSource("embedded", config)
+    if name.startswith("embedded:"):
+        raise ModelResolveError(
+            f"unknown embedded model {name!r}",
+            suggestion=f'the embedded model is "{EMBEDDED_MODEL}"',
+        )
+    path = Path(name).expanduser()
+    if not path.is_dir():
+        raise ModelResolveError(
+            f"{name!r} is not a local directory; the reference trainer never downloads models",
+            suggestion="point [model] name at a local checkpoint or config directory, or remove it "
+            "to use the embedded tiny model",
+        )
+    if not (path / "config.json").is_file():
+        raise ModelResolveError(f"{path} has no config.json")
+    config = AutoConfig.from_pretrained(path)
+    model_vocab = getattr(config, "vocab_size", None)
+    if model_vocab is not None and model_vocab < vocab_size:
+        raise ModelResolveError(
+            f"the model's vocab_size ({model_vocab}) is smaller than the tokenizer's "
+            f"({vocab_size})",
+            suggestion="use the tokenizer the model was trained with ([tokenizer] name)",
+        )
+    has_weights = any((path / weight).exists() for weight in _WEIGHT_FILES)
+    return ModelSource("pretrained" if has_weights else "config", config, path)
+
+
+def build_model(source: ModelSource, seed: int) -> Any:
+    """Allocate the model in fp32 on CPU (the loop moves it). Random init is seeded."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if source.kind == "pretrained":
+        model = AutoModelForCausalLM.from_pretrained(str(source.path), dtype=torch.float32)
+    else:
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(source.config, dtype=torch.float32)
+    if model.get_decoder() is None or model.get_output_embeddings() is None:
+        raise ModelResolveError(
+            f"{type(model).__name__} does not expose a decoder and an LM head separately, which "
+            "the trained-positions loss needs"
+        )
+    return model
+
+
+def count_parameters(model: Any) -> int:
+    return sum(parameter.numel() for parameter in model.parameters())

@@ -1,0 +1,321 @@
+"""What the reference trainer takes from a v2 config, checked before any tensor exists.
+
+The config is validated by the schema (types, the strict `loss_mask`), then narrowed to the settings
+this trainer implements. Every key the user set that the trainer does not implement is listed at
+start (never silently ignored), and settings it cannot honour are rejected here, in TOML words, with
+the file, key and line: a bad run should fail in a second, not after the model is allocated.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from lossmask.errors import ConfigError, Problem
+from lossmask.schema.roles import LossMaskRolesConfig, LossMaskSetting
+
+SYNTHETIC_DATA = "synthetic:weather"
+"""`[data] name` of the embedded synthetic tool-calling conversations; also what no `name` means."""
+DEFAULT_SYNTHETIC_EXAMPLES = 2048
+# Held-out conversations come from the same generator under a seed no training pool uses.
+HELD_OUT_SEED_OFFSET = 1_000_003
+
+# Keys (dotted) the trainer implements; a listed key covers everything under it.
+IMPLEMENTED_KEYS: frozenset[str] = frozenset(
+    {
+        "max_steps",
+        "seed",
+        "output_dir",
+        "model.name",
+        "tokenizer.name",
+        "renderer.name",
+        "optim.lr",
+        "optim.weight_decay",
+        "optim.betas",
+        "optim.max_norm",
+        "optim.warmup_steps",
+        "ckpt.interval",
+        "val.interval",
+    }
+    | {
+        f"{section}.{key}"
+        for section in ("data", "val.data")
+        for key in (
+            "type",
+            "name",
+            "loss_mask",
+            "seq_len",
+            "batch_size",
+            "micro_batch_size",
+            "num_examples",
+            "pack",
+        )
+    }
+)
+_LOSS_MASK = TypeAdapter(LossMaskSetting)
+
+
+@dataclass(frozen=True)
+class DataSettings:
+    name: str  # SYNTHETIC_DATA or a local .jsonl path
+    loss_mask: str | LossMaskRolesConfig
+    seq_len: int
+    batch_size: int
+    micro_batch_size: int
+    num_examples: int | None  # synthetic: pool size; jsonl: first N rows (None: all)
+    pack: bool
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.name == SYNTHETIC_DATA
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    config_path: Path | None
+    max_steps: int
+    seed: int
+    model_name: str | None
+    tokenizer_name: str | None
+    renderer_name: str | None
+    data: DataSettings
+    val_data: DataSettings | None
+    val_interval: int | None
+    lr: float
+    weight_decay: float
+    betas: tuple[float, float]
+    max_norm: float
+    warmup_steps: int
+    checkpoint: bool  # a [ckpt] table is present: save at `ckpt_interval` and at the end
+    ckpt_interval: int | None
+    output_dir: Path
+    device: str  # "auto", "cpu", "cuda", "cuda:N"
+    eval_examples: int
+    max_new_tokens: int
+    unimplemented: tuple[str, ...] = field(default=())
+
+    def resolved(self) -> dict[str, Any]:
+        """The settings as a TOML-ready dict: what this run actually used (saved beside outputs)."""
+
+        def data_table(data: DataSettings) -> dict[str, Any]:
+            table = asdict(data)
+            mask = data.loss_mask
+            table["loss_mask"] = mask if isinstance(mask, str) else mask.model_dump()
+            return {key: value for key, value in table.items() if value is not None}
+
+        out: dict[str, Any] = {"max_steps": self.max_steps, "seed": self.seed}
+        out["output_dir"] = str(self.output_dir)
+        out["model"] = {"name": self.model_name or "embedded:tiny-llama"}
+        out["tokenizer"] = {"name": self.tokenizer_name or "embedded:glm-4.5"}
+        if self.renderer_name is not None:
+            out["renderer"] = {"name": self.renderer_name}
+        out["data"] = data_table(self.data)
+        if self.val_data is not None:
+            out["val"] = {"data": data_table(self.val_data)}
+            if self.val_interval is not None:
+                out["val"]["interval"] = self.val_interval
+        out["optim"] = {
+            "lr": self.lr,
+            "weight_decay": self.weight_decay,
+            "betas": list(self.betas),
+            "max_norm": self.max_norm,
+            "warmup_steps": self.warmup_steps,
+        }
+        if self.checkpoint:
+            out["ckpt"] = {} if self.ckpt_interval is None else {"interval": self.ckpt_interval}
+        return out
+
+
+def parse_override(text: str) -> tuple[tuple[str, ...], Any]:
+    """`data.seq_len=512` -> (("data", "seq_len"), 512). Values are TOML; bare words are strings."""
+    key, sep, raw = text.partition("=")
+    path = tuple(part.strip() for part in key.strip().split("."))
+    if not sep or not all(path):
+        raise ConfigError.single(
+            f"--set {text!r}: expected KEY=VALUE", suggestion="e.g. --set data.seq_len=512"
+        )
+    try:
+        value = tomllib.loads(f"value = {raw.strip()}")["value"]
+    except tomllib.TOMLDecodeError:
+        value = raw.strip()  # `--set model.name=/models/x` should not need TOML quoting
+    return path, value
+
+
+def apply_overrides(data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Apply `--set` overrides to parsed TOML (a new dict; the input is left as it was)."""
+    import copy
+
+    out = copy.deepcopy(data)
+    for text in overrides:
+        path, value = parse_override(text)
+        node = out
+        for depth, part in enumerate(path[:-1]):
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                where = ".".join(path[: depth + 1])
+                raise ConfigError.single(
+                    f"--set {text!r}: {where} is a value, not a table",
+                    suggestion=f"set {where} itself, e.g. --set '{where}={{...}}'",
+                )
+            node = child
+        node[path[-1]] = value
+    return out
+
+
+def _leaf_keys(data: Mapping[str, Any], prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    for key, value in data.items():
+        path = (*prefix, key)
+        if isinstance(value, Mapping) and value:
+            yield from _leaf_keys(value, path)
+        else:
+            yield path
+
+
+def unimplemented_keys(data: Mapping[str, Any]) -> list[str]:
+    """Dotted keys the user set that this trainer does not act on."""
+    found = []
+    for path in _leaf_keys(data):
+        prefixes = {".".join(path[:n]) for n in range(1, len(path) + 1)}
+        if prefixes.isdisjoint(IMPLEMENTED_KEYS) and path != ("ckpt",):
+            found.append(".".join(path))
+    return found
+
+
+@dataclass
+class _Problems:
+    file: str | None
+    text: str | None
+    found: list[Problem] = field(default_factory=list)
+
+    def add(self, message: str, key: tuple[str, ...], suggestion: str | None = None) -> None:
+        line = None
+        if self.text is not None:
+            from lossmask.schema.locate import find_line
+
+            path = key
+            while path and line is None:
+                line = find_line(self.text, path)
+                path = path[:-1]
+        self.found.append(Problem(message, key, self.file, line, suggestion))
+
+
+def _data_settings(
+    table: Any, path: tuple[str, ...], world_size: int, problems: _Problems
+) -> DataSettings:
+    if table.type != "sft":
+        problems.add(
+            f'type = "{table.type}" is not supported: the reference trainer trains conversations',
+            (*path, "type"),
+            'use type = "sft" (or remove it) with a JSONL file of conversations',
+        )
+    name = table.name or SYNTHETIC_DATA
+    if name != SYNTHETIC_DATA and not Path(name).expanduser().is_file():
+        problems.add(
+            f"{name!r} is not a local file; the reference trainer reads JSONL conversations and "
+            "never downloads datasets",
+            (*path, "name"),
+            f'point it at a .jsonl file, or remove it for the embedded "{SYNTHETIC_DATA}" data',
+        )
+    micro = table.micro_batch_size or table.batch_size
+    if table.batch_size % (micro * world_size):
+        problems.add(
+            f"batch_size ({table.batch_size}) must be a multiple of micro_batch_size ({micro}) "
+            f"times the number of processes ({world_size})",
+            (*path, "batch_size"),
+            "every process must run the same number of micro-batches per step",
+        )
+    num_examples = table.num_examples
+    return DataSettings(
+        name=str(Path(name).expanduser()) if name != SYNTHETIC_DATA else name,
+        loss_mask=_LOSS_MASK.validate_python(table.loss_mask),
+        seq_len=table.seq_len,
+        batch_size=table.batch_size,
+        micro_batch_size=micro,
+        num_examples=num_examples
+        if name != SYNTHETIC_DATA
+        else num_examples or DEFAULT_SYNTHETIC_EXAMPLES,
+        pack=table.pack,
+    )
+
+
+def _check_device(device: str, problems: _Problems) -> None:
+    if device in ("auto", "cpu"):
+        return
+    if device == "cuda" or device.startswith("cuda:"):
+        import torch
+
+        if not torch.cuda.is_available():
+            problems.add(f"--device {device}: CUDA is not available here", (), "use --device cpu")
+        return
+    problems.add(f"--device {device!r}: expected auto, cpu, cuda or cuda:N", ())
+
+
+def load_settings(
+    config_path: str | Path,
+    overrides: Sequence[str] = (),
+    *,
+    device: str = "auto",
+    output_dir: str | Path | None = None,
+    eval_examples: int = 60,
+    max_new_tokens: int = 160,
+) -> tuple[TrainSettings, list[Problem]]:
+    """Read, override, validate and narrow a v2 config. Returns `(settings, warnings)`.
+
+    Raises `ConfigError` carrying every problem found.
+    """
+    from lossmask.schema import read_toml, validate_data
+
+    file = str(config_path)
+    raw, text = read_toml(config_path)
+    data = apply_overrides(raw, overrides)
+    config, warnings = validate_data(data, version=2, file=file, text=text)
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    problems = _Problems(file, text)
+
+    if config.max_steps is None:
+        problems.add("is required by the reference trainer", ("max_steps",), "e.g. max_steps = 300")
+    train_data = _data_settings(config.data, ("data",), world_size, problems)
+    val_data = None
+    val_interval = None
+    if config.val is not None:
+        val_interval = config.val.interval
+        if config.val.data is not None:
+            val_data = _data_settings(config.val.data, ("val", "data"), 1, problems)
+        elif val_interval is not None:
+            problems.add("is set but [val.data] is missing", ("val", "interval"))
+    _check_device(device, problems)
+    if problems.found:
+        raise ConfigError(problems.found)
+
+    ckpt = config.ckpt
+    out_dir = output_dir or config.output_dir or Path("runs") / Path(config_path).stem
+    settings = TrainSettings(
+        config_path=Path(config_path),
+        max_steps=config.max_steps,
+        seed=config.seed,
+        model_name=config.model.name,
+        tokenizer_name=config.tokenizer.name,
+        renderer_name=config.renderer.name if config.renderer is not None else None,
+        data=train_data,
+        val_data=val_data,
+        val_interval=val_interval,
+        lr=config.optim.lr,
+        weight_decay=config.optim.weight_decay,
+        betas=(config.optim.betas[0], config.optim.betas[1]),
+        max_norm=config.optim.max_norm,
+        warmup_steps=config.optim.warmup_steps,
+        checkpoint=ckpt is not None,
+        ckpt_interval=ckpt.interval if ckpt is not None else None,
+        output_dir=Path(out_dir),
+        device=device,
+        eval_examples=eval_examples,
+        max_new_tokens=max_new_tokens,
+        unimplemented=tuple(unimplemented_keys(data)),
+    )
+    return settings, warnings
