@@ -155,6 +155,21 @@ class DataConfigBase(OpenTable):
         gt=0,
         description="Samples per forward pass; must divide `batch_size`. Defaults to `batch_size`.",
     )
+    num_examples: int | None = Field(
+        default=None,
+        gt=0,
+        description=(
+            "Embedded synthetic data: how many conversations to generate (default 2048). "
+            "A JSONL file: use only its first N rows."
+        ),
+    )
+    pack: bool = Field(
+        default=False,
+        description=(
+            "Pack samples end to end into rows of `seq_len` (attention stays within a sample, "
+            "positions restart per sample) instead of padding each one."
+        ),
+    )
 
 
 class SFTConfigBase(OpenTable):
