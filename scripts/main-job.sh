@@ -1,14 +1,30 @@
 #!/usr/bin/env bash
 # The main job on embedded defaults (no network, no downloads at run time):
-# validate the bundled configs, show what `lossmask migrate` would change in the legacy ones.
+#  1. validate the bundled configs;
+#  2. show what `lossmask migrate` would change in the bundled legacy configs (writes nothing);
+#  3. show and audit which tokens train, legacy role table vs "sampled", on bundled GLM-4.5 data;
+#  4. the experiment: train both settings and compare how the models stop (a few minutes on CPU).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
 source "${LOSSMASK_VENV:-.venv}/bin/activate"
 
-echo "== lossmask validate examples/configs/v2"
-lossmask validate examples/configs/v2
+step() { printf '\n== %s\n' "$*"; }
 
-echo
-echo "== lossmask migrate --diff examples/configs/legacy   (writes nothing)"
+step "lossmask validate examples/configs/v2 examples/configs/show examples/experiment"
+lossmask validate examples/configs/v2 examples/configs/show examples/experiment
+
+step "lossmask migrate --diff examples/configs/legacy   (writes nothing)"
 lossmask migrate --diff examples/configs/legacy
+
+step "lossmask show: one conversation, \"sampled\" on the GLM-4.5 renderer vs the legacy table"
+lossmask show examples/configs/show/glm-sampled.toml --data examples/data/weather-tools.jsonl \
+  --index 1 --compare examples/configs/show/glm-legacy-roles.toml
+
+step "lossmask audit: stop tokens trained where turns end, over the bundled data set"
+lossmask audit examples/configs/show/glm-legacy-roles.toml examples/configs/show/glm-sampled.toml \
+  --data examples/data/weather-tools.jsonl
+
+step "lossmask train: the experiment (legacy role table vs \"sampled\"), outputs in runs/experiment"
+lossmask train examples/experiment/legacy-roles.toml examples/experiment/sampled.toml \
+  --output-dir runs/experiment --no-progress
