@@ -23,6 +23,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from lossmask.reference_trainer.model import TINY_LLAMA
+
 PRESETS: dict[str, dict[str, Any]] = {
     # ~0.6B parameters (Qwen3-0.6B-like widths, 32k vocabulary, untied head).
     "0.5b": {
@@ -35,15 +37,8 @@ PRESETS: dict[str, dict[str, Any]] = {
         "head_dim": 128,
         "tie_word_embeddings": False,
     },
-    "tiny": {
-        "vocab_size": 1024,
-        "hidden_size": 128,
-        "intermediate_size": 512,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 4,
-        "tie_word_embeddings": False,
-    },
+    # The experiment's model, for a quick CPU smoke run of this script.
+    "tiny": {**TINY_LLAMA, "vocab_size": 1024},
 }
 # Dense bf16 tensor-core peaks (no sparsity), from the vendors' data sheets.
 PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0}

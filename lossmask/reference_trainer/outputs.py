@@ -57,6 +57,11 @@ def save_checkpoint(model: Any, backend: Any, settings: TrainSettings, path: Pat
     path.mkdir(parents=True, exist_ok=True)
     # Serve with the stop ids the backend trained towards (GLM: <|user|>, <|observation|>, ...).
     model.generation_config.eos_token_id = list(backend.stop_token_ids())
+    from transformers.utils import logging as hf_logging
+
+    # A one-shard tiny model gets a "Writing model shards" bar per checkpoint; the trainer's own
+    # progress bar and log lines already say what happens.
+    hf_logging.disable_progress_bar()
     model.save_pretrained(path, safe_serialization=True)
     backend.tokenizer.save_pretrained(path)
     write_resolved_config(settings, path / RESOLVED_CONFIG_NAME)
