@@ -19,6 +19,8 @@ from lossmask.migrate.steps import Config, Step
 _LONE_LF = re.compile(r"(?<!\r)\n")
 # What can start a comment or a string; everything between is skipped in one regex search.
 _INTERESTING = re.compile(r"#|\"\"\"|'''|\"|'")
+_BASIC_BODY = re.compile(r'(?:[^"\\\n]|\\.)*', re.DOTALL)
+_LITERAL_BODY = re.compile(r"[^'\n]*")
 
 
 def comments(text: str) -> list[str]:
@@ -37,12 +39,12 @@ def comments(text: str) -> list[str]:
             found.append(text[position:end].rstrip("\r"))
             position = end
         elif len(token) == 3:
-            position = _end_of_multiline(text, position + 3, token)
+            position = end_of_multiline(text, position + 3, token)
         else:
-            position = _end_of_string(text, position + 1, token)
+            position = end_of_string(text, position + 1, token)
 
 
-def _end_of_multiline(text: str, position: int, quote: str) -> int:
+def end_of_multiline(text: str, position: int, quote: str) -> int:
     while True:
         end = text.find(quote, position)
         if end < 0:
@@ -59,10 +61,16 @@ def _end_of_multiline(text: str, position: int, quote: str) -> int:
         return end
 
 
-def _end_of_string(text: str, position: int, quote: str) -> int:
-    while position < len(text) and text[position] not in (quote, "\n"):
-        position += 2 if quote == '"' and text[position] == "\\" else 1
-    return position + 1
+def end_of_string(text: str, position: int, quote: str) -> int:
+    """Just past the quote that closes a one-line string opened before `position`.
+
+    In a basic string a backslash escapes the next character, whatever it is; a string left open
+    ends at the end of its line. One regex match instead of a loop per character.
+    """
+    body = _BASIC_BODY if quote == '"' else _LITERAL_BODY
+    match = body.match(text, position)
+    assert match is not None  # both patterns match the empty string
+    return match.end() + 1
 
 
 def _escaped(text: str, position: int) -> bool:

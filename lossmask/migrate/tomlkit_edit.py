@@ -217,8 +217,10 @@ def table_entry(header: Sequence[str], pairs: Sequence[tuple[str, bool]]) -> tup
 
     The full header is the table's display name, so it renders verbatim wherever it is inserted.
     """
+    # A container marked as parsed skips the re-ordering and re-indenting tomlkit does for
+    # appends after tables: there are none here, and building the table costs about a third less.
     table = Table(
-        Container(),
+        Container(parsed=True),
         Trivia(),
         False,
         is_super_table=False,
