@@ -7,7 +7,7 @@ One exception type, `ConfigError`, carries every problem of one file; a command 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -95,7 +95,3 @@ class UnreadableFileError(ConfigError):
 
     Commands exit 2 for these, as for usage errors; a readable but invalid config exits 1.
     """
-
-
-def errors_only(problems: Iterable[Problem]) -> list[Problem]:
-    return [problem for problem in problems if problem.severity == "error"]

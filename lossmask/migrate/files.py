@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lossmask.errors import Problem
-from lossmask.paths import SKIPPED_DIRECTORIES
+from lossmask.paths import walk_toml_files
 
 # The one call between "temporary file complete" and "original replaced"; tests swap it to inject a
 # failure exactly there.
@@ -55,7 +55,7 @@ def discover(paths: Iterable[str]) -> list[FileJob]:
     for given in paths:
         candidate = Path(given)
         if candidate.is_dir():
-            found: Iterable[tuple[str, bool | None]] = _walk(str(candidate))
+            found: Iterable[tuple[str, bool | None]] = walk_toml_files(str(candidate))
         else:
             found = [(str(candidate), None)]
         for path, listed_link in found:
@@ -82,46 +82,6 @@ def discover(paths: Iterable[str]) -> list[FileJob]:
             seen.add(target)
             jobs.append(FileJob(path, target))
     return jobs
-
-
-def _walk(top: str) -> list[tuple[str, bool]]:
-    """(path, is a symbolic link) of each `*.toml` file under `top`.
-
-    The same files, order and names as `lossmask.paths.iter_toml_files` (sorted, skipping hidden
-    and `SKIPPED_DIRECTORIES`, not entering linked directories), but from `os.scandir` entries,
-    whose type is known without a `stat` per file, and with a loop instead of nested generators:
-    discovery runs before the work is split between processes, so its time is never shared out.
-    """
-    found: list[tuple[str, bool]] = []
-    # Paths are written as `str(Path(...))` writes them: normalized once at the top, then joined,
-    # except that under "." `Path` drops the leading "./".
-    pending = [str(Path(top))]
-    while pending:
-        directory = pending.pop()
-        prefix = "" if directory == "." else os.path.join(directory, "")
-        try:
-            with os.scandir(directory) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError:
-            continue  # as os.walk: an unreadable directory is skipped
-        subdirectories = []
-        for entry in entries:
-            try:
-                is_dir = entry.is_dir()
-            except OSError:
-                is_dir = False
-            if not is_dir:
-                if entry.name.endswith(".toml"):
-                    found.append((prefix + entry.name, entry.is_symlink()))
-            elif not (
-                entry.name.startswith(".")
-                or entry.name in SKIPPED_DIRECTORIES
-                or entry.is_symlink()
-            ):
-                subdirectories.append(prefix + entry.name)
-        # A stack: pushed in reverse, so the first subdirectory is walked next, depth first.
-        pending.extend(reversed(subdirectories))
-    return found
 
 
 class WriteRefused(Exception):
