@@ -107,7 +107,7 @@ def run_configs(
     progress: bool = True,
 ) -> list[RunOutcome]:
     """Train each run in order, evaluate stopping on the main process, print and save the table."""
-    from lossmask.reference_trainer.loop import train
+    from lossmask.reference_trainer.loop import finish_distributed, train
 
     outcomes = []
     is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 reports
@@ -146,4 +146,5 @@ def run_configs(
             f"{summaries[0].final_turns} final turns (greedy; {where / STOP_EVAL_TABLE}):\n"
         )
         log(table)
+    finish_distributed()
     return outcomes

@@ -77,6 +77,21 @@ def init_distributed(device_type: str) -> Distributed:
     return Distributed(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
 
 
+def finish_distributed() -> None:
+    """Leave the process group cleanly once every rank is done.
+
+    A rank that exits while the process group is alive can abort in C++ ("terminate called without
+    an active exception") as its communication threads are torn down, and torchrun then kills the
+    other ranks. So every rank waits here (rank 0 may still be evaluating or writing checkpoints),
+    then the group is destroyed. Not called after an error: a barrier would hang the healthy ranks.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def select_device(requested: str, local_rank: int = 0) -> torch.device:
     if requested == "auto":
         requested = "cuda" if torch.cuda.is_available() else "cpu"
