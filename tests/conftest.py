@@ -20,3 +20,29 @@ def corpus_dir() -> Path:
     if not CORPUS.is_dir():
         pytest.fail(f"the prime-rl corpus is missing at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture
+def toml_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory of configs with the shapes discovery must handle; the test runs inside it."""
+    for name in [
+        "b.toml",
+        "a.toml",
+        "x.txt",
+        "sub/z.toml",
+        "sub/deeper/y.toml",
+        "a-dir/c.toml",
+        ".hidden/h.toml",
+        "node_modules/n.toml",
+        "venv/v.toml",
+        "sub/.x.toml",
+    ]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("")
+    (tmp_path / "link.toml").symlink_to(tmp_path / "a.toml")
+    (tmp_path / "dangling.toml").symlink_to(tmp_path / "missing.toml")
+    (tmp_path / "linked-dir").symlink_to(tmp_path / "sub")
+    (tmp_path / "dir.toml").mkdir()
+    (tmp_path / "dir.toml" / "inside.toml").write_text("")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

@@ -263,29 +263,9 @@ def _reference_discover(paths: Iterable[str]) -> list[files.FileJob]:
     return jobs
 
 
-def test_discovery_matches_iter_toml_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in [
-        "b.toml",
-        "a.toml",
-        "x.txt",
-        "sub/z.toml",
-        "sub/deeper/y.toml",
-        "a-dir/c.toml",
-        ".hidden/h.toml",
-        "node_modules/n.toml",
-        "venv/v.toml",
-        "sub/.x.toml",
-    ]:
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text("")
-    (tmp_path / "link.toml").symlink_to(tmp_path / "a.toml")
-    (tmp_path / "dangling.toml").symlink_to(tmp_path / "missing.toml")
-    (tmp_path / "linked-dir").symlink_to(tmp_path / "sub")
-    (tmp_path / "dir.toml").mkdir()
-    (tmp_path / "dir.toml" / "inside.toml").write_text("")
-    monkeypatch.chdir(tmp_path)
+def test_discovery_matches_iter_toml_files(toml_tree: Path) -> None:
     for paths in (
-        [str(tmp_path)],
+        [str(toml_tree)],
         ["."],
         ["./sub/", "a.toml", "missing.toml", "sub//deeper"],
         ["link.toml", "a.toml", "dangling.toml", "linked-dir"],
