@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lossmask.masks.backends import MaskBackend
-from lossmask.masks.build import coerce_loss_mask, mask_conversation, roles_training_nothing
+from lossmask.masks.build import BuildStats, coerce_loss_mask, mask_conversation
 from lossmask.masks.sample import Conversation, MaskedSequence, MaskError, shift_and_truncate
 from lossmask.schema.roles import describe_loss_mask
 
@@ -41,16 +41,13 @@ class AuditReport:
     loss_mask: str
     seq_len: int | None
     conversations: int = 0
-    samples: int = 0
-    skipped_nothing_to_train: int = 0
-    truncated: int = 0
+    # Samples, skips, truncation and trained tokens per role, counted as training counts them.
+    stats: BuildStats = field(default_factory=BuildStats)
     errors: list[str] = field(default_factory=list)
-    trained_tokens_by_role: Counter[str] = field(default_factory=Counter)
     stops: dict[str, StopCount] = field(
         default_factory=lambda: {TOOL_CALL: StopCount(), FINAL: StopCount()}
     )
     calls_per_turn: Counter[int] = field(default_factory=Counter)
-    warnings: list[str] = field(default_factory=list)
 
     def lowest_stop_rate(self) -> float | None:
         rates = [count.rate for count in self.stops.values() if count.rate is not None]
@@ -63,11 +60,11 @@ class AuditReport:
             "loss_mask": self.loss_mask,
             "seq_len": self.seq_len,
             "conversations": self.conversations,
-            "samples": self.samples,
-            "skipped_nothing_to_train": self.skipped_nothing_to_train,
-            "truncated": self.truncated,
+            "samples": self.stats.samples,
+            "skipped_nothing_to_train": self.stats.skipped_nothing_to_train,
+            "truncated": self.stats.truncated,
             "errors": self.errors,
-            "trained_tokens_by_role": dict(sorted(self.trained_tokens_by_role.items())),
+            "trained_tokens_by_role": dict(sorted(self.stats.trained_tokens_by_role.items())),
             "stop_rate": {
                 kind: {
                     "turns": count.turns,
@@ -78,7 +75,7 @@ class AuditReport:
                 for kind, count in self.stops.items()
             },
             "tool_calls_per_turn": {str(k): v for k, v in sorted(self.calls_per_turn.items())},
-            "warnings": self.warnings,
+            "warnings": self.stats.warnings,
         }
 
 
@@ -121,7 +118,6 @@ def audit_conversations(
     entry naming its line, and the audit goes on."""
     setting = coerce_loss_mask(loss_mask)
     report = AuditReport(label, backend.name, describe_loss_mask(setting), seq_len)
-    roles_seen: set[str] = set()
     for line, conversation in conversations:
         report.conversations += 1
         if on_progress is not None:
@@ -132,26 +128,16 @@ def audit_conversations(
             report.errors.append(f"line {line}: {error}")
             continue
         messages = conversation["messages"]
-        roles_seen.update(m.get("role", "") for m in messages)
         for message in messages:
             if message.get("role") == "assistant" and message.get("tool_calls"):
                 report.calls_per_turn[len(message["tool_calls"])] += 1
-        sample = shift_and_truncate(sequence, seq_len)
-        report.truncated += sample.truncated
-        if sample.num_trained == 0:
-            report.skipped_nothing_to_train += 1
-        else:
-            report.samples += 1
-        roles = getattr(sample.provenance, "role", None) or [p.role for p in sample.provenance]
-        for trained, role in zip(sample.loss_mask, roles, strict=True):
-            if trained:
-                report.trained_tokens_by_role[role or "none"] += 1
+        report.stats.record(conversation, shift_and_truncate(sequence, seq_len))
         for kind, stop_trained, lost in _turn_stops(sequence, messages, seq_len):
             count = report.stops[kind]
             count.turns += 1
             count.stop_trained += stop_trained
             count.lost_to_truncation += lost
-    report.warnings = roles_training_nothing(setting, report.trained_tokens_by_role, roles_seen)
+    report.stats.finish(setting)
     return report
 
 
@@ -164,12 +150,14 @@ def format_report(report: AuditReport) -> str:
     lines = [
         f"{report.label}: {report.loss_mask} on {report.backend}"
         + (f", seq_len {report.seq_len}" if report.seq_len else ""),
-        f"  conversations {report.conversations}, samples {report.samples}, "
-        f"skipped (nothing to train) {report.skipped_nothing_to_train}, "
-        f"truncated {report.truncated}, errors {len(report.errors)}",
+        f"  conversations {report.conversations}, samples {report.stats.samples}, "
+        f"skipped (nothing to train) {report.stats.skipped_nothing_to_train}, "
+        f"truncated {report.stats.truncated}, errors {len(report.errors)}",
         "  trained tokens by role: "
         + (
-            ", ".join(f"{role} {n}" for role, n in sorted(report.trained_tokens_by_role.items()))
+            ", ".join(
+                f"{role} {n}" for role, n in sorted(report.stats.trained_tokens_by_role.items())
+            )
             or "none"
         ),
         f"  {'turn kind':<16}{'turns':>7}{'stop trained':>14}{'rate':>9}{'lost to seq_len':>17}",
@@ -185,7 +173,7 @@ def format_report(report: AuditReport) -> str:
         total = sum(calls.values())
         shown = ", ".join(f"{k} call{'s' if k > 1 else ''}: {v}" for k, v in sorted(calls.items()))
         lines.append(f"  tool calls per assistant turn ({total} turns): {shown}")
-    lines += [f"  warning: {warning}" for warning in report.warnings]
+    lines += [f"  warning: {warning}" for warning in report.stats.warnings]
     lines += [f"  error: {error}" for error in report.errors[:5]]
     if len(report.errors) > 5:
         lines.append(f"  ... and {len(report.errors) - 5} more errors")

@@ -67,6 +67,30 @@ class BuildStats:
     trained_tokens: int = 0
     trained_tokens_by_role: Counter[str] = field(default_factory=Counter)
     warnings: list[str] = field(default_factory=list)
+    roles_seen: set[str] = field(default_factory=set)
+
+    def record(self, conversation: Conversation, sample: TrainingSample) -> bool:
+        """Count one built sample (shared by training and `audit`); False when it is skipped."""
+        self.roles_seen.update(m.get("role", "") for m in conversation["messages"])
+        self.truncated += sample.truncated
+        if sample.num_trained == 0:
+            self.skipped_nothing_to_train += 1
+            return False
+        self.samples += 1
+        self.trained_tokens += sample.num_trained
+        roles: Any = getattr(sample.provenance, "role", None)
+        if roles is None:
+            roles = [p.role for p in sample.provenance]
+        for trained, role in zip(sample.loss_mask, roles, strict=True):
+            if trained:
+                self.trained_tokens_by_role[role or "none"] += 1
+        return True
+
+    def finish(self, loss_mask: str | LossMaskRolesConfig) -> None:
+        """Add the warning for every enabled role that appeared yet trained nothing."""
+        self.warnings = roles_training_nothing(
+            loss_mask, self.trained_tokens_by_role, self.roles_seen
+        )
 
 
 def roles_training_nothing(
@@ -99,24 +123,11 @@ def build_samples(
     setting = coerce_loss_mask(loss_mask)
     samples: list[TrainingSample] = []
     stats = BuildStats()
-    roles_seen: set[str] = set()
     for conversation in conversations:
         sample = build_sample(conversation, setting, backend, seq_len)
-        roles_seen.update(m.get("role", "") for m in conversation["messages"])
-        stats.truncated += sample.truncated
-        if sample.num_trained == 0:
-            stats.skipped_nothing_to_train += 1
-            continue
-        stats.samples += 1
-        stats.trained_tokens += sample.num_trained
-        roles: Any = getattr(sample.provenance, "role", None)
-        if roles is None:
-            roles = [p.role for p in sample.provenance]
-        for trained, role in zip(sample.loss_mask, roles, strict=True):
-            if trained:
-                stats.trained_tokens_by_role[role or "none"] += 1
-        samples.append(sample)
-    stats.warnings = roles_training_nothing(setting, stats.trained_tokens_by_role, roles_seen)
+        if stats.record(conversation, sample):
+            samples.append(sample)
+    stats.finish(setting)
     for warning in stats.warnings:
         logger.warning(warning)
     return samples, stats

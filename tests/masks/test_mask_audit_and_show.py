@@ -57,7 +57,7 @@ def test_audit_counts_stops_lost_to_seq_len(glm_renderer: MaskBackend) -> None:
     report = audit_conversations(
         [(1, conversation)], "sampled", glm_renderer, seq_len=len(full.target_ids) - 1
     )
-    assert report.truncated == 1
+    assert report.stats.truncated == 1
     assert report.stops[FINAL].lost_to_truncation == 1
     assert report.stops[FINAL].stop_trained == 0
     assert report.stops[TOOL_CALL].stop_trained == 1
