@@ -8,11 +8,9 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# The real prime-rl configs live beside the repository (../shared) in development and in CI;
-# LOSSMASK_CORPUS points elsewhere.
-CORPUS = Path(
-    os.environ.get("LOSSMASK_CORPUS", REPO_ROOT.parent / "shared" / "corpus" / "prime-rl")
-)
+# Real prime-rl configs, carried unchanged in the repository (see tests/corpus/PROVENANCE.md) so a
+# bare clone tests itself; LOSSMASK_CORPUS points at another copy.
+CORPUS = Path(os.environ.get("LOSSMASK_CORPUS", REPO_ROOT / "tests" / "corpus" / "prime-rl"))
 
 
 @pytest.fixture

@@ -11,10 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from lossmask.cli import main
-
-CORPUS = Path(__file__).resolve().parents[3] / "shared" / "corpus" / "prime-rl"
-if not CORPUS.is_dir():
-    CORPUS = Path("/work/shared/corpus/prime-rl")
+from tests.conftest import CORPUS
 
 # The README: an SFT file with an SFT [data] table and no loss_mask gains the legacy table.
 GAINS_LEGACY_TABLE = {
@@ -44,8 +41,6 @@ BLOCK = [
     "assistant = true",
     "tool = false",
 ]
-
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="prime-rl corpus not available")
 
 
 def _manifest() -> dict[str, str]:
