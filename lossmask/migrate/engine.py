@@ -60,12 +60,19 @@ def _rewrite_part(
     if bounds is None or bounds == (0, len(text)):
         return None
     start, end = bounds
+    # The header line that follows the part goes with it, so an edit at the part's end sees that
+    # something follows (and keeps a blank line before it), exactly as in the whole text.
+    line_end = text.find("\n", end)
+    following = text[end : len(text) if line_end < 0 else line_end + 1]
     try:
-        document = tomlkit.parse(text[start:end])
+        document = tomlkit.parse(text[start:end] + following)
         step.apply(document, config, changes)
-        rendered = text[:start] + document.as_string() + text[end:]
+        part = document.as_string()
     except (TOMLKitError, ValueError, KeyError, AssertionError):
         return None
+    if not part.endswith(following):
+        return None
+    rendered = text[:start] + part[: len(part) - len(following)] + text[end:]
     rendered = safety.keep_line_endings(text, rendered)
     new, problems = safety.verify(step, text, config, rendered)
     return None if problems else (rendered, new)

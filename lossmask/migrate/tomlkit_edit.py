@@ -212,7 +212,12 @@ def dotted_line(relative: Sequence[str], value: bool, indent: str = "") -> tuple
     return entry
 
 
-def table_entry(header: Sequence[str], pairs: Sequence[tuple[str, bool]]) -> tuple[Key, Table]:
+def table_entry(
+    header: Sequence[str],
+    pairs: Sequence[tuple[str, bool]],
+    header_indent: str = "",
+    key_indent: str = "",
+) -> tuple[Key, Table]:
     """A `[header]` table holding `key = value` lines, as the entry its parent holds.
 
     The full header is the table's display name, so it renders verbatim wherever it is inserted.
@@ -221,14 +226,14 @@ def table_entry(header: Sequence[str], pairs: Sequence[tuple[str, bool]]) -> tup
     # appends after tables: there are none here, and building the table costs about a third less.
     table = Table(
         Container(parsed=True),
-        Trivia(),
+        Trivia(indent=header_indent),
         False,
         is_super_table=False,
         name=header[-1],
         display_name=format_key(header),
     )
     for key, value in pairs:
-        table.append(SingleKey(key), _value(value))
+        table.raw_append(SingleKey(key), _value(value, key_indent))
     return SingleKey(header[-1]), table
 
 

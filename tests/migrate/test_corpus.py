@@ -109,18 +109,20 @@ def _assert_only_the_block_was_added(name: str, before: str, after: str) -> None
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "configs" / "legacy"
 
 
-def test_legacy_examples_migrate_and_only_the_already_explicit_ones_stay(tmp_path: Path) -> None:
+def test_legacy_examples_migrate_and_only_those_without_a_mask_change(tmp_path: Path) -> None:
     copy = tmp_path / "legacy"
     shutil.copytree(EXAMPLES, copy)
     result = CliRunner().invoke(main, ["migrate", str(copy)])
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [
         f"Rewriting {copy}/sft_dotted_keys.toml",
-        f"Rewriting {copy}/sft_inline_table.toml",
         f"Rewriting {copy}/sft_no_loss_mask.toml",
-        f"Rewriting {copy}/sft_partial_table.toml",
-        "4 files migrated, 2 unchanged",
+        f"Rewriting {copy}/sft_partial_table.toml",  # its [val.data] has no loss_mask
+        "3 files migrated, 3 unchanged",
     ]
-    for name in ("rl.toml", "sft_full_table.toml"):
+    partial = (copy / "sft_partial_table.toml").read_text()
+    assert "system = true  # the system prompts are part of the task\n\n[val.data]" in partial
+    # A partial table (inline or not) already means under v2 what it meant under v1.
+    for name in ("rl.toml", "sft_full_table.toml", "sft_inline_table.toml"):
         assert (copy / name).read_bytes() == (EXAMPLES / name).read_bytes()
     assert CliRunner().invoke(main, ["migrate", "--check", str(copy)]).exit_code == 0

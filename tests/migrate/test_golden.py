@@ -7,7 +7,6 @@ import pytest
 from lossmask.migrate.engine import migrate_text
 
 MISSING = '# lossmask migrate: explicit legacy mask (v2 defaults to "sampled")\n'
-PARTIAL = "# lossmask migrate: roles left out, written with their v1 defaults\n"
 LEGACY_LINES = "system = false\nuser = false\nassistant = true\ntool = false\n"
 LEGACY_INLINE = "{ system = false, user = false, assistant = true, tool = false }"
 
@@ -38,7 +37,7 @@ GOLDEN: dict[str, tuple[str, str]] = {
         + MISSING
         + "[data.loss_mask]\n"
         + LEGACY_LINES
-        + '[[data.sources]]\nname = "a"\n',
+        + '\n[[data.sources]]\nname = "a"\n',
     ),
     "data-and-val-data": (
         '[data]\nname = "x"\n\n[val.data]\nname = "y"\n\n[val]\ninterval = 2\n',
@@ -99,54 +98,21 @@ GOLDEN: dict[str, tuple[str, str]] = {
         '[val]\ndata = { name = "y" }\n',
         "[val]\n" + MISSING + f'data = {{ name = "y", loss_mask = {LEGACY_INLINE} }}\n',
     ),
-    "partial-table-with-comments": (
-        "# above\n[data.loss_mask] # beside the header\n# inside\nassistant = true # beside\n\n"
-        "[optim]\n",
-        "# above\n[data.loss_mask] # beside the header\n# inside\nassistant = true # beside\n"
-        + PARTIAL
-        + "system = false\nuser = false\ntool = false\n\n[optim]\n",
+    "indented-file-keeps-its-indentation": (
+        '[data]\n  name = "x"\n  [data.extra]\n  a = 1\n',
+        '[data]\n  name = "x"\n\n  '
+        + MISSING
+        + "  [data.loss_mask]\n"
+        + "".join("  " + line + "\n" for line in LEGACY_LINES.splitlines())
+        + "\n  [data.extra]\n  a = 1\n",
     ),
-    "partial-table-after-other-tables": (
-        '[data]\nname = "x"\n\n[optim]\nlr = 1\n\n[data.loss_mask]\nuser = true\n',
-        '[data]\nname = "x"\n\n[optim]\nlr = 1\n\n[data.loss_mask]\nuser = true\n'
-        + PARTIAL
-        + "system = false\nassistant = true\ntool = false\n",
-    ),
-    "partial-dotted-under-data": (
-        '[data]\nname = "x"\nloss_mask.user = true\n\n[optim]\n',
-        '[data]\nname = "x"\nloss_mask.user = true\n'
-        + PARTIAL
-        + "loss_mask.system = false\nloss_mask.assistant = true\nloss_mask.tool = false\n"
-        + "\n[optim]\n",
-    ),
-    "partial-dotted-at-root": (
-        'data.name = "x"\ndata.loss_mask.tool = true\n',
-        'data.name = "x"\ndata.loss_mask.tool = true\n'
-        + PARTIAL
-        + "data.loss_mask.system = false\ndata.loss_mask.user = false\n"
-        + "data.loss_mask.assistant = true\n",
-    ),
-    "partial-dotted-indented": (
-        '[data]\n  name = "x"\n  loss_mask.user = true\n',
-        '[data]\n  name = "x"\n  loss_mask.user = true\n  '
-        + PARTIAL
-        + "  loss_mask.system = false\n  loss_mask.assistant = true\n  loss_mask.tool = false\n",
-    ),
-    "partial-inline": (
-        '[data]\nloss_mask = { assistant = true }  # mine\nname = "x"\n',
-        "[data]\n"
-        + PARTIAL
-        + "loss_mask = { assistant = true, system = false, user = false, tool = false }  # mine\n"
-        + 'name = "x"\n',
-    ),
-    "partial-val-data-dotted-and-data-table": (
-        '[data]\nname = "x"\n[optim]\n[data.loss_mask]\nuser = true\n[val.data]\n'
-        "loss_mask.tool = true\n",
-        '[data]\nname = "x"\n[optim]\n[data.loss_mask]\nuser = true\n'
-        + PARTIAL
-        + "system = false\nassistant = true\ntool = false\n[val.data]\nloss_mask.tool = true\n"
-        + PARTIAL
-        + "loss_mask.system = false\nloss_mask.user = false\nloss_mask.assistant = true\n",
+    "next-header-directly-after-the-table": (
+        '[data]\nname = "x"\n[optim]\nlr = 1\n',
+        '[data]\nname = "x"\n\n'
+        + MISSING
+        + "[data.loss_mask]\n"
+        + LEGACY_LINES
+        + "\n[optim]\nlr = 1\n",
     ),
     "crlf": (
         '[data]\r\nname = "x"\r\n\r\n[optim]\r\nlr = 1\r\n',
@@ -208,6 +174,21 @@ NO_OP: dict[str, str] = {
     "overlay-without-data": '[slurm]\njob_name = "x"\n',
     "rl-config": "[orchestrator]\nbatch_size = 8\n\n[trainer.optim]\nlr = 1e-6\n",
     "val-without-data": "[val]\ninterval = 10\n",
+    "partial-table-with-comments": (
+        "# above\n[data.loss_mask] # beside the header\n# inside\nassistant = true # beside\n\n"
+        "[optim]\n"
+    ),
+    "partial-table-after-other-tables": (
+        '[data]\nname = "x"\n\n[optim]\nlr = 1\n\n[data.loss_mask]\nuser = true\n'
+    ),
+    "partial-dotted-under-data": ('[data]\nname = "x"\nloss_mask.user = true\n\n[optim]\n'),
+    "partial-dotted-at-root": ('data.name = "x"\ndata.loss_mask.tool = true\n'),
+    "partial-dotted-indented": ('[data]\n  name = "x"\n  loss_mask.user = true\n'),
+    "partial-inline": ('[data]\nloss_mask = { assistant = true }  # mine\nname = "x"\n'),
+    "partial-val-data-dotted-and-data-table": (
+        '[data]\nname = "x"\n[optim]\n[data.loss_mask]\nuser = true\n[val.data]\n'
+        "loss_mask.tool = true\n"
+    ),
     "crlf-full-table": "[data.loss_mask]\r\n" + LEGACY_LINES.replace("\n", "\r\n"),
 }
 
