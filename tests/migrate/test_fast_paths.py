@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 from lossmask.errors import Problem
 from lossmask.migrate import engine, files, fragment, safety
-from lossmask.migrate.engine import Outcome, migrate_text
 from lossmask.migrate.compare import first_difference
+from lossmask.migrate.engine import Outcome, migrate_text
 from lossmask.paths import iter_toml_files
 from tests.migrate.test_golden import ERRORS, GOLDEN, NO_OP
 from tests.migrate.test_property import configs
