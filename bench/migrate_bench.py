@@ -30,8 +30,8 @@ import tomlkit
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from lossmask.migrate.files import discover
-from lossmask.migrate.runner import Options, run_jobs
+from lossmask.migrate.command import run
+from lossmask.migrate.options import MigrateOptions
 
 HEADER = """# {title}
 # Generated for the lossmask migrate benchmark (prime-rl shape).
@@ -179,7 +179,7 @@ def main() -> None:
     legacy, work, migrated = base / "legacy", base / "work", base / "migrated"
     generate(legacy, args.files, args.seed)
     shutil.copytree(legacy, migrated)
-    first = run_jobs(discover([str(migrated)]), Options("write", jobs=1))
+    first = run(MigrateOptions([str(migrated)], mode="write", jobs=1))
     changed = [r.path for r in first.files if r.status == "migrated"]
     changed_in_work = [str(work / Path(p).relative_to(migrated)) for p in changed]
     migrated_files = [str(p) for p in sorted(migrated.rglob("*.toml"))]
@@ -209,7 +209,7 @@ def main() -> None:
                 handle.write(tomlkit.dumps(tomlkit.parse(text)))
 
     def migrate(mode: str, jobs: int, root: Path) -> Callable[[], object]:
-        return lambda: run_jobs(discover([str(root)]), Options(mode, jobs=jobs))  # type: ignore[arg-type]
+        return lambda: run(MigrateOptions([str(root)], mode=mode, jobs=jobs))  # type: ignore[arg-type]
 
     rows = []
     n = args.repeat

@@ -1,20 +1,49 @@
-"""`lossmask migrate PATH...`: parse options and delegate."""
+"""`lossmask migrate PATH... [@ base.toml @ overlay.toml]`: parse options and delegate."""
 
 from __future__ import annotations
 
+import shlex
 import sys
 
 import click
 
-from lossmask.migrate.command import MigrateOptions, execute
+from lossmask.migrate.command import execute
+from lossmask.migrate.options import MigrateOptions
 from lossmask.migrate.runner import Mode
 from lossmask.migrate.steps import SOURCE_VERSIONS
+from lossmask.stacks import Layer, StackSyntaxError, split_arguments
 
 
-@click.command("migrate")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.command(
+    "migrate", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True}
+)
+@click.argument("words", nargs=-1, type=click.UNPROCESSED)
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
-@click.option("--diff", is_flag=True, help="Write nothing; print a unified diff of each change.")
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Write nothing; print a unified diff of each change (with "
+    "--check: and exit 1 if there is one).",
+)
+@click.option(
+    "--stack",
+    "stack_texts",
+    multiple=True,
+    metavar='"@ A.toml @ B.toml"',
+    help="A stack of files composed as prime-rl composes them; repeatable.",
+)
+@click.option(
+    "--standalone",
+    multiple=True,
+    type=click.Path(),
+    metavar="FILE",
+    help="FILE is launched alone (`uv run sft @ FILE`), though it looks like an overlay.",
+)
+@click.option(
+    "--no-launches",
+    is_flag=True,
+    help="Do not search the directories given for launch lines (`uv run sft @ a.toml ...`).",
+)
 @click.option(
     "--from",
     "from_version",
@@ -42,9 +71,12 @@ from lossmask.migrate.steps import SOURCE_VERSIONS
     help="Worker processes. Default: one per CPU for large trees, 1 for small ones.",
 )
 def command(
-    paths: tuple[str, ...],
+    words: tuple[str, ...],
     check: bool,
     diff: bool,
+    stack_texts: tuple[str, ...],
+    standalone: tuple[str, ...],
+    no_launches: bool,
     from_version: str,
     output_format: str,
     quiet: bool,
@@ -54,19 +86,36 @@ def command(
     """Rewrite legacy (v1) configs into explicit v2 form without changing what they train.
 
     PATH may be files or directories (searched for *.toml, skipping hidden directories, .git,
-    .venv and node_modules). Files are rewritten in place unless --check or --diff is given.
-    Exit 0 when done or nothing to do, 1 when --check finds a file to change, 2 on any error.
+    .venv and node_modules). `@ base.toml @ overlay.toml` (and `--data @ data.toml`) names a
+    stack, composed as prime-rl composes it; directories are also searched for such launch lines.
+    Files are rewritten in place unless --check or --diff is given. Exit 0 when done or nothing
+    to do, 1 when --check finds a file to change or to decide, 2 on any error or conflict.
     """
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose cannot be used together")
+    try:
+        paths, stacks = split_arguments(words)
+        for text in stack_texts:
+            extra_paths, extra = split_arguments(shlex.split(text))
+            if extra_paths or len(extra) != 1:
+                raise StackSyntaxError(f"--stack {text!r} is not one `@ FILE @ FILE...` stack")
+            stacks.extend(extra)
+    except (StackSyntaxError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    if not (paths or stacks or standalone):
+        raise click.UsageError("give at least one PATH, `@ FILE` stack or --standalone FILE")
     mode: Mode = "check" if check else "diff" if diff else "write"
     options = MigrateOptions(
         paths=paths,
+        stacks=[tuple(Layer(layer.path, layer.at) for layer in stack) for stack in stacks],
+        standalone=standalone,
         mode=mode,
+        show_diff=diff,
         from_version=int(from_version),
         output_format="json" if output_format == "json" else "text",
         quiet=quiet,
         verbose=verbose,
         jobs=jobs,
+        find_launches=not no_launches,
     )
-    sys.exit(execute(options))
+    sys.exit(int(execute(options).exit_code))

@@ -1,59 +1,181 @@
-"""`lossmask migrate` as a function of its options: run, print, return the exit code."""
+"""`lossmask migrate` as a function of its options: decide, check, write, print, report.
+
+1. every discovered file is read and decided on its own (in worker processes; nothing written);
+2. the stacks are collected: those given (`@ a.toml @ b.toml`, `--standalone`) and those the
+   tree's launch lines compose (TOML comments, scripts, Makefiles, Markdown, CI YAML);
+3. every file in a stack is decided by its stacks instead (`stack_plan`); a file that looks like
+   an overlay and is in no stack is left undecided;
+4. the decided rewrites are written (in worker processes), and the report printed.
+"""
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Literal, TextIO
+from pathlib import Path
+from typing import TextIO
 
 import click
 
-from lossmask.migrate import files, report
-from lossmask.migrate.runner import FileResult, Mode, Options, run_jobs
+from lossmask.errors import Problem
+from lossmask.migrate import files, launches, report
+from lossmask.migrate.options import MigrateOptions
+from lossmask.migrate.report import MigrateReport
+from lossmask.migrate.runner import FileResult, process_all, write_all
+from lossmask.migrate.stack_plan import migrate_stacks
+from lossmask.stacks import SFT_COMMAND, Layer, Stack
 
 # A progress bar is worth drawing only when a run takes noticeable time.
 PROGRESS_THRESHOLD = 200
 
 
-@dataclass(frozen=True)
-class MigrateOptions:
-    paths: Sequence[str]
-    mode: Mode = "write"
-    from_version: int = 1
-    output_format: Literal["text", "json"] = "text"
-    quiet: bool = False
-    verbose: bool = False
-    jobs: int | None = None
+def _display(path: str) -> str:
+    return str(Path(path))
 
 
-def execute(options: MigrateOptions, out: TextIO | None = None, err: TextIO | None = None) -> int:
+def _given_stacks(options: MigrateOptions) -> list[Stack]:
+    given = [
+        Stack(
+            tuple(Layer(_display(layer.path), layer.at) for layer in layers),
+            SFT_COMMAND,
+            ("the command line",),
+        )
+        for layers in options.stacks
+    ]
+    given += [
+        Stack((Layer(_display(path)),), SFT_COMMAND, ("--standalone",))
+        for path in options.standalone
+    ]
+    return given
+
+
+def _found_stacks(
+    options: MigrateOptions, by_target: dict[str, str], results: Sequence[FileResult]
+) -> tuple[list[Stack], list[Problem]]:
+    """The stacks the launch lines under the directories given compose, and lines naming nothing."""
+    directories = [path for path in options.paths if os.path.isdir(path)]
+    if not options.find_launches or not directories:
+        return [], []
+    lines = [line for result in results for line in result.launches]
+    roots = [
+        (os.path.join(os.path.abspath(directory), ""), launches.repository_root(directory))
+        for directory in directories
+    ]
+    for directory in directories:
+        for name in launches.walk_launch_files(directory):
+            lines.extend(launches.read_launch_file(name))
+    notes: list[Problem] = []
+    found: dict[Stack, list[str]] = {}
+    for line in lines:
+        holder = os.path.abspath(line.file)
+        root = next((r for d, r in roots if holder.startswith(d)), os.path.dirname(holder))
+        layers = []
+        for layer in line.layers:
+            resolved = launches.resolve(layer.path, line.file, root)
+            if resolved is None:
+                break
+            real = os.path.realpath(resolved)
+            layers.append(Layer(by_target.get(real, os.path.relpath(resolved)), layer.at))
+        else:
+            command = SFT_COMMAND if line.command == "lossmask" else line.command
+            found.setdefault(Stack(tuple(layers), command), []).append(line.where)
+            continue
+        notes.append(
+            Problem(
+                f"the launch `{' '.join(layer.describe() for layer in line.layers)}` names "
+                f"{layer.path}, which is not a file here; that stack is not used",
+                file=line.file,
+                line=line.line,
+            )
+        )
+    return [
+        Stack(stack.layers, stack.command, tuple(where)) for stack, where in found.items()
+    ], notes
+
+
+def _merge_stacks(stacks: Sequence[Stack]) -> list[Stack]:
+    merged: dict[Stack, list[str]] = {}
+    for stack in stacks:
+        merged.setdefault(stack, []).extend(stack.sources)
+    return [Stack(stack.layers, stack.command, tuple(sources)) for stack, sources in merged.items()]
+
+
+def run(options: MigrateOptions, progress: TextIO | None = None) -> MigrateReport:
+    """Migrate what `options` names and return the report; prints nothing."""
+    given = _given_stacks(options)
+    named = [layer.path for stack in given for layer in stack.layers]
+    jobs = files.discover([*options.paths, *named])
+    if progress is not None and len(jobs) >= PROGRESS_THRESHOLD:
+        with click.progressbar(length=len(jobs), label="Migrating", file=progress) as bar:
+            results = process_all(jobs, options, on_result=lambda _: bar.update(1))
+    else:
+        results = process_all(jobs, options)
+    by_target = {os.path.realpath(job.target): job.path for job in jobs}
+    # A file named in a stack and met in a walk is one file, named as the walk names it.
+    given = [
+        Stack(
+            tuple(
+                Layer(by_target.get(os.path.realpath(layer.path), layer.path), layer.at)
+                for layer in stack.layers
+            ),
+            stack.command,
+            stack.sources,
+        )
+        for stack in given
+    ]
+    found, notes = _found_stacks(options, by_target, results)
+    stacks = _merge_stacks([*given, *found])
+    in_stacks = {layer.path for stack in stacks for layer in stack.layers}
+    decided = migrate_stacks(stacks, show_diff=options.show_diff).results if stacks else {}
+    final: list[FileResult] = []
+    for result in results:
+        if result.path in decided:
+            stacked = decided.pop(result.path)
+            stacked.target = result.target
+            final.append(stacked)
+        elif result.depends_on_launch and result.status != "error" and result.path not in in_stacks:
+            final.append(
+                FileResult(
+                    result.path,
+                    "undecided",
+                    result.target,
+                    depends_on_launch=result.depends_on_launch,
+                )
+            )
+        else:
+            final.append(result)
+    final.extend(decided.values())  # files of a stack that lie outside the paths given
+    if options.mode == "write":
+        pending = [index for index, result in enumerate(final) if result.status == "would_migrate"]
+        written = write_all([final[index] for index in pending], options.jobs)
+        for index, result in zip(pending, written, strict=True):
+            final[index] = result
+    return MigrateReport(options.mode, final, stacks, notes)
+
+
+def execute(
+    options: MigrateOptions, out: TextIO | None = None, err: TextIO | None = None
+) -> MigrateReport:
+    """Run `migrate` and print its report: diffs on `out`, lines and the summary on `err`."""
     out = out or sys.stdout
     err = err or sys.stderr
-    jobs = files.discover(options.paths)
-    run_options = Options(options.mode, options.from_version, options.jobs)
     text = options.output_format == "text"
-    show_progress = text and not options.quiet and len(jobs) >= PROGRESS_THRESHOLD and err.isatty()
-
-    def emit(result: FileResult) -> None:
+    show_progress = text and not options.quiet and err.isatty()
+    migrate_report = run(options, err if show_progress else None)
+    if not text:
+        click.echo(report.as_json(migrate_report), file=out)
+        return migrate_report
+    if not options.quiet:
+        for line in report.stack_lines(migrate_report):
+            click.echo(line, file=err)
+    for result in migrate_report.files:
         if result.diff:
             click.echo(result.diff, file=out, nl=False)
         for line in report.file_lines(result, options.mode, options.verbose):
             if options.quiet and result.status != "error":
                 continue
             click.echo(line, file=err)
-
-    if show_progress:
-        # Lines printed while the bar is drawn would tear it; print them once it is done.
-        with click.progressbar(length=len(jobs), label="Migrating", file=err) as bar:
-            result_run = run_jobs(jobs, run_options, on_result=lambda _: bar.update(1))
-        for result in result_run.files:
-            emit(result)
-    else:
-        result_run = run_jobs(jobs, run_options, on_result=emit if text else None)
-    if text:
-        if not options.quiet:
-            click.echo(report.summary(result_run), file=err)
-    else:
-        click.echo(report.as_json(result_run), file=out)
-    return result_run.exit_code
+    if not options.quiet:
+        click.echo(report.summary(migrate_report), file=err)
+    return migrate_report

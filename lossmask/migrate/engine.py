@@ -9,7 +9,9 @@ same (`fragment`); the whole new text is verified either way.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import tomlkit
@@ -30,7 +32,7 @@ class Outcome:
     problems: list[Problem] = field(default_factory=list)
 
 
-def _located(problems: list[Problem], file: str | None, text: str) -> list[Problem]:
+def located(problems: list[Problem], file: str | None, text: str) -> list[Problem]:
     lines = key_lines(text)
     return [
         Problem(
@@ -47,8 +49,17 @@ def _located(problems: list[Problem], file: str | None, text: str) -> list[Probl
     ]
 
 
+# Checks a rewrite (old text, old dict, new text) and returns the new dict and the problems.
+Check = Callable[[str, dict[str, Any], str], tuple[dict[str, Any], list[Problem]]]
+
+
 def _rewrite_part(
-    step: Step, text: str, config: dict[str, Any], changes: list[Change], names: set[str]
+    step: Step,
+    text: str,
+    config: dict[str, Any],
+    changes: list[Change],
+    names: set[str],
+    check: Check,
 ) -> tuple[str, dict[str, Any]] | None:
     """The rewrite made by parsing only the blocks under `names` with tomlkit, if it is safe.
 
@@ -74,12 +85,12 @@ def _rewrite_part(
         return None
     rendered = text[:start] + part[: len(part) - len(following)] + text[end:]
     rendered = safety.keep_line_endings(text, rendered)
-    new, problems = safety.verify(step, text, config, rendered)
+    new, problems = check(text, config, rendered)
     return None if problems else (rendered, new)
 
 
 def _rewrite_whole(
-    step: Step, text: str, config: dict[str, Any], changes: list[Change]
+    step: Step, text: str, config: dict[str, Any], changes: list[Change], check: Check
 ) -> tuple[str, dict[str, Any]] | list[Problem]:
     """The rewrite made by parsing the whole text with tomlkit, or why there is none."""
     try:
@@ -97,8 +108,18 @@ def _rewrite_whole(
             )
         ]
     rendered = safety.keep_line_endings(text, rendered)
-    new, problems = safety.verify(step, text, config, rendered)
+    new, problems = check(text, config, rendered)
     return problems if problems else (rendered, new)
+
+
+def rewrite(
+    step: Step, text: str, config: dict[str, Any], changes: list[Change], check: Check
+) -> tuple[str, dict[str, Any]] | list[Problem]:
+    """Apply `step`'s edit for `changes` to `text` and check it: (new text, new dict) or why not."""
+    names = {change.key[0] for change in changes}
+    return _rewrite_part(step, text, config, changes, names, check) or _rewrite_whole(
+        step, text, config, changes, check
+    )
 
 
 def migrate_config(
@@ -110,16 +131,15 @@ def migrate_config(
     for step in steps_from(from_version):
         inspection = step.inspect(current)
         if inspection.problems:
-            return Outcome(problems=_located(inspection.problems, file, current_text))
+            return Outcome(problems=located(inspection.problems, file, current_text))
         if not inspection.changes:
             continue
-        names = {change.key[0] for change in inspection.changes}
-        rewrite = _rewrite_part(
-            step, current_text, current, inspection.changes, names
-        ) or _rewrite_whole(step, current_text, current, inspection.changes)
-        if isinstance(rewrite, list):
-            return Outcome(problems=_located(rewrite, file, current_text))
-        current_text, current = rewrite
+        result = rewrite(
+            step, current_text, current, inspection.changes, partial(safety.verify, step)
+        )
+        if isinstance(result, list):
+            return Outcome(problems=located(result, file, current_text))
+        current_text, current = result
         changes.extend(inspection.changes)
     return Outcome(new_text=current_text if changes else None, changes=changes)
 

@@ -1,24 +1,48 @@
-"""What `lossmask migrate` prints: one line per changed or failed file and a summary, or JSON.
+"""What `lossmask migrate` found and did, and how it says so: lines and a summary, or JSON.
 
-Text goes to stderr (like black and ruff), so `--diff` output on stdout stays a clean patch; JSON
-goes to stdout for CI.
+`MigrateReport.exit_code` is the one place the command's exit code is decided. Text goes to stderr
+(like black and ruff), so `--diff` output on stdout stays a clean patch; JSON goes to stdout for CI.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
-from lossmask.migrate.runner import FileResult, Mode, RunResult
+from lossmask.errors import Problem
+from lossmask.exit_codes import ExitCode
+from lossmask.migrate.runner import FileResult, Mode, Status
+from lossmask.stacks import Stack
 
-JSON_FORMAT_VERSION = 1
+JSON_FORMAT_VERSION = 2
+UNDECIDED = "meaning depends on how it is launched"
+
+
+@dataclass
+class MigrateReport:
+    mode: Mode
+    files: list[FileResult]
+    stacks: list[Stack] = field(default_factory=list)
+    notes: list[Problem] = field(default_factory=list)  # launch lines that name no file
+
+    def count(self, *statuses: Status) -> int:
+        return sum(1 for result in self.files if result.status in statuses)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.count("error"):
+            return ExitCode.ERROR
+        if self.mode == "check" and self.count("would_migrate", "undecided"):
+            return ExitCode.FOUND
+        return ExitCode.OK
 
 
 def _plural(count: int, singular: str, plural: str) -> str:
     return f"{count} {singular if count == 1 else plural}"
 
 
-def summary(run: RunResult) -> str:
+def summary(run: MigrateReport) -> str:
     if run.mode == "write":
         changed = _plural(run.count("migrated"), "file migrated", "files migrated")
     else:
@@ -26,10 +50,23 @@ def summary(run: RunResult) -> str:
             run.count("would_migrate"), "file would be migrated", "files would be migrated"
         )
     parts = [changed, f"{run.count('unchanged')} unchanged"]
+    undecided = run.count("undecided")
+    if undecided:
+        parts.append(f"{undecided} whose {UNDECIDED}")
+    if run.stacks:
+        parts.append(_plural(len(run.stacks), "stack", "stacks"))
     errors = run.count("error")
     if errors:
         parts.append(_plural(errors, "error", "errors"))
     return ", ".join(parts)
+
+
+def stack_lines(run: MigrateReport) -> list[str]:
+    lines = [
+        f"Stack `{stack.describe()}` (from {', '.join(stack.sources)})" for stack in run.stacks
+    ]
+    lines.extend(f"note: {note.format()}" for note in run.notes)
+    return lines
 
 
 def _where(result: FileResult) -> str:
@@ -40,6 +77,12 @@ def file_lines(result: FileResult, mode: Mode, verbose: bool) -> list[str]:
     """The stderr lines for one file (the diff, if any, is printed separately to stdout)."""
     if result.status == "error":
         return [f"error: {problem.format()}" for problem in result.problems]
+    if result.status == "undecided":
+        return [
+            f"Undecided {_where(result)}: {UNDECIDED} ({result.depends_on_launch}); "
+            "name its stack (`lossmask migrate @ base.toml @ this.toml`) or pass "
+            f"--standalone {result.path}"
+        ]
     if result.status == "unchanged":
         return [f"Unchanged {_where(result)}"] if verbose else []
     verb = "Rewriting" if mode == "write" else "Would rewrite"
@@ -49,35 +92,55 @@ def file_lines(result: FileResult, mode: Mode, verbose: bool) -> list[str]:
     return lines
 
 
-def as_json(run: RunResult) -> str:
-    def problem(p: Any) -> dict[str, Any]:
-        return {
-            "file": p.file,
-            "line": p.line,
-            "key": p.key_text or None,
-            "message": p.message,
-            "suggestion": p.suggestion,
-            "text": p.format(),
-        }
+def _problem(p: Problem) -> dict[str, Any]:
+    return {
+        "file": p.file,
+        "line": p.line,
+        "key": p.key_text or None,
+        "message": p.message,
+        "suggestion": p.suggestion,
+        "text": p.format(),
+    }
 
+
+def as_json(run: MigrateReport) -> str:
     payload = {
         "version": JSON_FORMAT_VERSION,
         "mode": run.mode,
-        "exit_code": run.exit_code,
+        "exit_code": int(run.exit_code),
         "summary": {
             "migrated": run.count("migrated"),
             "would_migrate": run.count("would_migrate"),
             "unchanged": run.count("unchanged"),
+            "undecided": run.count("undecided"),
             "errors": run.count("error"),
+            "stacks": len(run.stacks),
             "text": summary(run),
         },
+        "stacks": [
+            {
+                "command": stack.command,
+                "layers": [
+                    {"path": layer.path, "nested_under": ".".join(layer.at) or None}
+                    for layer in stack.layers
+                ],
+                "found_in": list(stack.sources),
+            }
+            for stack in run.stacks
+        ],
+        "notes": [_problem(note) for note in run.notes],
         "files": [
             {
                 "path": result.path,
                 "resolved_path": result.target,
                 "status": result.status,
                 "changes": result.changes,
-                "errors": [problem(p) for p in result.problems],
+                "errors": [_problem(p) for p in result.problems],
+                **(
+                    {"depends_on_launch": result.depends_on_launch}
+                    if result.status == "undecided"
+                    else {}
+                ),
                 **({"diff": result.diff} if result.diff is not None else {}),
             }
             for result in run.files

@@ -12,26 +12,25 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from lossmask.errors import ConfigError, Problem
 from lossmask.migrate import files
 from lossmask.migrate.engine import migrate_config
+from lossmask.migrate.launches import LaunchLine, launch_dependence, launch_lines
 from lossmask.schema.validation import read_toml
 
+if TYPE_CHECKING:
+    from lossmask.migrate.options import MigrateOptions
+
 Mode = Literal["write", "check", "diff"]
-Status = Literal["migrated", "would_migrate", "unchanged", "error"]
+# "undecided": the file looks like an overlay and no stack says how it is launched.
+Status = Literal["migrated", "would_migrate", "unchanged", "undecided", "error"]
 
 # Below this many files a process pool costs more than it saves.
 PARALLEL_THRESHOLD = 64
-
-
-@dataclass(frozen=True)
-class Options:
-    mode: Mode = "write"
-    from_version: int = 1
-    jobs: int | None = None  # None: one per CPU for large trees, 1 for small ones
 
 
 @dataclass
@@ -42,23 +41,10 @@ class FileResult:
     changes: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     diff: str | None = None
-
-
-@dataclass
-class RunResult:
-    mode: Mode
-    files: list[FileResult]
-
-    def count(self, *statuses: Status) -> int:
-        return sum(1 for result in self.files if result.status in statuses)
-
-    @property
-    def exit_code(self) -> int:
-        if self.count("error"):
-            return 2
-        if self.mode == "check" and self.count("would_migrate"):
-            return 1
-        return 0
+    new_text: str | None = None  # the rewrite, until it is written
+    before: os.stat_result | None = None  # the file as it was read, to detect a later edit
+    launches: list[LaunchLine] = field(default_factory=list)  # launch lines in its comments
+    depends_on_launch: str | None = None  # why it looks like an overlay, if it does
 
 
 def unified_diff(path: str, old: str, new: str) -> str:
@@ -72,8 +58,8 @@ def unified_diff(path: str, old: str, new: str) -> str:
     )
 
 
-def process(job: files.FileJob, options: Options) -> FileResult:
-    """Migrate (or check) one file. Never raises for a problem with the file itself."""
+def process(job: files.FileJob, options: MigrateOptions) -> FileResult:
+    """Read one file and decide its own migration; never writes (see `write`), never raises."""
     target = job.target if job.is_link else None
     if job.problem is not None:
         return FileResult(job.path, "error", target, problems=[job.problem])
@@ -86,43 +72,63 @@ def process(job: files.FileJob, options: Options) -> FileResult:
     except OSError as exc:
         problem = Problem(f"cannot read: {exc.strerror or exc}", file=job.path)
         return FileResult(job.path, "error", target, problems=[problem])
+    launches = launch_lines(text, job.path, comments_only=True)
+    depends = launch_dependence(config, job.path)
     outcome = migrate_config(config, text, file=job.path, from_version=options.from_version)
     if outcome.problems:
-        return FileResult(job.path, "error", target, problems=outcome.problems)
+        return FileResult(job.path, "error", target, problems=outcome.problems, launches=launches)
     if outcome.new_text is None:
-        return FileResult(job.path, "unchanged", target)
+        return FileResult(
+            job.path, "unchanged", target, launches=launches, depends_on_launch=depends
+        )
     changes = [f"{'.'.join(c.key)}: {c.description}" for c in outcome.changes]
-    if options.mode != "write":
-        diff = unified_diff(job.path, text, outcome.new_text) if options.mode == "diff" else None
-        return FileResult(job.path, "would_migrate", target, changes, diff=diff)
-    assert before is not None
+    diff = unified_diff(job.path, text, outcome.new_text) if options.show_diff else None
+    return FileResult(
+        job.path,
+        "would_migrate",
+        target,
+        changes,
+        diff=diff,
+        new_text=outcome.new_text,
+        before=before,
+        launches=launches,
+        depends_on_launch=depends,
+    )
+
+
+def write(result: FileResult) -> FileResult:
+    """Write a decided rewrite atomically; the result says whether it was written."""
+    assert result.new_text is not None and result.before is not None
+    job = files.FileJob(result.path, result.target or os.path.abspath(result.path))
     try:
         files.check_writable(job)
-        files.atomic_write(job.target, outcome.new_text.encode("utf-8"), before)
+        files.atomic_write(job.target, result.new_text.encode("utf-8"), result.before)
     except files.WriteRefused as exc:
         problem = exc.problem
         if problem.file != job.path:
             problem = Problem(problem.message, file=job.path, suggestion=problem.suggestion)
-        return FileResult(job.path, "error", target, problems=[problem])
+        return replace(result, status="error", problems=[problem], new_text=None)
     except OSError as exc:
         problem = Problem(f"cannot write: {exc.strerror or exc}; not rewritten", file=job.path)
-        return FileResult(job.path, "error", target, problems=[problem])
-    return FileResult(job.path, "migrated", target, changes)
+        return replace(result, status="error", problems=[problem], new_text=None)
+    return replace(result, status="migrated", new_text=None)
 
 
-# The whole job list, handed to each worker once when it starts (inherited, not pickled, where
-# processes fork); batches then travel as index ranges instead of pickled jobs.
-_worker_jobs: Sequence[files.FileJob] = ()
+# The work list, handed to each worker once when it starts (inherited, not pickled, where
+# processes fork); batches then travel as index ranges instead of pickled items.
+_worker_items: Sequence[object] = ()
+_worker_function: Callable[[Any], FileResult] | None = None
 
 
-def _adopt(jobs: Sequence[files.FileJob]) -> None:
-    global _worker_jobs
-    _worker_jobs = jobs
+def _adopt(items: Sequence[object], function: Callable[[Any], FileResult]) -> None:
+    global _worker_items, _worker_function
+    _worker_items, _worker_function = items, function
 
 
-def _process_range(bounds: tuple[int, int], options: Options) -> list[FileResult]:
+def _process_range(bounds: tuple[int, int]) -> list[FileResult]:
     start, end = bounds
-    return [process(job, options) for job in _worker_jobs[start:end]]
+    assert _worker_function is not None
+    return [_worker_function(item) for item in _worker_items[start:end]]
 
 
 # At most this many files per batch: while one worker finishes the last batch the others idle,
@@ -136,48 +142,60 @@ def _ranges(total: int, count: int) -> list[tuple[int, int]]:
     return [(start, min(start + size, total)) for start in range(0, total, size)]
 
 
-def worker_count(options: Options, file_count: int) -> int:
-    if options.jobs is not None:
-        return max(1, min(options.jobs, file_count or 1))
+def worker_count(jobs: int | None, file_count: int) -> int:
+    if jobs is not None:
+        return max(1, min(jobs, file_count or 1))
     if file_count < PARALLEL_THRESHOLD:
         return 1
     return max(1, min(os.cpu_count() or 1, file_count // PARALLEL_THRESHOLD))
 
 
-def run(
-    paths: Sequence[str],
-    options: Options,
-    on_result: Callable[[FileResult], None] | None = None,
-) -> RunResult:
-    """Discover files under `paths` and migrate each; `on_result` is called as results arrive."""
-    return run_jobs(files.discover(paths), options, on_result)
+T = TypeVar("T")
 
 
-def run_jobs(
-    jobs: Sequence[files.FileJob],
-    options: Options,
+def map_files(
+    function: Callable[[T], FileResult],
+    items: Sequence[T],
+    workers: int,
     on_result: Callable[[FileResult], None] | None = None,
-) -> RunResult:
-    """Migrate already discovered files, in order."""
-    workers = worker_count(options, len(jobs))
+) -> list[FileResult]:
+    """`function` over `items`, in order, in `workers` processes (fork where the OS has it)."""
     results: list[FileResult] = []
     if workers == 1:
-        for job in jobs:
-            result = process(job, options)
+        for item in items:
+            result = function(item)
             results.append(result)
             if on_result is not None:
                 on_result(result)
-        return RunResult(options.mode, results)
+        return results
     # Several batches per worker keep both busy to the end and let a progress bar move.
-    ranges = _ranges(len(jobs), workers * 8)
+    ranges = _ranges(len(items), workers * 8)
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_adopt, initargs=(list(jobs),)
+        max_workers=workers,
+        mp_context=context,
+        initializer=_adopt,
+        initargs=(list(items), function),
     ) as pool:
-        for batch_results in pool.map(_process_range, ranges, [options] * len(ranges)):
+        for batch_results in pool.map(_process_range, ranges):
             results.extend(batch_results)
             if on_result is not None:
                 for result in batch_results:
                     on_result(result)
-    return RunResult(options.mode, results)
+    return results
+
+
+def process_all(
+    jobs: Sequence[files.FileJob],
+    options: MigrateOptions,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> list[FileResult]:
+    """Decide every discovered file on its own, in order (nothing is written yet)."""
+    workers = worker_count(options.jobs, len(jobs))
+    return map_files(partial(process, options=options), jobs, workers, on_result)
+
+
+def write_all(results: Sequence[FileResult], jobs: int | None) -> list[FileResult]:
+    """Write every decided rewrite, in order."""
+    return map_files(write, results, worker_count(jobs, len(results)))

@@ -101,23 +101,34 @@ def keep_line_endings(original: str, rendered: str) -> str:
     return rendered
 
 
+SUFFIX = "; the file was left untouched (this is a bug: please report it with the file)"
+
+
+def verify_text(old_text: str, new_text: str) -> tuple[dict[str, Any] | None, list[Problem]]:
+    """The checks every rewrite passes, whatever it edits: it parses, keeps comments and endings."""
+    try:
+        new = tomllib.loads(new_text)
+    except tomllib.TOMLDecodeError as exc:
+        return None, [Problem(f"the rewritten text does not parse ({exc}){SUFFIX}")]
+    problems = []
+    if not is_subsequence(comments(old_text), comments(new_text)):
+        problems.append(Problem(f"the rewrite lost or reordered a comment{SUFFIX}"))
+    if ("\r\n" in old_text) != ("\r\n" in new_text):
+        problems.append(Problem(f"the rewrite changed the line endings{SUFFIX}"))
+    return new, problems
+
+
 def verify(
     step: Step, old_text: str, old: Config, new_text: str
 ) -> tuple[dict[str, Any], list[Problem]]:
     """Run every check on one rewrite; return the new dict and the problems (empty: safe)."""
-    suffix = "; the file was left untouched (this is a bug: please report it with the file)"
-    try:
-        new = tomllib.loads(new_text)
-    except tomllib.TOMLDecodeError as exc:
-        return {}, [Problem(f"the rewritten text does not parse ({exc}){suffix}")]
+    new, problems = verify_text(old_text, new_text)
+    if new is None:
+        return {}, problems
     problems = [
-        Problem(problem.message + suffix, problem.key) for problem in step.differences(old, new)
-    ]
+        Problem(problem.message + SUFFIX, problem.key) for problem in step.differences(old, new)
+    ] + problems
     again = step.inspect(new)
     if again.changes or again.problems:
-        problems.append(Problem(f"migrating the rewritten text again would change it{suffix}"))
-    if not is_subsequence(comments(old_text), comments(new_text)):
-        problems.append(Problem(f"the rewrite lost or reordered a comment{suffix}"))
-    if ("\r\n" in old_text) != ("\r\n" in new_text):
-        problems.append(Problem(f"the rewrite changed the line endings{suffix}"))
+        problems.append(Problem(f"migrating the rewritten text again would change it{SUFFIX}"))
     return new, problems

@@ -82,16 +82,20 @@ def test_json_report() -> None:
     assert result.exit_code == 2
     assert result.stderr == ""
     assert json.loads(result.stdout) == {
-        "version": 1,
+        "version": 2,
         "mode": "check",
         "exit_code": 2,
         "summary": {
             "migrated": 0,
             "would_migrate": 1,
             "unchanged": 0,
+            "undecided": 0,
             "errors": 1,
+            "stacks": 0,
             "text": "1 file would be migrated, 0 unchanged, 1 error",
         },
+        "stacks": [],
+        "notes": [],
         "files": [
             {
                 "path": "a.toml",

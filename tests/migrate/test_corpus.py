@@ -32,6 +32,7 @@ NAMED_UNTOUCHED = {
     "configs/debug/fake/sft.toml",
     "configs/ci/slim_sft.toml",
 }
+SLIM = "configs/ci/slim_sft.toml"
 BLOCK = [
     "",
     '# lossmask migrate: explicit legacy mask (v2 defaults to "sampled")',
@@ -65,13 +66,28 @@ def test_corpus_migrates_exactly_as_its_readme_says(corpus_copy: Path) -> None:
 
     result = CliRunner().invoke(main, ["migrate", str(corpus_copy)])
     assert result.exit_code == 0, result.output
+    lines = result.stderr.splitlines()
     rewritten = {
         line.removeprefix(f"Rewriting {corpus_copy}/")
-        for line in result.stderr.splitlines()
+        for line in lines
         if line.startswith("Rewriting ")
     }
     assert rewritten == GAINS_LEGACY_TABLE
-    assert result.stderr.splitlines()[-1] == "10 files migrated, 15 unchanged"
+    # The two RL distillation configs say in a comment how they are launched: stacks of one.
+    algo = corpus_copy / "configs/debug/algo"
+    assert lines[:2] == [
+        f"Stack `rl @ {algo}/sft_distill.toml` (from {algo}/sft_distill.toml:6)",
+        f"Stack `rl @ {algo}/sft_distill_lora.toml` (from {algo}/sft_distill_lora.toml:6)",
+    ]
+    slim = corpus_copy / SLIM
+    assert (
+        f"Undecided {slim}: meaning depends on how it is launched (an SFT config with no "
+        "[data] table: its data comes from the launch); name its stack (`lossmask migrate @ "
+        f"base.toml @ this.toml`) or pass --standalone {slim}"
+    ) in lines
+    assert lines[-1] == (
+        "10 files migrated, 14 unchanged, 1 whose meaning depends on how it is launched, 2 stacks"
+    )
 
     for name in manifest:
         before = (CORPUS / name).read_text()
@@ -82,10 +98,26 @@ def test_corpus_migrates_exactly_as_its_readme_says(corpus_copy: Path) -> None:
             assert name in rl_files or name in NAMED_UNTOUCHED
             assert (corpus_copy / name).read_bytes() == (CORPUS / name).read_bytes(), name
 
+    # slim_sft.toml stays undecided, so --check still fails for it ...
     again = CliRunner().invoke(main, ["migrate", "--check", str(corpus_copy)])
     assert (again.exit_code, again.stderr.splitlines()[-1]) == (
+        1,
+        "0 files would be migrated, 24 unchanged, 1 whose meaning depends on how it is launched, "
+        "2 stacks",
+    )
+    # ... until the user says it is launched alone: then it gains [data] with the legacy mask,
+    # since an sft launch without [data] trains the default dataset, assistant only under v1.
+    standalone = ["--standalone", str(slim)]
+    settled = CliRunner().invoke(main, ["migrate", *standalone, str(corpus_copy)])
+    assert settled.exit_code == 0, settled.output
+    assert settled.stderr.splitlines()[-1] == "1 file migrated, 24 unchanged, 3 stacks"
+    assert (corpus_copy / SLIM).read_text() == (CORPUS / SLIM).read_text() + "\n" + "\n".join(
+        BLOCK[1:]
+    ) + "\n"
+    final = CliRunner().invoke(main, ["migrate", "--check", *standalone, str(corpus_copy)])
+    assert (final.exit_code, final.stderr.splitlines()[-1]) == (
         0,
-        "0 files would be migrated, 25 unchanged",
+        "0 files would be migrated, 25 unchanged, 3 stacks",
     )
 
 

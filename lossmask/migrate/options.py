@@ -1,0 +1,33 @@
+"""Everything `lossmask migrate` is asked to do, in one frozen object."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from lossmask.migrate.runner import Mode
+from lossmask.stacks import Layer
+
+
+@dataclass(frozen=True)
+class MigrateOptions:
+    """`paths`: files and directories; `stacks`: stacks given as `@ a.toml @ b.toml`.
+
+    `mode`: "write" rewrites files, "check" and "diff" write nothing; `show_diff` prints a unified
+    diff of each change (with "check" too: the diff is printed and the exit code still says 1).
+    `standalone`: files known to be launched alone, whatever they look like. `find_launches`:
+    search the directories given for launch lines (`uv run sft @ ...`) that make stacks.
+    """
+
+    paths: Sequence[str] = ()
+    stacks: Sequence[tuple[Layer, ...]] = ()
+    standalone: Sequence[str] = ()
+    mode: Mode = "write"
+    show_diff: bool = False
+    from_version: int = 1
+    output_format: Literal["text", "json"] = "text"
+    quiet: bool = False
+    verbose: bool = False
+    jobs: int | None = None  # None: one per CPU for large trees, 1 for small ones
+    find_launches: bool = True

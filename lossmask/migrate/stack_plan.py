@@ -1,0 +1,299 @@
+"""Migrate stacks of files so that every launched run trains what it trained (schema v1 -> v2).
+
+The rule: a stack's effective mask, per SFT data section, is the deep merge of its layers. Only an
+*absent* mask changes meaning under v2 (a partial role table reads the roles left out with v1's
+defaults), so where no layer sets a section's `loss_mask`, the explicit legacy table goes into the
+stack's root (its first layer that can hold the section), creating the table there if the root has
+none; otherwise nothing changes. An `sft` launch with no `[data]` at all trains the trainer's
+default dataset, so its `[data]` is such a section too.
+
+Every edit is checked twice before anything is written: the root file alone (it parses, keeps its
+comments and line endings, and nothing but the new table changed), and every stack the file takes
+part in (composed v1 meaning of the old files == composed v2 meaning of the new files, every other
+key equal, and planning again finds nothing to do). A file whose edit for one stack would change
+what another stack trains (a root here, an overlay there) is a conflict: reported, left alone.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from lossmask.errors import ConfigError, Problem, format_key
+from lossmask.migrate import engine, safety
+from lossmask.migrate.compare import first_difference
+from lossmask.migrate.runner import FileResult, unified_diff
+from lossmask.migrate.steps import Change, v1_to_v2
+from lossmask.migrate.steps.v1_to_v2 import ADDED, LEGACY_FLAGS, MISSING, meaning_v1, meaning_v2
+from lossmask.schema.sections import SectionPath, sft_sections
+from lossmask.schema.validation import read_toml
+from lossmask.stacks import KeyPath, Stack, compose, setting_layer, value_at
+
+LEGACY_TABLE = dict(LEGACY_FLAGS)
+
+
+def stack_sections(
+    composed: Mapping[str, Any], launches_sft: bool
+) -> dict[SectionPath, Mapping[str, Any]]:
+    """The SFT data sections of a composed config; an `sft` launch always has `[data]`."""
+    sections = dict(sft_sections(composed))
+    if launches_sft and "data" not in composed:
+        sections[("data",)] = {}
+    return sections
+
+
+@dataclass
+class _Loaded:
+    config: dict[str, Any]
+    text: str
+    before: os.stat_result  # taken before reading, to detect an edit before the write
+
+
+@dataclass
+class StackRun:
+    """What migrating the stacks decided: a result per file, by path, and the stacks' own notes."""
+
+    results: dict[str, FileResult] = field(default_factory=dict)
+
+
+def _demands(stack: Stack, configs: Sequence[Mapping[str, Any]]) -> list[tuple[int, KeyPath]]:
+    """(layer index, section path relative to that layer) of each legacy table the stack needs."""
+    layers = [(layer.at, config) for layer, config in zip(stack.layers, configs, strict=True)]
+    composed = compose(layers)
+    needed = []
+    for path, section in stack_sections(composed, stack.launches_sft).items():
+        if "loss_mask" in section:
+            continue
+        index = next(
+            (i for i, layer in enumerate(stack.layers) if path[: len(layer.at)] == layer.at), None
+        )
+        if index is not None:
+            needed.append((index, path[len(stack.layers[index].at) :]))
+    return needed
+
+
+def _mask_problems(stack: Stack, loaded: Sequence[_Loaded]) -> list[Problem]:
+    layers = [(layer.at, item.config) for layer, item in zip(stack.layers, loaded, strict=True)]
+    composed = compose(layers)
+    problems = []
+    for path, section in stack_sections(composed, stack.launches_sft).items():
+        if "loss_mask" not in section:
+            continue
+        for problem in v1_to_v2.loss_mask_problems(section["loss_mask"], (*path, "loss_mask")):
+            where = setting_layer(layers, problem.key)
+            index, key = where if where is not None else (0, problem.key)
+            item, layer = loaded[index], stack.layers[index]
+            problems.extend(
+                engine.located(
+                    [Problem(problem.message, key, suggestion=problem.suggestion)],
+                    layer.path,
+                    item.text,
+                )
+            )
+    return problems
+
+
+def _stack_differences(
+    stack: Stack, old: Sequence[Mapping[str, Any]], new: Sequence[Mapping[str, Any]]
+) -> list[str]:
+    """How the composed run changed (empty: it trains what it trained, everything else equal)."""
+    found = []
+    old_config = compose([(layer.at, c) for layer, c in zip(stack.layers, old, strict=True)])
+    new_config = compose([(layer.at, c) for layer, c in zip(stack.layers, new, strict=True)])
+    old_sections = stack_sections(old_config, stack.launches_sft)
+    new_sections = stack_sections(new_config, stack.launches_sft)
+    if old_sections.keys() != new_sections.keys():
+        found.append("the rewrite changed which tables are SFT data sections")
+    for path, section in old_sections.items():
+        before = meaning_v1(section.get("loss_mask", MISSING))
+        after = meaning_v2(new_sections.get(path, {}).get("loss_mask", MISSING))
+        problem = v1_to_v2.meaning_problem(before, after, (*path, "loss_mask"))
+        if problem is not None:
+            found.append(f"{format_key(problem.key)}: {problem.message}")
+    for config in (old_config, new_config):
+        if stack.launches_sft:
+            config.setdefault("data", {})  # the default dataset, now written down
+    skip = (frozenset(old_sections), frozenset(new_sections))
+    changed = first_difference(old_config, new_config, skip=skip)
+    if changed is not None:
+        found.append(f"{format_key(changed)}: the rewrite changed a value outside loss_mask")
+    if not found and _demands(stack, new):
+        found.append("migrating the rewritten stack again would change it")
+    return found
+
+
+def _root_check(relative_paths: Sequence[KeyPath]) -> engine.Check:
+    """The per-file check of a root's rewrite: only the legacy tables were added."""
+
+    def check(
+        old_text: str, old: dict[str, Any], new_text: str
+    ) -> tuple[dict[str, Any], list[Problem]]:
+        new, problems = safety.verify_text(old_text, new_text)
+        if new is None:
+            return {}, problems
+        stripped = copy.deepcopy(new)
+        for path in relative_paths:
+            found, value = value_at(new, (*path, "loss_mask"))
+            if not found or value != LEGACY_TABLE:
+                problems.append(Problem(f"the legacy table is not in place{safety.SUFFIX}", path))
+                continue
+            _remove(stripped, old, (*path, "loss_mask"))
+        changed = first_difference(old, stripped)
+        if changed is not None:
+            problems.append(
+                Problem(f"the rewrite changed a value outside loss_mask{safety.SUFFIX}", changed)
+            )
+        return new, problems
+
+    return check
+
+
+def _remove(config: dict[str, Any], old: Mapping[str, Any], key: KeyPath) -> None:
+    """Delete `key`, and the tables above it that it alone created (absent from `old`)."""
+    node: Any = config
+    for part in key[:-1]:
+        node = node[part]
+    del node[key[-1]]
+    for depth in range(len(key) - 1, 0, -1):
+        parent: Any = config
+        for part in key[: depth - 1]:
+            parent = parent[part]
+        if parent[key[depth - 1]] == {} and not value_at(old, key[:depth])[0]:
+            del parent[key[depth - 1]]
+
+
+def migrate_stacks(stacks: Sequence[Stack], *, show_diff: bool) -> StackRun:
+    """Plan, rewrite and check every stack; one result per file taking part in any stack."""
+    run = StackRun()
+    loaded: dict[str, _Loaded] = {}
+    for stack in stacks:
+        for layer in stack.layers:
+            if layer.path in loaded or layer.path in run.results:
+                continue
+            try:
+                before = os.stat(layer.path)
+                config, text = read_toml(layer.path)
+            except ConfigError as exc:
+                run.results[layer.path] = FileResult(layer.path, "error", problems=exc.problems)
+                continue
+            except OSError as exc:
+                problem = Problem(f"cannot read: {exc.strerror or exc}", file=layer.path)
+                run.results[layer.path] = FileResult(layer.path, "error", problems=[problem])
+                continue
+            loaded[layer.path] = _Loaded(config, text, before)
+    usable = []
+    for stack in stacks:
+        broken = [layer.path for layer in stack.layers if layer.path not in loaded]
+        items = [loaded[layer.path] for layer in stack.layers if layer.path in loaded]
+        problems = [] if broken else _mask_problems(stack, items)
+        if broken or problems:
+            _fail(
+                run,
+                stack,
+                problems,
+                f"not migrated: stack `{stack.describe()}` "
+                f"cannot be composed ({', '.join(broken) or 'an invalid loss_mask'})",
+            )
+            continue
+        usable.append(stack)
+
+    # What each stack needs, and which stacks need each file's edit.
+    edits: dict[str, set[KeyPath]] = {}
+    wanted_by: dict[str, list[Stack]] = {}
+    for stack in usable:
+        configs = [loaded[layer.path].config for layer in stack.layers]
+        for index, path in _demands(stack, configs):
+            name = stack.layers[index].path
+            edits.setdefault(name, set()).add(path)
+            wanted_by.setdefault(name, []).append(stack)
+
+    new_texts: dict[str, str] = {}
+    new_configs: dict[str, dict[str, Any]] = {}
+    for name, paths in edits.items():
+        if name in run.results:
+            continue
+        item = loaded[name]
+        ordered = sorted(paths, key=lambda p: (len(p), p))
+        changes = [Change((*path, "loss_mask"), ADDED) for path in ordered]
+        result = engine.rewrite(
+            v1_to_v2.STEP, item.text, item.config, changes, _root_check(ordered)
+        )
+        if isinstance(result, list):
+            run.results[name] = FileResult(
+                name, "error", problems=engine.located(result, name, item.text)
+            )
+            continue
+        new_texts[name], new_configs[name] = result
+
+    # Every stack a rewritten file takes part in must still train what it trained.
+    conflicts: dict[str, list[str]] = {}
+    for stack in usable:
+        names = [layer.path for layer in stack.layers]
+        if not any(name in new_texts for name in names):
+            continue
+        old = [loaded[name].config for name in names]
+        new = [new_configs.get(name, loaded[name].config) for name in names]
+        differences = _stack_differences(stack, old, new)
+        if not differences:
+            continue
+        for name in names:
+            if name in new_texts:
+                conflicts.setdefault(name, []).append(
+                    f"`{stack.describe()}` ({'; '.join(differences)})"
+                )
+    for name, broken in conflicts.items():
+        del new_texts[name]
+        needed = "; ".join(f"`{s.describe()}`" for s in wanted_by.get(name, []))
+        message = (
+            f"conflict: the legacy table this file needs as the root of {needed} would change "
+            f"what {'; '.join(broken)} trains; not rewritten"
+        )
+        run.results[name] = FileResult(
+            name,
+            "error",
+            problems=[
+                Problem(
+                    message,
+                    file=name,
+                    suggestion="give each launch its own root file, or set loss_mask in the "
+                    "overlay by hand",
+                )
+            ],
+        )
+
+    for stack in stacks:
+        for layer in stack.layers:
+            name = layer.path
+            if name in run.results:
+                continue
+            if name in new_texts:
+                text = loaded[name].text
+                described = [
+                    f"{format_key((*path, 'loss_mask'))}: {ADDED}" for path in sorted(edits[name])
+                ]
+                diff = unified_diff(name, text, new_texts[name]) if show_diff else None
+                run.results[name] = FileResult(
+                    name,
+                    "would_migrate",
+                    changes=described,
+                    diff=diff,
+                    new_text=new_texts[name],
+                    before=loaded[name].before,
+                )
+            else:
+                run.results[name] = FileResult(name, "unchanged")
+    return run
+
+
+def _fail(run: StackRun, stack: Stack, problems: list[Problem], message: str) -> None:
+    for problem in problems:
+        result = run.results.setdefault(problem.file or "", FileResult(problem.file or "", "error"))
+        result.problems.append(problem)
+    for layer in stack.layers:
+        if layer.path not in run.results:
+            run.results[layer.path] = FileResult(
+                layer.path, "error", problems=[Problem(message, file=layer.path)]
+            )
