@@ -248,8 +248,8 @@ def migrate_stacks(stacks: Sequence[Stack], *, show_diff: bool) -> StackRun:
         del new_texts[name]
         needed = "; ".join(f"`{s.describe()}`" for s in wanted_by.get(name, []))
         message = (
-            f"conflict: the legacy table this file needs as the root of {needed} would change "
-            f"what {'; '.join(broken)} trains; not rewritten"
+            f"conflict: as the root of {needed} this file needs the legacy loss_mask table, "
+            f"which would change what another stack trains: {'; '.join(broken)}; not rewritten"
         )
         run.results[name] = FileResult(
             name,
