@@ -273,8 +273,8 @@ def test_a_root_that_is_an_overlay_elsewhere_is_a_conflict(
     assert (tmp_path / "fine.toml").read_text().endswith("[data.loss_mask]\n" + LEGACY_LINES)
     # Through the API: the same, and the exit code comes from the report.
     (tmp_path / "fine.toml").write_text('[data]\nname = "f"\n')
-    _, stacks = split_arguments("@ base.toml".split())
-    _, more = split_arguments("@ other.toml @ base.toml".split())
+    _, stacks = split_arguments(["@", "base.toml"])
+    _, more = split_arguments(["@", "other.toml", "@", "base.toml"])
     report = run(MigrateOptions(paths=["fine.toml"], stacks=[*stacks, *more], mode="check"))
     assert int(report.exit_code) == 2
     assert [(r.path, r.status) for r in report.files] == [
