@@ -6,7 +6,8 @@ nests a file's top-level keys under `[data]` first (a *fragment*). The first lay
 *root*; the others are *overlays*. A lone file is a stack of one.
 
 This module holds what `validate` and `migrate` share: the layers, parsing them from command-line
-words (prime-rl's own syntax), composing parsed layers, and finding which layer set a key.
+words (prime-rl's own syntax), composing parsed layers, finding which layer set a key, and
+validating the composed config with each problem placed where its key was set.
 """
 
 from __future__ import annotations
@@ -15,6 +16,10 @@ import copy
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from lossmask.errors import ConfigError, Problem, UnreadableFileError
+from lossmask.schema.locate import find_line
+from lossmask.schema.validation import read_toml, validate_data
 
 KeyPath = tuple[str, ...]
 
@@ -167,3 +172,68 @@ def setting_layer(
         if best is None or depth >= best[0]:
             best = (depth, index, written)
     return None if best is None else (best[1], best[2])
+
+
+def locate(
+    problem: Problem, layers: Sequence[Layer], parsed: Sequence[tuple[dict[str, Any], str]]
+) -> Problem:
+    """`problem` (keyed in the composed config) placed at the file and line that set its key."""
+    nested = [(layer.at, config) for layer, (config, _) in zip(layers, parsed, strict=True)]
+    where = setting_layer(nested, problem.key) if problem.key else None
+    index, written = where if where is not None else (0, ())
+    text = parsed[index][1]
+    line = find_line(text, written) if written else None
+    return Problem(
+        problem.message,
+        problem.key,
+        file=layers[index].path,
+        line=line,
+        suggestion=problem.suggestion,
+        severity=problem.severity,
+    )
+
+
+NO_DATA_WARNING = (
+    'no [data] table in this stack: schema version 2 trains "sampled" tokens of the default '
+    "dataset, where version 1 trained assistant messages only"
+)
+
+
+def validate_stack(stack: Stack, version: int) -> tuple[list[Problem], list[Problem], bool]:
+    """Validate the config a stack launches: (errors, warnings, a file was unreadable).
+
+    Each problem names the layer and line that set the key it is about (the root when no layer
+    wrote it, such as a required key that is missing).
+    """
+    parsed: list[tuple[dict[str, Any], str]] = []
+    errors: list[Problem] = []
+    unreadable = False
+    for layer in stack.layers:
+        try:
+            parsed.append(read_toml(layer.path))
+        except UnreadableFileError as exc:
+            errors.extend(exc.problems)
+            unreadable = True
+        except ConfigError as exc:
+            errors.extend(exc.problems)
+    if errors:
+        return errors, [], unreadable
+    composed = compose(
+        [(layer.at, config) for layer, (config, _) in zip(stack.layers, parsed, strict=True)]
+    )
+    try:
+        _, warnings = validate_data(composed, version=version)
+    except ConfigError as exc:
+        return [locate(p, stack.layers, parsed) for p in exc.problems], [], False
+    located = [locate(p, stack.layers, parsed) for p in warnings]
+    if version >= 2 and stack.launches_sft and "data" not in composed:
+        located.append(
+            Problem(
+                NO_DATA_WARNING,
+                ("data",),
+                file=stack.root.path,
+                suggestion="run `lossmask migrate` on the stack to keep the old meaning",
+                severity="warning",
+            )
+        )
+    return errors, located, False

@@ -7,10 +7,11 @@ import sys
 import click
 
 from lossmask.schema.validate_files import ValidateOptions, execute
+from lossmask.stacks import StackSyntaxError, split_arguments
 
 
-@click.command("validate")
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.command("validate", context_settings={"ignore_unknown_options": True})
+@click.argument("paths", nargs=-1, required=True, type=click.UNPROCESSED)
 @click.option(
     "--schema-version",
     "version",
@@ -23,8 +24,15 @@ from lossmask.schema.validate_files import ValidateOptions, execute
 def command(paths: tuple[str, ...], version: str, quiet: bool) -> None:
     """Check config files (or directories of *.toml) against the schema.
 
-    Problems print as `path:line: key.path: message`. Exit 0 when every file is valid (warnings
+    `@ base.toml @ overlay.toml` (prime-rl's syntax, with `--data @ d.toml` fragments) validates
+    the composed config, each problem at the file and line that set it. Problems print as
+    `path:line: key.path: message`. Exit 0 when every file is valid (warnings
     allowed), 1 when a file is invalid (including malformed TOML), 2 when a file cannot be read.
     """
-    options = ValidateOptions(paths=paths, version=int(version), quiet=quiet)
+    try:
+        # `@ a.toml @ b.toml` (and `--data @ d.toml`): one stack, validated as composed.
+        files, stacks = split_arguments(paths)
+    except StackSyntaxError as exc:
+        raise click.UsageError(str(exc)) from None
+    options = ValidateOptions(paths=files, version=int(version), quiet=quiet, stacks=stacks)
     sys.exit(execute(options, click.echo))

@@ -9,6 +9,7 @@ from pathlib import Path
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
 from lossmask.paths import iter_toml_files
 from lossmask.schema.validation import LATEST_VERSION, check_config
+from lossmask.stacks import Layer, Stack, validate_stack
 
 EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
 
@@ -18,6 +19,7 @@ class ValidateOptions:
     paths: Sequence[str]
     version: int = LATEST_VERSION
     quiet: bool = False  # errors only: no warnings, no summary
+    stacks: Sequence[tuple[Layer, ...]] = ()  # `@ a.toml @ b.toml`: validated as composed
 
 
 @dataclass
@@ -45,6 +47,9 @@ def _plural(count: int, word: str) -> str:
 def execute(options: ValidateOptions, echo: Callable[..., None]) -> int:
     """Validate every file, print problems and a summary, and return the exit code."""
     results = [validate_file(path, options.version) for path in iter_toml_files(options.paths)]
+    for layers in options.stacks:
+        errors, warnings, cannot_read = validate_stack(Stack(layers), options.version)
+        results.append(FileResult(Path(layers[0].path), errors, warnings, cannot_read))
     for result in results:
         for problem in result.errors:
             echo(problem.format(), err=True)
