@@ -34,6 +34,12 @@ def _display(path: str) -> str:
     return str(Path(path))
 
 
+def _job_path(by_target: dict[str, str], path: str, default: str | None = None) -> str:
+    """The name discovery gave the file at `path`, else `default` (else `path`)."""
+    found = by_target.get(os.path.abspath(path)) or by_target.get(os.path.realpath(path))
+    return found or (path if default is None else default)
+
+
 def _given_stacks(options: MigrateOptions) -> list[Stack]:
     given = [
         Stack(
@@ -50,21 +56,35 @@ def _given_stacks(options: MigrateOptions) -> list[Stack]:
     return given
 
 
+def _searched(options: MigrateOptions) -> list[str]:
+    """The directories whose launch lines count (none with --no-launches)."""
+    return [path for path in options.paths if os.path.isdir(path)] if options.find_launches else []
+
+
+def _script_launches(directories: Sequence[str]) -> list[launches.LaunchLine]:
+    """Launch lines in the scripts, Makefiles, Markdown and CI files under `directories`."""
+    return [
+        line
+        for directory in directories
+        for name in launches.walk_launch_files(directory)
+        for line in launches.read_launch_file(name)
+    ]
+
+
 def _found_stacks(
-    options: MigrateOptions, by_target: dict[str, str], results: Sequence[FileResult]
+    directories: Sequence[str],
+    by_target: dict[str, str],
+    results: Sequence[FileResult],
+    script_lines: Sequence[launches.LaunchLine],
 ) -> tuple[list[Stack], list[Problem]]:
     """The stacks the launch lines under the directories given compose, and lines naming nothing."""
-    directories = [path for path in options.paths if os.path.isdir(path)]
-    if not options.find_launches or not directories:
+    if not directories:
         return [], []
-    lines = [line for result in results for line in result.launches]
+    lines = [line for result in results for line in result.launches] + list(script_lines)
     roots = [
         (os.path.join(os.path.abspath(directory), ""), launches.repository_root(directory))
         for directory in directories
     ]
-    for directory in directories:
-        for name in launches.walk_launch_files(directory):
-            lines.extend(launches.read_launch_file(name))
     notes: list[Problem] = []
     found: dict[Stack, list[str]] = {}
     for line in lines:
@@ -75,8 +95,9 @@ def _found_stacks(
             resolved = launches.resolve(layer.path, line.file, root)
             if resolved is None:
                 break
-            real = os.path.realpath(resolved)
-            layers.append(Layer(by_target.get(real, os.path.relpath(resolved)), layer.at))
+            layers.append(
+                Layer(_job_path(by_target, resolved, os.path.relpath(resolved)), layer.at)
+            )
         else:
             command = SFT_COMMAND if line.command == "lossmask" else line.command
             found.setdefault(Stack(tuple(layers), command), []).append(line.where)
@@ -106,25 +127,29 @@ def run(options: MigrateOptions, progress: TextIO | None = None) -> MigrateRepor
     given = _given_stacks(options)
     named = [layer.path for stack in given for layer in stack.layers]
     jobs = files.discover([*options.paths, *named])
+    directories = _searched(options)
+    script_lines: list[launches.LaunchLine] = []
+
+    def find_scripts() -> None:  # while the workers read the configs
+        script_lines.extend(_script_launches(directories))
+
     if progress is not None and len(jobs) >= PROGRESS_THRESHOLD:
         with click.progressbar(length=len(jobs), label="Migrating", file=progress) as bar:
-            results = process_all(jobs, options, on_result=lambda _: bar.update(1))
+            results = process_all(jobs, options, lambda _: bar.update(1), find_scripts)
     else:
-        results = process_all(jobs, options)
-    by_target = {os.path.realpath(job.target): job.path for job in jobs}
+        results = process_all(jobs, options, meanwhile=find_scripts)
+    # `job.target` is absolute (and resolved, for a link): launch paths are looked up in it.
+    by_target = {job.target: job.path for job in jobs}
     # A file named in a stack and met in a walk is one file, named as the walk names it.
     given = [
         Stack(
-            tuple(
-                Layer(by_target.get(os.path.realpath(layer.path), layer.path), layer.at)
-                for layer in stack.layers
-            ),
+            tuple(Layer(_job_path(by_target, layer.path), layer.at) for layer in stack.layers),
             stack.command,
             stack.sources,
         )
         for stack in given
     ]
-    found, notes = _found_stacks(options, by_target, results)
+    found, notes = _found_stacks(directories, by_target, results, script_lines)
     stacks = _merge_stacks([*given, *found])
     in_stacks = {layer.path for stack in stacks for layer in stack.layers}
     decided = migrate_stacks(stacks, show_diff=options.show_diff).results if stacks else {}

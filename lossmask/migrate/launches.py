@@ -180,12 +180,14 @@ def launch_dependence(config: Mapping[str, Any], name: str) -> str | None:
     an SFT-named config with no `[data]` at all (prime-rl's `configs/ci/slim_sft.toml`) gets its
     data from the launch (`--data @ data.toml`) or the trainer's default.
     """
-    for path, section in sft_sections(config):
-        if "name" not in section and "loss_mask" not in section:
-            return f"[{format_key(path)}] sets neither name nor loss_mask, like an overlay"
+    if "data" in config or "val" in config:
+        for path, section in sft_sections(config):
+            if "name" not in section and "loss_mask" not in section:
+                return f"[{format_key(path)}] sets neither name nor loss_mask, like an overlay"
+    if "data" in config or "sft" not in name:
+        return None
     stem = os.path.splitext(os.path.basename(name))[0].lower()
     words = set(stem.replace("-", "_").split("_"))
-    rl_tables = {"orchestrator", "trainer", "inference"} & set(config)
-    if "data" not in config and "sft" in words and not rl_tables:
+    if "sft" in words and not {"orchestrator", "trainer", "inference"} & set(config):
         return "an SFT config with no [data] table: its data comes from the launch"
     return None

@@ -158,10 +158,16 @@ def map_files(
     items: Sequence[T],
     workers: int,
     on_result: Callable[[FileResult], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[FileResult]:
-    """`function` over `items`, in order, in `workers` processes (fork where the OS has it)."""
+    """`function` over `items`, in order, in `workers` processes (fork where the OS has it).
+
+    `meanwhile` runs in this process while the workers start on the items (first, with one).
+    """
     results: list[FileResult] = []
     if workers == 1:
+        if meanwhile is not None:
+            meanwhile()
         for item in items:
             result = function(item)
             results.append(result)
@@ -178,7 +184,10 @@ def map_files(
         initializer=_adopt,
         initargs=(list(items), function),
     ) as pool:
-        for batch_results in pool.map(_process_range, ranges):
+        batches = pool.map(_process_range, ranges)  # submits every batch now
+        if meanwhile is not None:
+            meanwhile()
+        for batch_results in batches:
             results.extend(batch_results)
             if on_result is not None:
                 for result in batch_results:
@@ -190,10 +199,11 @@ def process_all(
     jobs: Sequence[files.FileJob],
     options: MigrateOptions,
     on_result: Callable[[FileResult], None] | None = None,
+    meanwhile: Callable[[], None] | None = None,
 ) -> list[FileResult]:
     """Decide every discovered file on its own, in order (nothing is written yet)."""
     workers = worker_count(options.jobs, len(jobs))
-    return map_files(partial(process, options=options), jobs, workers, on_result)
+    return map_files(partial(process, options=options), jobs, workers, on_result, meanwhile)
 
 
 def write_all(results: Sequence[FileResult], jobs: int | None) -> list[FileResult]:
