@@ -19,7 +19,9 @@ from lossmask.migrate.steps import Config, Step
 _LONE_LF = re.compile(r"(?<!\r)\n")
 # What can start a comment or a string; everything between is skipped in one regex search.
 _INTERESTING = re.compile(r"#|\"\"\"|'''|\"|'")
-_BASIC_BODY = re.compile(r'(?:[^"\\\n]|\\.)*', re.DOTALL)
+# The body of a basic string: runs of plain characters, each escape taken whole. Written as an
+# unrolled loop (`a*(?:\\.a*)*`), so a long string is one regex step per escape, not per character.
+_BASIC_BODY = re.compile(r'[^"\\\n]*(?:\\.[^"\\\n]*)*', re.DOTALL)
 _LITERAL_BODY = re.compile(r"[^'\n]*")
 
 
