@@ -114,9 +114,10 @@ def is_launch_file(name: str) -> bool:
 def walk_launch_files(top: str) -> list[str]:
     """Scripts, Makefiles, Markdown and CI YAML under `top` (TOML files are read by migrate)."""
     found: list[str] = []
-    pending = [top]
+    pending = [os.path.normpath(top)]
     while pending:
         directory = pending.pop()
+        prefix = "" if directory == "." else os.path.join(directory, "")  # as migrate names files
         try:
             with os.scandir(directory) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
@@ -131,9 +132,9 @@ def walk_launch_files(top: str) -> list[str]:
             if is_dir:
                 hidden = entry.name.startswith(".") and entry.name not in LAUNCH_DIRECTORIES
                 if not hidden and entry.name not in SKIPPED_DIRECTORIES:
-                    subdirectories.append(entry.path)
+                    subdirectories.append(prefix + entry.name)
             elif is_launch_file(entry.name):
-                found.append(entry.path)
+                found.append(prefix + entry.name)
         pending.extend(reversed(subdirectories))
     return found
 
