@@ -7,6 +7,7 @@ deep merge and the two schemas' rules written out in this file, not by lossmask'
 
 from __future__ import annotations
 
+import json
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -331,3 +332,38 @@ def test_stack_usage_errors_exit_2(words: list[str], message: str) -> None:
     result = CliRunner().invoke(main, ["migrate", *words])
     assert result.exit_code == 2
     assert f"Error: {message}" in result.stderr
+
+
+def test_json_report_lists_stacks_and_undecided_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "base.toml").write_text('[model]\nname = "m"\n')
+    (tmp_path / "data.toml").write_text('name = "x"\n')
+    (tmp_path / "overlay.toml").write_text("[data]\nseq_len = 8\n")
+    words = ["@", "base.toml", "--data", "@", "data.toml", "overlay.toml"]
+    result = CliRunner().invoke(main, ["migrate", "--check", "--format", "json", *words])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["stacks"] == [
+        {
+            "command": "sft",
+            "layers": [
+                {"path": "base.toml", "nested_under": None},
+                {"path": "data.toml", "nested_under": "data"},
+            ],
+            "found_in": ["the command line"],
+        }
+    ]
+    assert [(f["path"], f["status"]) for f in report["files"]] == [
+        ("overlay.toml", "undecided"),
+        ("base.toml", "would_migrate"),
+        ("data.toml", "unchanged"),
+    ]
+    assert report["files"][0]["depends_on_launch"] == (
+        "[data] sets neither name nor loss_mask, like an overlay"
+    )
+    assert report["summary"]["text"] == (
+        "1 file would be migrated, 1 unchanged, 1 whose meaning depends on how it is launched, "
+        "1 stack"
+    )
