@@ -17,7 +17,7 @@ from lossmask.stacks import Layer, StackSyntaxError, split_arguments
 @click.command(
     "migrate", context_settings={"ignore_unknown_options": True, "allow_interspersed_args": True}
 )
-@click.argument("words", nargs=-1, type=click.UNPROCESSED)
+@click.argument("words", nargs=-1, type=click.UNPROCESSED, metavar="[PATH | @ FILE]...")
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
 @click.option(
     "--diff",

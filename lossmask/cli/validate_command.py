@@ -11,7 +11,9 @@ from lossmask.stacks import StackSyntaxError, split_arguments
 
 
 @click.command("validate", context_settings={"ignore_unknown_options": True})
-@click.argument("paths", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.argument(
+    "paths", nargs=-1, required=True, type=click.UNPROCESSED, metavar="PATH | @ FILE..."
+)
 @click.option(
     "--schema-version",
     "version",
