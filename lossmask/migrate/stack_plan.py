@@ -54,9 +54,14 @@ class _Loaded:
 
 @dataclass
 class StackRun:
-    """What migrating the stacks decided: a result per file, by path, and the stacks' own notes."""
+    """What migrating the stacks decided: a result per file taking part in any stack, by path."""
 
     results: dict[str, FileResult] = field(default_factory=dict)
+    loaded: dict[str, _Loaded] = field(default_factory=dict)
+    edits: dict[str, set[KeyPath]] = field(default_factory=dict)  # file -> sections to add
+    wanted_by: dict[str, list[Stack]] = field(default_factory=dict)  # file -> stacks needing it
+    new_texts: dict[str, str] = field(default_factory=dict)
+    new_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 def _demands(stack: Stack, configs: Sequence[Mapping[str, Any]]) -> list[tuple[int, KeyPath]]:
@@ -168,10 +173,44 @@ def _remove(config: dict[str, Any], old: Mapping[str, Any], key: KeyPath) -> Non
 def migrate_stacks(stacks: Sequence[Stack], *, show_diff: bool) -> StackRun:
     """Plan, rewrite and check every stack; one result per file taking part in any stack."""
     run = StackRun()
-    loaded: dict[str, _Loaded] = {}
+    _load(run, stacks)
+    usable = [stack for stack in stacks if _composable(run, stack)]
+    for stack in usable:
+        configs = [run.loaded[layer.path].config for layer in stack.layers]
+        for index, path in _demands(stack, configs):
+            name = stack.layers[index].path
+            run.edits.setdefault(name, set()).add(path)
+            run.wanted_by.setdefault(name, []).append(stack)
+    for name, paths in run.edits.items():
+        if name not in run.results:
+            _rewrite_root(run, name, sorted(paths, key=lambda p: (len(p), p)))
+    _check_stacks(run, usable)
     for stack in stacks:
         for layer in stack.layers:
-            if layer.path in loaded or layer.path in run.results:
+            name = layer.path
+            if name in run.results:
+                continue
+            if name not in run.new_texts:
+                run.results[name] = FileResult(name, "unchanged")
+                continue
+            text, new_text = run.loaded[name].text, run.new_texts[name]
+            run.results[name] = FileResult(
+                name,
+                "would_migrate",
+                changes=[
+                    f"{format_key((*p, 'loss_mask'))}: {ADDED}" for p in sorted(run.edits[name])
+                ],
+                diff=unified_diff(name, text, new_text) if show_diff else None,
+                new_text=new_text,
+                before=run.loaded[name].before,
+            )
+    return run
+
+
+def _load(run: StackRun, stacks: Sequence[Stack]) -> None:
+    for stack in stacks:
+        for layer in stack.layers:
+            if layer.path in run.loaded or layer.path in run.results:
                 continue
             try:
                 before = os.stat(layer.path)
@@ -183,109 +222,71 @@ def migrate_stacks(stacks: Sequence[Stack], *, show_diff: bool) -> StackRun:
                 problem = Problem(f"cannot read: {exc.strerror or exc}", file=layer.path)
                 run.results[layer.path] = FileResult(layer.path, "error", problems=[problem])
                 continue
-            loaded[layer.path] = _Loaded(config, text, before)
-    usable = []
+            run.loaded[layer.path] = _Loaded(config, text, before)
+
+
+def _composable(run: StackRun, stack: Stack) -> bool:
+    """Whether every layer was read and the composed masks are valid; if not, why, per file."""
+    broken = [layer.path for layer in stack.layers if layer.path not in run.loaded]
+    items = [run.loaded[layer.path] for layer in stack.layers if layer.path in run.loaded]
+    problems = [] if broken else _mask_problems(stack, items)
+    if not broken and not problems:
+        return True
+    reason = ", ".join(broken) or "an invalid loss_mask"
+    _fail(
+        run,
+        stack,
+        problems,
+        f"not migrated: stack `{stack.describe()}` cannot be composed ({reason})",
+    )
+    return False
+
+
+def _rewrite_root(run: StackRun, name: str, paths: Sequence[KeyPath]) -> None:
+    item = run.loaded[name]
+    changes = [Change((*path, "loss_mask"), ADDED) for path in paths]
+    result = engine.rewrite(v1_to_v2.STEP, item.text, item.config, changes, _root_check(paths))
+    if isinstance(result, list):
+        problems = engine.located(result, name, item.text)
+        run.results[name] = FileResult(name, "error", problems=problems)
+        return
+    run.new_texts[name], run.new_configs[name] = result
+
+
+def _check_stacks(run: StackRun, stacks: Sequence[Stack]) -> None:
+    """Every stack a rewritten file takes part in must still train what it trained."""
+    broken: dict[str, list[tuple[Stack, list[str]]]] = {}
     for stack in stacks:
-        broken = [layer.path for layer in stack.layers if layer.path not in loaded]
-        items = [loaded[layer.path] for layer in stack.layers if layer.path in loaded]
-        problems = [] if broken else _mask_problems(stack, items)
-        if broken or problems:
-            _fail(
-                run,
-                stack,
-                problems,
-                f"not migrated: stack `{stack.describe()}` "
-                f"cannot be composed ({', '.join(broken) or 'an invalid loss_mask'})",
-            )
-            continue
-        usable.append(stack)
-
-    # What each stack needs, and which stacks need each file's edit.
-    edits: dict[str, set[KeyPath]] = {}
-    wanted_by: dict[str, list[Stack]] = {}
-    for stack in usable:
-        configs = [loaded[layer.path].config for layer in stack.layers]
-        for index, path in _demands(stack, configs):
-            name = stack.layers[index].path
-            edits.setdefault(name, set()).add(path)
-            wanted_by.setdefault(name, []).append(stack)
-
-    new_texts: dict[str, str] = {}
-    new_configs: dict[str, dict[str, Any]] = {}
-    for name, paths in edits.items():
-        if name in run.results:
-            continue
-        item = loaded[name]
-        ordered = sorted(paths, key=lambda p: (len(p), p))
-        changes = [Change((*path, "loss_mask"), ADDED) for path in ordered]
-        result = engine.rewrite(
-            v1_to_v2.STEP, item.text, item.config, changes, _root_check(ordered)
-        )
-        if isinstance(result, list):
-            run.results[name] = FileResult(
-                name, "error", problems=engine.located(result, name, item.text)
-            )
-            continue
-        new_texts[name], new_configs[name] = result
-
-    # Every stack a rewritten file takes part in must still train what it trained.
-    conflicts: dict[str, list[str]] = {}
-    for stack in usable:
         names = [layer.path for layer in stack.layers]
-        if not any(name in new_texts for name in names):
+        if not any(name in run.new_texts for name in names):
             continue
-        old = [loaded[name].config for name in names]
-        new = [new_configs.get(name, loaded[name].config) for name in names]
+        old = [run.loaded[name].config for name in names]
+        new = [run.new_configs.get(name, run.loaded[name].config) for name in names]
         differences = _stack_differences(stack, old, new)
-        if not differences:
-            continue
         for name in names:
-            if name in new_texts:
-                conflicts.setdefault(name, []).append(
-                    f"`{stack.describe()}` ({'; '.join(differences)})"
-                )
-    for name, broken in conflicts.items():
-        del new_texts[name]
-        needed = "; ".join(f"`{s.describe()}`" for s in wanted_by.get(name, []))
-        message = (
-            f"conflict: as the root of {needed} this file needs the legacy loss_mask table, "
-            f"which would change what another stack trains: {'; '.join(broken)}; not rewritten"
+            if differences and name in run.new_texts:
+                broken.setdefault(name, []).append((stack, differences))
+    for name, failures in broken.items():
+        del run.new_texts[name]
+        wanted = run.wanted_by.get(name, [])
+        others = [(stack, why) for stack, why in failures if stack not in wanted]
+        said = "; ".join(
+            f"`{stack.describe()}` ({'; '.join(why)})" for stack, why in others or failures
         )
-        run.results[name] = FileResult(
-            name,
-            "error",
-            problems=[
-                Problem(
-                    message,
-                    file=name,
-                    suggestion="give each launch its own root file, or set loss_mask in the "
-                    "overlay by hand",
-                )
-            ],
-        )
-
-    for stack in stacks:
-        for layer in stack.layers:
-            name = layer.path
-            if name in run.results:
-                continue
-            if name in new_texts:
-                text = loaded[name].text
-                described = [
-                    f"{format_key((*path, 'loss_mask'))}: {ADDED}" for path in sorted(edits[name])
-                ]
-                diff = unified_diff(name, text, new_texts[name]) if show_diff else None
-                run.results[name] = FileResult(
-                    name,
-                    "would_migrate",
-                    changes=described,
-                    diff=diff,
-                    new_text=new_texts[name],
-                    before=loaded[name].before,
-                )
-            else:
-                run.results[name] = FileResult(name, "unchanged")
-    return run
+        if others:
+            needed = "; ".join(f"`{stack.describe()}`" for stack in wanted)
+            problem = Problem(
+                f"conflict: as the root of {needed} this file needs the legacy loss_mask table, "
+                f"which would change what another stack trains: {said}; not rewritten",
+                file=name,
+                suggestion="give each launch its own root file, or set loss_mask in the overlay "
+                "by hand",
+            )
+        else:
+            problem = Problem(
+                f"the rewrite would change what {said} trains{safety.SUFFIX}", file=name
+            )
+        run.results[name] = FileResult(name, "error", problems=[problem])
 
 
 def _fail(run: StackRun, stack: Stack, problems: list[Problem], message: str) -> None:
