@@ -18,7 +18,7 @@ from tomlkit.exceptions import TOMLKitError
 from lossmask.errors import Problem
 from lossmask.migrate import fragment, safety
 from lossmask.migrate.steps import Change, Step, steps_from
-from lossmask.schema.locate import find_line, key_lines
+from lossmask.schema.locate import located
 
 
 @dataclass
@@ -28,23 +28,6 @@ class Outcome:
     new_text: str | None = None
     changes: list[Change] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-
-
-def _located(problems: list[Problem], file: str | None, text: str) -> list[Problem]:
-    lines = key_lines(text)
-    return [
-        Problem(
-            problem.message,
-            problem.key,
-            file=file,
-            line=problem.line
-            if problem.line is not None
-            else (find_line(text, problem.key, lines=lines) if problem.key else None),
-            suggestion=problem.suggestion,
-            severity=problem.severity,
-        )
-        for problem in problems
-    ]
 
 
 def _rewrite_part(
@@ -103,7 +86,7 @@ def migrate_config(
     for step in steps_from(from_version):
         inspection = step.inspect(current)
         if inspection.problems:
-            return Outcome(problems=_located(inspection.problems, file, current_text))
+            return Outcome(problems=located(inspection.problems, file, current_text))
         if not inspection.changes:
             continue
         names = {change.key[0] for change in inspection.changes}
@@ -111,7 +94,7 @@ def migrate_config(
             step, current_text, current, inspection.changes, names
         ) or _rewrite_whole(step, current_text, current, inspection.changes)
         if isinstance(rewrite, list):
-            return Outcome(problems=_located(rewrite, file, current_text))
+            return Outcome(problems=located(rewrite, file, current_text))
         current_text, current = rewrite
         changes.extend(inspection.changes)
     return Outcome(new_text=current_text if changes else None, changes=changes)

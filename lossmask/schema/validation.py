@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
-from lossmask.schema.locate import KeyPath, key_lines
+from lossmask.schema.locate import KeyPath, located
 from lossmask.schema.messages import did_you_mean, reword
 from lossmask.schema.sections import DATA_SECTIONS, sft_sections, table_at
 from lossmask.schema.v1 import SFTConfigV1
@@ -109,26 +109,8 @@ def _consistency_errors(config: Any) -> list[Problem]:
 
 
 def _with_lines(problems: list[Problem], file: str | None, text: str | None) -> list[Problem]:
-    lines = key_lines(text) if text is not None else {}
-    located = []
-    for problem in problems:
-        path = problem.key
-        line = None
-        while path and line is None:
-            line = lines.get(path)
-            path = path[:-1]
-        located.append(
-            Problem(
-                problem.message,
-                problem.key,
-                file=file,
-                line=line,
-                suggestion=problem.suggestion,
-                severity=problem.severity,
-            )
-        )
     # Pydantic reports in model-field order; a reader wants file order.
-    return sorted(located, key=lambda problem: problem.line or 0)
+    return sorted(located(problems, file, text), key=lambda problem: problem.line or 0)
 
 
 def validate_data(
