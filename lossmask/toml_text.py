@@ -174,6 +174,37 @@ def headers(text: str) -> list[tuple[int, str]] | None:
             position = end
 
 
+# --- nesting -------------------------------------------------------------------------------------
+
+_NESTING_TOKEN = re.compile(r"\"\"\"|'''|[\"'#\[\]{}]")
+
+
+def deepest_nesting(text: str) -> tuple[int, int]:
+    """(depth, line) of the most deeply nested array or inline table, for a message that says
+    where a text is nested too deeply for a recursive parser. A table header counts as one level
+    while it is read, which never matters next to a value deep enough to be a problem."""
+    depth = deepest = 0
+    deepest_at = position = 0
+    while True:
+        match = _NESTING_TOKEN.search(text, position)
+        if match is None:
+            return deepest, text.count("\n", 0, deepest_at) + 1
+        token, start = match.group(), match.start()
+        if token == "#":
+            end = text.find("\n", start)
+            position = len(text) if end < 0 else end
+        elif token[0] == '"' or token[0] == "'":
+            position = skip_string(text, start)
+        else:
+            position = start + 1
+            if token == "[" or token == "{":
+                depth += 1
+                if depth > deepest:
+                    deepest, deepest_at = depth, start
+            else:
+                depth = max(0, depth - 1)
+
+
 # --- keys and their lines ------------------------------------------------------------------------
 
 _BARE = re.compile(r"[A-Za-z0-9_-]+")

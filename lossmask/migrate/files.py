@@ -18,6 +18,7 @@ point leaves the original as it was and removes the temporary file.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import stat
 import tempfile
@@ -26,7 +27,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lossmask.errors import Problem
-from lossmask.paths import walk_toml_files
+from lossmask.paths import (
+    UnlistedDirectory,
+    cannot_read,
+    is_directory,
+    link_problem,
+    walk_toml_files,
+)
 
 # The one call between "temporary file complete" and "original replaced"; tests swap it to inject a
 # failure exactly there.
@@ -49,39 +56,53 @@ class FileJob:
 
 
 def discover(paths: Iterable[str]) -> list[FileJob]:
-    """Files named on the command line, and `*.toml` files under named directories, in order."""
+    """Files named on the command line, and `*.toml` files under named directories, in order.
+
+    A path that cannot be looked at (missing, in a directory without search permission, a link
+    loop) and a directory that cannot be listed become jobs that carry their problem, in order.
+    """
     jobs: list[FileJob] = []
     seen: set[str] = set()
     for given in paths:
-        candidate = Path(given)
-        if candidate.is_dir():
-            found: Iterable[tuple[str, bool | None]] = walk_toml_files(str(candidate))
+        found: Iterable[tuple[str, bool | None] | UnlistedDirectory]
+        if is_directory(given):
+            found = walk_toml_files(str(Path(given)))
         else:
-            found = [(str(candidate), None)]
-        for path, listed_link in found:
-            named = listed_link is None  # named on the command line, not listed by the walk
-            if os.path.islink(path) if named else listed_link:
+            found = [(str(Path(given)), None)]
+        for entry in found:
+            if isinstance(entry, UnlistedDirectory):
+                jobs.append(FileJob(entry.path, os.path.abspath(entry.path), entry.problem()))
+                continue
+            path, listed_link = entry
+            if listed_link is None:  # named on the command line, not listed by the walk
+                try:
+                    is_link = stat.S_ISLNK(os.lstat(path).st_mode)
+                except OSError as exc:
+                    jobs.append(FileJob(path, os.path.abspath(path), _unreadable(path, exc)))
+                    continue
+            else:
+                is_link = listed_link
+            if is_link:
                 target = os.path.realpath(path)
-                if not os.path.exists(target):
-                    problem = Problem(
-                        f"dangling symbolic link: its target {target} does not exist",
-                        file=path,
-                        suggestion="fix or remove the link",
-                    )
+                broken = link_problem(path)
+                if broken is not None:
+                    problem = Problem(broken.message, file=path, suggestion=broken.suggestion)
                     jobs.append(FileJob(path, target, problem))
                     continue
             else:
                 target = os.path.abspath(path)
-                # A walked file was just listed; only a named one may be missing.
-                if named and not os.path.lexists(path):
-                    problem = Problem("no such file or directory", file=path)
-                    jobs.append(FileJob(path, target, problem))
-                    continue
             if target in seen:
                 continue
             seen.add(target)
             jobs.append(FileJob(path, target))
     return jobs
+
+
+def _unreadable(path: str, exc: OSError) -> Problem:
+    if exc.errno == errno.ENOENT:
+        return Problem("no such file or directory", file=path)
+    reason = cannot_read(exc)
+    return Problem(reason.message, file=path, suggestion=reason.suggestion)
 
 
 class WriteRefused(Exception):
