@@ -7,7 +7,6 @@ output is the same for any N.
 
 from __future__ import annotations
 
-import difflib
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -17,6 +16,7 @@ from typing import Literal
 
 from lossmask.errors import ConfigError, Problem
 from lossmask.migrate import files
+from lossmask.migrate.diff import unified_diff
 from lossmask.migrate.engine import migrate_config
 from lossmask.schema.validation import read_toml
 
@@ -59,17 +59,6 @@ class RunResult:
         if self.mode == "check" and self.count("would_migrate"):
             return 1
         return 0
-
-
-def unified_diff(path: str, old: str, new: str) -> str:
-    return "".join(
-        difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
-            fromfile=path,
-            tofile=path,
-        )
-    )
 
 
 def process(job: files.FileJob, options: Options) -> FileResult:
