@@ -11,8 +11,9 @@ Link policy (also in docs/migration.md):
   reported as an error with what to do; `--check` and `--diff` work on it as usual.
 
 Writes are atomic: a temporary file in the same directory, flushed and fsynced, given the original's
-permission bits (and owner, where allowed), then `os.replace`d over the original. A failure at any
-point leaves the original as it was and removes the temporary file.
+permission bits, extended attributes and ACLs (and owner and group, where allowed), then
+`os.replace`d over the original. A failure at any point, Ctrl-C or SIGTERM leaves the original as it
+was and removes the temporary file; one left by SIGKILL is removed by the next run.
 """
 
 from __future__ import annotations
@@ -20,9 +21,12 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
+import signal
 import stat
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,11 +48,15 @@ TEMP_SUFFIX = ".lossmask-migrate.tmp"
 
 @dataclass(frozen=True)
 class FileJob:
-    """One file to migrate: `path` as the user will see it, `target` the file actually written."""
+    """One file to migrate: `path` as the user will see it, `target` the file actually written.
+
+    `stale` holds temporary files an earlier, killed run left beside the target.
+    """
 
     path: str
     target: str
     problem: Problem | None = None
+    stale: tuple[str, ...] = ()
 
     @property
     def is_link(self) -> bool:
@@ -95,7 +103,85 @@ def discover(paths: Iterable[str]) -> list[FileJob]:
                 continue
             seen.add(target)
             jobs.append(FileJob(path, target))
-    return jobs
+    return _with_stale_temporaries(jobs)
+
+
+# What `atomic_write` names its temporary files: "." + name + "." + 8 random characters + suffix.
+_TEMPORARY = re.compile(r"\.(.+)\.[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX))
+
+
+def _with_stale_temporaries(jobs: list[FileJob]) -> list[FileJob]:
+    """`jobs`, each with the temporary files of its target that a killed run left behind.
+
+    Found before any file is written, so none of this run's own temporary files is among them;
+    each directory is listed once.
+    """
+    listings: dict[str, dict[str, list[str]]] = {}
+    out: list[FileJob] = []
+    for job in jobs:
+        directory, name = os.path.split(job.target)
+        if job.problem is not None:
+            out.append(job)
+            continue
+        if directory not in listings:
+            by_file: dict[str, list[str]] = {}
+            try:
+                names = os.listdir(directory)
+            except OSError:
+                names = []
+            for candidate in names:
+                match = _TEMPORARY.fullmatch(candidate) if candidate[0] == "." else None
+                if match is not None:
+                    by_file.setdefault(match.group(1), []).append(candidate)
+            listings[directory] = by_file
+        left = listings[directory].get(name)
+        if not left:
+            out.append(job)
+            continue
+        # Shown beside the name the user gave, unless that is a link into another directory.
+        shown = directory if job.is_link else os.path.dirname(job.path)
+        stale = tuple(os.path.join(shown, temporary) for temporary in sorted(left))
+        out.append(FileJob(job.path, job.target, job.problem, stale))
+    return out
+
+
+def stale_temporary_notes(job: FileJob, remove: bool) -> list[Problem]:
+    """Warnings about `job.stale`, each removed first when `remove` (a run that writes)."""
+    notes = []
+    for temporary in job.stale:
+        if not remove:
+            notes.append(
+                Problem(
+                    f"temporary file left by an interrupted lossmask migrate: {temporary}",
+                    file=job.path,
+                    suggestion="delete it; lossmask migrate (without --check or --diff) does",
+                    severity="warning",
+                )
+            )
+            continue
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            continue  # someone else removed it meanwhile
+        except OSError as exc:
+            notes.append(
+                Problem(
+                    f"cannot remove the temporary file left by an interrupted lossmask migrate: "
+                    f"{temporary} ({exc.strerror or exc})",
+                    file=job.path,
+                    suggestion="delete it",
+                    severity="warning",
+                )
+            )
+            continue
+        notes.append(
+            Problem(
+                f"removed a temporary file left by an interrupted lossmask migrate: {temporary}",
+                file=job.path,
+                severity="warning",
+            )
+        )
+    return notes
 
 
 def _unreadable(path: str, exc: OSError) -> Problem:
@@ -141,45 +227,114 @@ def check_writable(job: FileJob) -> os.stat_result:
     return info
 
 
-def atomic_write(target: str, data: bytes, original: os.stat_result) -> None:
-    """Replace `target` with `data` atomically, keeping its permission bits (and owner if we can).
+class _Terminated(BaseException):
+    """SIGTERM arrived while a temporary file existed (a BaseException, as KeyboardInterrupt)."""
 
-    `original` is the stat taken before the file was read: if the file changed since (an editor
-    saved it meanwhile), nothing is written and `WriteRefused` is raised.
-    """
-    directory = os.path.dirname(target) or "."
-    descriptor, temporary = tempfile.mkstemp(
-        dir=directory, prefix="." + os.path.basename(target) + ".", suffix=TEMP_SUFFIX
-    )
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """While the block runs, SIGTERM raises `_Terminated`, so the cleanup that SIGINT's
+    `KeyboardInterrupt` gets (removing the temporary file) runs for it too; then the process dies
+    of SIGTERM as it would have. Only where SIGTERM does its default thing, in the main thread
+    (signal handlers live there): a program that handles SIGTERM itself keeps its own handling."""
+    if (
+        not hasattr(signal, "SIGTERM")
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def raise_terminated(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    signal.signal(signal.SIGTERM, raise_terminated)
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, stat.S_IMODE(original.st_mode))
-        if hasattr(os, "chown"):
-            # Only root (or the owner, for the group) may; otherwise the file becomes ours, which
-            # is what any editor's save would do too.
+        yield
+    except _Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+        raise  # only if SIGTERM did not end the process
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _keep_owner_and_attributes(target: str, temporary: str, original: os.stat_result) -> None:
+    """Give `temporary` what `target` has besides its text: owner and group where the OS allows,
+    permission bits, extended attributes and POSIX ACLs (the `system.posix_acl_access` xattr).
+
+    A user who may not give the file away (not root) still keeps its group when they belong to
+    it. An attribute that cannot be copied refuses the rewrite instead of dropping it silently.
+    """
+    if hasattr(os, "chown"):
+        try:
+            os.chown(temporary, original.st_uid, original.st_gid)
+        except PermissionError:
+            # The file becomes ours, as any editor's save would make it; the group can stay.
             with contextlib.suppress(PermissionError):
-                os.chown(temporary, original.st_uid, original.st_gid)
-        now = os.stat(target)
-        if (now.st_mtime_ns, now.st_size, now.st_ino) != (
-            original.st_mtime_ns,
-            original.st_size,
-            original.st_ino,
-        ):
+                os.chown(temporary, -1, original.st_gid)
+    # After chown, which may clear set-id bits; before the ACL, which carries the group bits.
+    os.chmod(temporary, stat.S_IMODE(original.st_mode))
+    if not hasattr(os, "listxattr"):
+        return
+    try:
+        names = os.listxattr(target)
+    except OSError:
+        return  # the filesystem has no extended attributes: nothing to keep
+    for name in names:
+        try:
+            os.setxattr(temporary, name, os.getxattr(target, name))
+        except OSError as exc:
             raise WriteRefused(
                 Problem(
-                    "file changed while it was being migrated; not rewritten",
+                    f"cannot keep the file's extended attribute {name} "
+                    f"({exc.strerror or exc}); not rewritten",
                     file=target,
-                    suggestion="run lossmask migrate again",
+                    suggestion="apply the change by hand; --diff prints it",
                 )
+            ) from None
+
+
+def atomic_write(target: str, data: bytes, original: os.stat_result) -> None:
+    """Replace `target` with `data` atomically, keeping its permissions, owner, group, extended
+    attributes and ACLs as far as the OS allows (`_keep_owner_and_attributes`).
+
+    `original` is the stat taken before the file was read: if the file changed since (an editor
+    saved it meanwhile), nothing is written and `WriteRefused` is raised. The temporary file is
+    removed on any failure, on Ctrl-C and on SIGTERM; only SIGKILL (or a crash) can leave it, and
+    the next run removes it (`stale_temporaries`).
+    """
+    directory = os.path.dirname(target) or "."
+    temporary: str | None = None
+    with _terminate_cleanly():
+        try:
+            descriptor, temporary = tempfile.mkstemp(
+                dir=directory, prefix="." + os.path.basename(target) + ".", suffix=TEMP_SUFFIX
             )
-        _replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            _keep_owner_and_attributes(target, temporary, original)
+            now = os.stat(target)
+            if (now.st_mtime_ns, now.st_size, now.st_ino) != (
+                original.st_mtime_ns,
+                original.st_size,
+                original.st_ino,
+            ):
+                raise WriteRefused(
+                    Problem(
+                        "file changed while it was being migrated; not rewritten",
+                        file=target,
+                        suggestion="run lossmask migrate again",
+                    )
+                )
+            _replace(temporary, target)
+        except BaseException:
+            if temporary is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary)
+            raise
     _fsync_directory(directory)
 
 

@@ -42,6 +42,7 @@ class FileResult:
     changes: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     diff: str | None = None
+    warnings: list[Problem] = field(default_factory=list)
 
 
 @dataclass
@@ -63,6 +64,13 @@ class RunResult:
 
 def process(job: files.FileJob, options: Options) -> FileResult:
     """Migrate (or check) one file. Never raises for a problem with the file itself."""
+    result = _process(job, options)
+    if job.stale:
+        result.warnings.extend(files.stale_temporary_notes(job, remove=options.mode == "write"))
+    return result
+
+
+def _process(job: files.FileJob, options: Options) -> FileResult:
     target = job.target if job.is_link else None
     if job.problem is not None:
         return FileResult(job.path, "error", target, problems=[job.problem])
