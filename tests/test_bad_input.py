@@ -251,3 +251,77 @@ def test_byte_order_mark_is_named() -> None:
     assert [p.format() for p in migrate_text("\ufeff" + LEGACY, file="bom.toml").problems] == [
         message
     ]
+
+
+def test_type_in_the_wrong_case_gets_a_suggestion() -> None:
+    Path("a.toml").write_text('[data]\ntype = "SFT"\nloss_mask = "Sampled"\n')
+    validated = cli("validate", "a.toml")
+    assert (validated.exit_code, validated.stderr.splitlines()) == (
+        1,
+        [
+            'a.toml:2: data.type: must be "sft" or "fake", not "SFT" (did you mean "sft"?)',
+            'a.toml:3: data.loss_mask: must be "sampled", "all" or a table of roles, not '
+            '"Sampled" (did you mean "sampled"?)',
+            "0 files valid, 1 invalid (schema version 2)",
+        ],
+    )
+
+
+# --- prime-rl's model tables ---------------------------------------------------------------------
+
+# The [model] sub-tables prime-rl's trainer config takes (`CompileConfig`, `ActivationCheckpoint-
+# Config`, `ActivationOffloadingConfig`, `LoRAConfig`, `DebugModelConfig`, `VLMConfig`).
+MODEL_TABLES = """\
+[model]
+name = "Qwen/Qwen3-0.6B"
+
+[model.compile]
+fullgraph = true
+
+[model.ac]
+freq = 2
+
+[model.ac_offloading]
+max_inflight_activations = 3
+
+[model.lora]
+rank = 8
+
+[model.debug]
+num_layers = 2
+
+[model.vlm]
+vision_encoder_attr = "model.visual"
+language_model_attr = "model.language_model"
+
+[data]
+name = "x"
+loss_mask = "sampled"
+"""
+
+
+def test_prime_rl_model_tables_are_accepted() -> None:
+    Path("sft.toml").write_text(MODEL_TABLES)
+    validated = cli("validate", "sft.toml")
+    assert (validated.exit_code, validated.stderr) == (0, "1 file valid (schema version 2)\n")
+    model = load_config("sft.toml").model
+    assert model.compile == {"fullgraph": True}
+    assert (model.ac, model.ac_offloading, model.debug) == (
+        {"freq": 2},
+        {"max_inflight_activations": 3},
+        {"num_layers": 2},
+    )
+    # The older spellings still load.
+    for old in ("true", '"None"'):
+        Path("old.toml").write_text(f'[model]\ncompile = {old}\n[data]\nloss_mask = "all"\n')
+        assert cli("validate", "old.toml").exit_code == 0
+
+
+def test_wrong_compile_value_gets_one_message() -> None:
+    Path("sft.toml").write_text('[model]\ncompile = 3\n\n[data]\nloss_mask = "all"\n')
+    validated = cli("validate", "sft.toml")
+    assert (validated.exit_code, validated.stderr) == (
+        1,
+        "sft.toml:2: model.compile: must be true or false, a string, or a table, not 3\n"
+        "0 files valid, 1 invalid (schema version 2)\n",
+    )

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
 from lossmask.paths import UnreadablePath, read_regular_file
 from lossmask.schema.locate import KeyPath, located
-from lossmask.schema.messages import did_you_mean, reword
+from lossmask.schema.messages import did_you_mean, merge_alternatives, reword
 from lossmask.schema.sections import DATA_SECTIONS, sft_sections, table_at
 from lossmask.schema.v1 import SFTConfigV1
 from lossmask.schema.v2 import SFTConfigV2
@@ -130,7 +130,7 @@ def validate_data(
     try:
         config = model_type.model_validate(data)
     except ValidationError as exc:
-        problems = [reword(error, data, version) for error in exc.errors()]
+        problems = merge_alternatives([reword(error, data, version) for error in exc.errors()])
         raise ConfigError(_with_lines(problems, file, text)) from None
     except RecursionError:
         raise UnreadableFileError([nesting_problem(text or "", file)]) from None
