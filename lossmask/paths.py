@@ -32,6 +32,17 @@ _OPEN_FLAGS = (
 )
 
 
+# The suffix of the temporary files `migrate` writes before it replaces a file. A walk lists the
+# ones it meets (left by a killed run), so `migrate` can clean them up without listing again.
+TEMP_SUFFIX = ".lossmask-migrate.tmp"
+
+
+class LeftoverTemporary(NamedTuple):
+    """A `migrate` temporary file met in a walk (see `TEMP_SUFFIX`)."""
+
+    path: str
+
+
 class UnlistedDirectory(NamedTuple):
     """A directory met in a walk whose entries could not be listed (its files are unknown)."""
 
@@ -67,20 +78,27 @@ def iter_toml_files(paths: Iterable[str | Path]) -> Iterator[Path | UnlistedDire
             yield path
             continue
         for entry in walk_toml_files(str(path)):
-            yield entry if isinstance(entry, UnlistedDirectory) else Path(entry[0])
+            if isinstance(entry, UnlistedDirectory):
+                yield entry
+            elif not isinstance(entry, LeftoverTemporary):
+                yield Path(entry[0])
 
 
-def walk_toml_files(top: str) -> list[tuple[str, bool] | UnlistedDirectory]:
+Walked = tuple[str, bool] | UnlistedDirectory | LeftoverTemporary
+
+
+def walk_toml_files(top: str) -> list[Walked]:
     """(path, is a symbolic link) of each `*.toml` file under `top`.
 
     A directory's own files (sorted) come before its subdirectories (sorted, depth first), as
     `os.walk` lists them, skipping hidden directories and `SKIPPED_DIRECTORIES`, never entering
     linked directories (no cycles, nothing outside the tree). A directory that cannot be listed
-    takes its place in that order as an `UnlistedDirectory`. Built on `os.scandir` entries, whose
+    takes its place in that order as an `UnlistedDirectory`; a `migrate` temporary file is listed
+    as a `LeftoverTemporary`. Built on `os.scandir` entries, whose
     type is known without a `stat` per file, and a loop instead of nested generators: `migrate`
     discovers files before it splits the work between processes, so this time is never shared out.
     """
-    found: list[tuple[str, bool] | UnlistedDirectory] = []
+    found: list[Walked] = []
     # Paths are written as `str(Path(...))` writes them: normalized once at the top, then joined,
     # except that under "." `Path` drops the leading "./".
     pending = [str(Path(top))]
@@ -102,6 +120,8 @@ def walk_toml_files(top: str) -> list[tuple[str, bool] | UnlistedDirectory]:
             if not is_dir:
                 if entry.name.endswith(".toml"):
                     found.append((prefix + entry.name, entry.is_symlink()))
+                elif entry.name.endswith(TEMP_SUFFIX):
+                    found.append(LeftoverTemporary(prefix + entry.name))
             elif not (
                 entry.name.startswith(".")
                 or entry.name in SKIPPED_DIRECTORIES

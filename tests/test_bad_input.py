@@ -19,7 +19,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from lossmask.cli import main
-from lossmask.migrate import safety
+from lossmask.errors import UnreadableFileError
+from lossmask.migrate import runner, safety
 from lossmask.migrate.engine import migrate_text
 from lossmask.schema.validation import load_config
 
@@ -325,3 +326,45 @@ def test_wrong_compile_value_gets_one_message() -> None:
         "sft.toml:2: model.compile: must be true or false, a string, or a table, not 3\n"
         "0 files valid, 1 invalid (schema version 2)\n",
     )
+
+
+# --- the same through the API --------------------------------------------------------------------
+
+
+_API_ON_A_FIFO = """
+from lossmask.errors import ConfigError
+from lossmask.migrate import runner
+from lossmask.schema.validation import load_config
+try:
+    load_config("pipe.toml")
+except ConfigError as exc:
+    print(exc)
+result = runner.run(["pipe.toml"], runner.Options("check"))
+print(result.exit_code, [p.format() for p in result.files[0].problems])
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this platform")
+def test_api_refuses_a_fifo() -> None:
+    os.mkfifo("pipe.toml")
+    # In a subprocess with a timeout: were the FIFO opened for a plain read, it would block.
+    done = subprocess.run(
+        [sys.executable, "-c", _API_ON_A_FIFO],
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    message = "pipe.toml: is a named pipe (FIFO), not a regular file; not read"
+    assert done.stdout == f"{message}\n2 [{message!r}]\n"
+
+
+def test_api_reports_deep_nesting() -> None:
+    Path("deep.toml").write_text(_nested(1000))
+    with pytest.raises(UnreadableFileError) as raised:
+        load_config("deep.toml")
+    assert str(raised.value) == too_deep("deep.toml", 2000)
+    run_result = runner.run(["deep.toml"], runner.Options("check"))
+    assert run_result.exit_code == 2
+    assert [p.format() for p in run_result.files[0].problems] == [too_deep("deep.toml", 2000)]

@@ -32,6 +32,8 @@ from pathlib import Path
 
 from lossmask.errors import Problem
 from lossmask.paths import (
+    TEMP_SUFFIX,
+    LeftoverTemporary,
     UnlistedDirectory,
     cannot_read,
     is_directory,
@@ -42,8 +44,6 @@ from lossmask.paths import (
 # The one call between "temporary file complete" and "original replaced"; tests swap it to inject a
 # failure exactly there.
 _replace = os.replace
-
-TEMP_SUFFIX = ".lossmask-migrate.tmp"
 
 
 @dataclass(frozen=True)
@@ -71,8 +71,9 @@ def discover(paths: Iterable[str]) -> list[FileJob]:
     """
     jobs: list[FileJob] = []
     seen: set[str] = set()
+    leftovers = _Leftovers()
     for given in paths:
-        found: Iterable[tuple[str, bool | None] | UnlistedDirectory]
+        found: Iterable[tuple[str, bool | None] | UnlistedDirectory | LeftoverTemporary]
         if is_directory(given):
             found = walk_toml_files(str(Path(given)))
         else:
@@ -80,6 +81,9 @@ def discover(paths: Iterable[str]) -> list[FileJob]:
         for entry in found:
             if isinstance(entry, UnlistedDirectory):
                 jobs.append(FileJob(entry.path, os.path.abspath(entry.path), entry.problem()))
+                continue
+            if isinstance(entry, LeftoverTemporary):
+                leftovers.add(os.path.abspath(entry.path))
                 continue
             path, listed_link = entry
             if listed_link is None:  # named on the command line, not listed by the walk
@@ -99,50 +103,55 @@ def discover(paths: Iterable[str]) -> list[FileJob]:
                     continue
             else:
                 target = os.path.abspath(path)
+                if listed_link is not None:
+                    leftovers.listed.add(os.path.dirname(target))
             if target in seen:
                 continue
             seen.add(target)
             jobs.append(FileJob(path, target))
-    return _with_stale_temporaries(jobs)
+    return [leftovers.attach(job) for job in jobs]
 
 
 # What `atomic_write` names its temporary files: "." + name + "." + 8 random characters + suffix.
 _TEMPORARY = re.compile(r"\.(.+)\.[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX))
 
 
-def _with_stale_temporaries(jobs: list[FileJob]) -> list[FileJob]:
-    """`jobs`, each with the temporary files of its target that a killed run left behind.
+class _Leftovers:
+    """Temporary files a killed run left beside the targets, by directory and target name.
 
-    Found before any file is written, so none of this run's own temporary files is among them;
-    each directory is listed once.
+    Collected before any file is written, so none of this run's own temporary files is among
+    them. A walk lists them as it goes (`listed` holds the directories it listed); any other
+    directory (of a named file, or of a link's target) is listed once, when first needed.
     """
-    listings: dict[str, dict[str, list[str]]] = {}
-    out: list[FileJob] = []
-    for job in jobs:
-        directory, name = os.path.split(job.target)
+
+    def __init__(self) -> None:
+        self.by_directory: dict[str, dict[str, list[str]]] = {}
+        self.listed: set[str] = set()
+
+    def add(self, temporary: str) -> None:
+        directory, name = os.path.split(temporary)
+        match = _TEMPORARY.fullmatch(name)
+        if match is not None:
+            by_name = self.by_directory.setdefault(directory, {})
+            by_name.setdefault(match.group(1), []).append(name)
+
+    def attach(self, job: FileJob) -> FileJob:
         if job.problem is not None:
-            out.append(job)
-            continue
-        if directory not in listings:
-            by_file: dict[str, list[str]] = {}
-            try:
-                names = os.listdir(directory)
-            except OSError:
-                names = []
-            for candidate in names:
-                match = _TEMPORARY.fullmatch(candidate) if candidate[0] == "." else None
-                if match is not None:
-                    by_file.setdefault(match.group(1), []).append(candidate)
-            listings[directory] = by_file
-        left = listings[directory].get(name)
+            return job
+        directory, name = os.path.split(job.target)
+        if directory not in self.listed:
+            self.listed.add(directory)
+            with contextlib.suppress(OSError):
+                for candidate in os.listdir(directory):
+                    if candidate.endswith(TEMP_SUFFIX):
+                        self.add(os.path.join(directory, candidate))
+        left = self.by_directory.get(directory, {}).get(name)
         if not left:
-            out.append(job)
-            continue
+            return job
         # Shown beside the name the user gave, unless that is a link into another directory.
         shown = directory if job.is_link else os.path.dirname(job.path)
-        stale = tuple(os.path.join(shown, temporary) for temporary in sorted(left))
-        out.append(FileJob(job.path, job.target, job.problem, stale))
-    return out
+        stale = tuple(os.path.join(shown, temporary) for temporary in sorted(set(left)))
+        return FileJob(job.path, job.target, job.problem, stale)
 
 
 def stale_temporary_notes(job: FileJob, remove: bool) -> list[Problem]:

@@ -207,3 +207,28 @@ def test_group_is_kept_when_the_owner_cannot_be() -> None:
     info = os.stat("a.toml")
     assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (0, group, 0o664)
     assert Path("a.toml").read_text() == MIGRATED
+
+
+def test_leftovers_met_in_a_walk_and_behind_a_link_are_removed() -> None:
+    Path("sub").mkdir()
+    Path("elsewhere").mkdir()
+    Path("sub/c.toml").write_text(LEGACY)
+    Path("elsewhere/real.toml").write_text(LEGACY)
+    Path("sub/link.toml").symlink_to("../elsewhere/real.toml")
+    walked = "sub/.c.toml.abcd_123" + TEMP_SUFFIX
+    behind_link = "elsewhere/.real.toml.zz99zz99" + TEMP_SUFFIX
+    for name in (walked, behind_link):
+        Path(name).write_text("half a config")
+    real = Path("elsewhere").resolve()
+    written = migrate("sub")
+    assert (written.exit_code, written.stderr) == (
+        0,
+        "Rewriting sub/c.toml\n"
+        f"sub/c.toml: warning: removed a temporary file left by an interrupted lossmask migrate: "
+        f"{walked}\n"
+        f"Rewriting sub/link.toml -> {real / 'real.toml'}\n"
+        f"sub/link.toml: warning: removed a temporary file left by an interrupted lossmask "
+        f"migrate: {real / Path(behind_link).name}\n"
+        "2 files migrated, 0 unchanged\n",
+    )
+    assert not Path(walked).exists() and not Path(behind_link).exists()
