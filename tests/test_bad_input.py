@@ -368,3 +368,23 @@ def test_api_reports_deep_nesting() -> None:
     run_result = runner.run(["deep.toml"], runner.Options("check"))
     assert run_result.exit_code == 2
     assert [p.format() for p in run_result.files[0].problems] == [too_deep("deep.toml", 2000)]
+
+
+def test_line_numbers_survive_brackets_in_strings_and_line_separators() -> None:
+    text = (
+        'name = "a[b"\ntags = ["x[", "y"]\n# note \u2028 with a line separator \x85\n\n'
+        "[data]\nloss_mask = { assistant = true, assistnt = true }\n"
+    )
+    Path("a.toml").write_text(text)
+    message = (
+        'a.toml:6: data.loss_mask.assistnt: unknown role "assistnt" (valid roles are system, '
+        'user, assistant, tool; did you mean "assistant"?)'
+    )
+    validated = cli("validate", "--schema-version", "1", "a.toml")
+    assert (validated.exit_code, validated.stderr) == (
+        1,
+        f"{message}\n0 files valid, 1 invalid (schema version 1)\n",
+    )
+    migrated = cli("migrate", "a.toml")
+    assert migrated.exit_code == 2
+    assert migrated.stderr.splitlines()[0] == f"error: {message}"

@@ -268,6 +268,9 @@ def _terminate_cleanly() -> Iterator[None]:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+_SELINUX_LABEL = "security.selinux"
+
+
 def _keep_owner_and_attributes(target: str, temporary: str, original: os.stat_result) -> None:
     """Give `temporary` what `target` has besides its text: owner and group where the OS allows,
     permission bits, extended attributes and POSIX ACLs (the `system.posix_acl_access` xattr).
@@ -294,6 +297,8 @@ def _keep_owner_and_attributes(target: str, temporary: str, original: os.stat_re
         try:
             os.setxattr(temporary, name, os.getxattr(target, name))
         except OSError as exc:
+            if name == _SELINUX_LABEL:
+                continue  # the new file got its label from the policy, as any new file does
             raise WriteRefused(
                 Problem(
                     f"cannot keep the file's extended attribute {name} "

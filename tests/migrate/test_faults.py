@@ -232,3 +232,24 @@ def test_leftovers_met_in_a_walk_and_behind_a_link_are_removed() -> None:
         "2 files migrated, 0 unchanged\n",
     )
     assert not Path(walked).exists() and not Path(behind_link).exists()
+
+
+def test_an_attribute_that_cannot_be_copied_refuses_the_rewrite(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    Path("a.toml").write_text(LEGACY)
+    _set_xattr_or_skip("a.toml", "user.origin", b"team-configs")
+
+    def refused(path: str, name: str, value: bytes) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "setxattr", refused)
+    written = migrate("a.toml")
+    assert (written.exit_code, written.stderr) == (
+        2,
+        "error: a.toml: cannot keep the file's extended attribute user.origin (Operation not "
+        "permitted); not rewritten (apply the change by hand; --diff prints it)\n"
+        "0 files migrated, 0 unchanged, 1 error\n",
+    )
+    assert Path("a.toml").read_text() == LEGACY
+    assert temporaries() == []
