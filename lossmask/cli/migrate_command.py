@@ -14,7 +14,11 @@ from lossmask.migrate.steps import SOURCE_VERSIONS
 @click.command("migrate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path())
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
-@click.option("--diff", is_flag=True, help="Write nothing; print a unified diff of each change.")
+@click.option(
+    "--diff",
+    is_flag=True,
+    help="Write nothing; print a unified diff of each change (with --check: and exit 1).",
+)
 @click.option(
     "--from",
     "from_version",
@@ -68,5 +72,6 @@ def command(
         quiet=quiet,
         verbose=verbose,
         jobs=jobs,
+        show_diff=check and diff,
     )
     sys.exit(execute(options))

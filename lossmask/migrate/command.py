@@ -25,13 +25,14 @@ class MigrateOptions:
     quiet: bool = False
     verbose: bool = False
     jobs: int | None = None
+    show_diff: bool = False  # with mode "check": print the diff too
 
 
 def execute(options: MigrateOptions, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
     jobs = files.discover(options.paths)
-    run_options = Options(options.mode, options.from_version, options.jobs)
+    run_options = Options(options.mode, options.from_version, options.jobs, options.show_diff)
     text = options.output_format == "text"
     show_progress = text and not options.quiet and len(jobs) >= PROGRESS_THRESHOLD and err.isatty()
 

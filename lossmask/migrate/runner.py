@@ -32,6 +32,8 @@ class Options:
     mode: Mode = "write"
     from_version: int = 1
     jobs: int | None = None  # None: one per CPU for large trees, 1 for small ones
+    # `--check --diff`: print the diff and still fail on a change, as black does.
+    show_diff: bool = False
 
 
 @dataclass
@@ -90,7 +92,8 @@ def _process(job: files.FileJob, options: Options) -> FileResult:
         return FileResult(job.path, "unchanged", target)
     changes = [f"{'.'.join(c.key)}: {c.description}" for c in outcome.changes]
     if options.mode != "write":
-        diff = unified_diff(job.path, text, outcome.new_text) if options.mode == "diff" else None
+        show = options.mode == "diff" or options.show_diff
+        diff = unified_diff(job.path, text, outcome.new_text) if show else None
         return FileResult(job.path, "would_migrate", target, changes, diff=diff)
     assert before is not None
     try:

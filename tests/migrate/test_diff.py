@@ -75,3 +75,24 @@ def test_every_diff_applies(
     assert applied.returncode == 0, applied.stderr
     assert _contents(patched) == _contents(migrated)
     assert _contents(original) == FILES  # --diff wrote nothing
+
+
+def test_check_with_diff_prints_the_diff_and_exits_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("a.toml").write_bytes(FILES["no-final-newline.toml"])
+    Path("done.toml").write_text('[data]\nloss_mask = "sampled"\n')
+    result = CliRunner().invoke(main, ["migrate", "--check", "--diff", "a.toml", "done.toml"])
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Would rewrite a.toml\n1 file would be migrated, 1 unchanged\n",
+    )
+    assert result.stdout == (
+        '--- a.toml\n+++ a.toml\n@@ -1,2 +1,9 @@\n [data]\n-name = "x"\n'
+        '\\ No newline at end of file\n+name = "x"\n+\n'
+        '+# lossmask migrate: explicit legacy mask (v2 defaults to "sampled")\n'
+        "+[data.loss_mask]\n+system = false\n+user = false\n+assistant = true\n+tool = false\n"
+        "\\ No newline at end of file\n"
+    )
+    assert Path("a.toml").read_bytes() == FILES["no-final-newline.toml"]
