@@ -8,7 +8,6 @@ same (`fragment`); the whole new text is verified either way.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -17,10 +16,11 @@ from typing import Any
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
-from lossmask.errors import Problem
+from lossmask.errors import ConfigError, Problem
 from lossmask.migrate import fragment, safety
 from lossmask.migrate.steps import Change, Step, steps_from
-from lossmask.schema.locate import find_line, key_lines
+from lossmask.schema.locate import located
+from lossmask.schema.validation import nesting_problem, parse_toml
 
 
 @dataclass
@@ -30,23 +30,6 @@ class Outcome:
     new_text: str | None = None
     changes: list[Change] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-
-
-def located(problems: list[Problem], file: str | None, text: str) -> list[Problem]:
-    lines = key_lines(text)
-    return [
-        Problem(
-            problem.message,
-            problem.key,
-            file=file,
-            line=problem.line
-            if problem.line is not None
-            else (find_line(text, problem.key, lines=lines) if problem.key else None),
-            suggestion=problem.suggestion,
-            severity=problem.severity,
-        )
-        for problem in problems
-    ]
 
 
 # Checks a rewrite (old text, old dict, new text) and returns the new dict and the problems.
@@ -126,6 +109,16 @@ def migrate_config(
     config: dict[str, Any], text: str, *, file: str | None = None, from_version: int = 1
 ) -> Outcome:
     """Migrate an already parsed config (`config` is `tomllib.loads(text)`)."""
+    try:
+        return _migrate_config(config, text, file, from_version)
+    except RecursionError:
+        # A value nested nearly as deep as `tomllib` allows can still be too deep to compare.
+        return Outcome(problems=[nesting_problem(text, file)])
+
+
+def _migrate_config(
+    config: dict[str, Any], text: str, file: str | None, from_version: int
+) -> Outcome:
     current_text, current = text, config
     changes: list[Change] = []
     for step in steps_from(from_version):
@@ -147,7 +140,7 @@ def migrate_config(
 def migrate_text(text: str, *, file: str | None = None, from_version: int = 1) -> Outcome:
     """Migrate a TOML text. Invalid TOML is a problem, never an exception."""
     try:
-        config = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        return Outcome(problems=[Problem(f"invalid TOML: {exc}", file=file)])
+        config = parse_toml(text, file)
+    except ConfigError as exc:
+        return Outcome(problems=exc.problems)
     return migrate_config(config, text, file=file, from_version=from_version)

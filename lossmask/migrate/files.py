@@ -11,37 +11,52 @@ Link policy (also in docs/migration.md):
   reported as an error with what to do; `--check` and `--diff` work on it as usual.
 
 Writes are atomic: a temporary file in the same directory, flushed and fsynced, given the original's
-permission bits (and owner, where allowed), then `os.replace`d over the original. A failure at any
-point leaves the original as it was and removes the temporary file.
+permission bits, extended attributes and ACLs (and owner and group, where allowed), then
+`os.replace`d over the original. A failure at any point, Ctrl-C or SIGTERM leaves the original as it
+was and removes the temporary file; one left by SIGKILL is removed by the next run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
+import signal
 import stat
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from lossmask.errors import Problem
-from lossmask.paths import walk_toml_files
+from lossmask.paths import (
+    TEMP_SUFFIX,
+    LeftoverTemporary,
+    UnlistedDirectory,
+    cannot_read,
+    is_directory,
+    link_problem,
+    walk_toml_files,
+)
 
 # The one call between "temporary file complete" and "original replaced"; tests swap it to inject a
 # failure exactly there.
 _replace = os.replace
 
-TEMP_SUFFIX = ".lossmask-migrate.tmp"
-
 
 @dataclass(frozen=True)
 class FileJob:
-    """One file to migrate: `path` as the user will see it, `target` the file actually written."""
+    """One file to migrate: `path` as the user will see it, `target` the file actually written.
+
+    `stale` holds temporary files an earlier, killed run left beside the target.
+    """
 
     path: str
     target: str
     problem: Problem | None = None
+    stale: tuple[str, ...] = ()
 
     @property
     def is_link(self) -> bool:
@@ -49,39 +64,140 @@ class FileJob:
 
 
 def discover(paths: Iterable[str]) -> list[FileJob]:
-    """Files named on the command line, and `*.toml` files under named directories, in order."""
+    """Files named on the command line, and `*.toml` files under named directories, in order.
+
+    A path that cannot be looked at (missing, in a directory without search permission, a link
+    loop) and a directory that cannot be listed become jobs that carry their problem, in order.
+    """
     jobs: list[FileJob] = []
     seen: set[str] = set()
+    leftovers = _Leftovers()
     for given in paths:
-        candidate = Path(given)
-        if candidate.is_dir():
-            found: Iterable[tuple[str, bool | None]] = walk_toml_files(str(candidate))
+        found: Iterable[tuple[str, bool | None] | UnlistedDirectory | LeftoverTemporary]
+        if is_directory(given):
+            found = walk_toml_files(str(Path(given)))
         else:
-            found = [(str(candidate), None)]
-        for path, listed_link in found:
-            named = listed_link is None  # named on the command line, not listed by the walk
-            if os.path.islink(path) if named else listed_link:
+            found = [(str(Path(given)), None)]
+        for entry in found:
+            if isinstance(entry, UnlistedDirectory):
+                jobs.append(FileJob(entry.path, os.path.abspath(entry.path), entry.problem()))
+                continue
+            if isinstance(entry, LeftoverTemporary):
+                leftovers.add(os.path.abspath(entry.path))
+                continue
+            path, listed_link = entry
+            if listed_link is None:  # named on the command line, not listed by the walk
+                try:
+                    is_link = stat.S_ISLNK(os.lstat(path).st_mode)
+                except OSError as exc:
+                    jobs.append(FileJob(path, os.path.abspath(path), _unreadable(path, exc)))
+                    continue
+            else:
+                is_link = listed_link
+            if is_link:
                 target = os.path.realpath(path)
-                if not os.path.exists(target):
-                    problem = Problem(
-                        f"dangling symbolic link: its target {target} does not exist",
-                        file=path,
-                        suggestion="fix or remove the link",
-                    )
+                broken = link_problem(path)
+                if broken is not None:
+                    problem = Problem(broken.message, file=path, suggestion=broken.suggestion)
                     jobs.append(FileJob(path, target, problem))
                     continue
             else:
                 target = os.path.abspath(path)
-                # A walked file was just listed; only a named one may be missing.
-                if named and not os.path.lexists(path):
-                    problem = Problem("no such file or directory", file=path)
-                    jobs.append(FileJob(path, target, problem))
-                    continue
+                if listed_link is not None:
+                    leftovers.listed.add(os.path.dirname(target))
             if target in seen:
                 continue
             seen.add(target)
             jobs.append(FileJob(path, target))
-    return jobs
+    return [leftovers.attach(job) for job in jobs]
+
+
+# What `atomic_write` names its temporary files: "." + name + "." + 8 random characters + suffix.
+_TEMPORARY = re.compile(r"\.(.+)\.[a-z0-9_]{8}" + re.escape(TEMP_SUFFIX))
+
+
+class _Leftovers:
+    """Temporary files a killed run left beside the targets, by directory and target name.
+
+    Collected before any file is written, so none of this run's own temporary files is among
+    them. A walk lists them as it goes (`listed` holds the directories it listed); any other
+    directory (of a named file, or of a link's target) is listed once, when first needed.
+    """
+
+    def __init__(self) -> None:
+        self.by_directory: dict[str, dict[str, list[str]]] = {}
+        self.listed: set[str] = set()
+
+    def add(self, temporary: str) -> None:
+        directory, name = os.path.split(temporary)
+        match = _TEMPORARY.fullmatch(name)
+        if match is not None:
+            by_name = self.by_directory.setdefault(directory, {})
+            by_name.setdefault(match.group(1), []).append(name)
+
+    def attach(self, job: FileJob) -> FileJob:
+        if job.problem is not None:
+            return job
+        directory, name = os.path.split(job.target)
+        if directory not in self.listed:
+            self.listed.add(directory)
+            with contextlib.suppress(OSError):
+                for candidate in os.listdir(directory):
+                    if candidate.endswith(TEMP_SUFFIX):
+                        self.add(os.path.join(directory, candidate))
+        left = self.by_directory.get(directory, {}).get(name)
+        if not left:
+            return job
+        # Shown beside the name the user gave, unless that is a link into another directory.
+        shown = directory if job.is_link else os.path.dirname(job.path)
+        stale = tuple(os.path.join(shown, temporary) for temporary in sorted(set(left)))
+        return FileJob(job.path, job.target, job.problem, stale)
+
+
+def stale_temporary_notes(job: FileJob, remove: bool) -> list[Problem]:
+    """Warnings about `job.stale`, each removed first when `remove` (a run that writes)."""
+    notes = []
+    for temporary in job.stale:
+        if not remove:
+            notes.append(
+                Problem(
+                    f"temporary file left by an interrupted lossmask migrate: {temporary}",
+                    file=job.path,
+                    suggestion="delete it; lossmask migrate (without --check or --diff) does",
+                    severity="warning",
+                )
+            )
+            continue
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            continue  # someone else removed it meanwhile
+        except OSError as exc:
+            notes.append(
+                Problem(
+                    f"cannot remove the temporary file left by an interrupted lossmask migrate: "
+                    f"{temporary} ({exc.strerror or exc})",
+                    file=job.path,
+                    suggestion="delete it",
+                    severity="warning",
+                )
+            )
+            continue
+        notes.append(
+            Problem(
+                f"removed a temporary file left by an interrupted lossmask migrate: {temporary}",
+                file=job.path,
+                severity="warning",
+            )
+        )
+    return notes
+
+
+def _unreadable(path: str, exc: OSError) -> Problem:
+    if exc.errno == errno.ENOENT:
+        return Problem("no such file or directory", file=path)
+    reason = cannot_read(exc)
+    return Problem(reason.message, file=path, suggestion=reason.suggestion)
 
 
 class WriteRefused(Exception):
@@ -120,45 +236,119 @@ def check_writable(job: FileJob) -> os.stat_result:
     return info
 
 
-def atomic_write(target: str, data: bytes, original: os.stat_result) -> None:
-    """Replace `target` with `data` atomically, keeping its permission bits (and owner if we can).
+class _Terminated(BaseException):
+    """SIGTERM arrived while a temporary file existed (a BaseException, as KeyboardInterrupt)."""
 
-    `original` is the stat taken before the file was read: if the file changed since (an editor
-    saved it meanwhile), nothing is written and `WriteRefused` is raised.
-    """
-    directory = os.path.dirname(target) or "."
-    descriptor, temporary = tempfile.mkstemp(
-        dir=directory, prefix="." + os.path.basename(target) + ".", suffix=TEMP_SUFFIX
-    )
+
+@contextlib.contextmanager
+def _terminate_cleanly() -> Iterator[None]:
+    """While the block runs, SIGTERM raises `_Terminated`, so the cleanup that SIGINT's
+    `KeyboardInterrupt` gets (removing the temporary file) runs for it too; then the process dies
+    of SIGTERM as it would have. Only where SIGTERM does its default thing, in the main thread
+    (signal handlers live there): a program that handles SIGTERM itself keeps its own handling."""
+    if (
+        not hasattr(signal, "SIGTERM")
+        or threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def raise_terminated(signum: int, frame: object) -> None:
+        raise _Terminated
+
+    signal.signal(signal.SIGTERM, raise_terminated)
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(temporary, stat.S_IMODE(original.st_mode))
-        if hasattr(os, "chown"):
-            # Only root (or the owner, for the group) may; otherwise the file becomes ours, which
-            # is what any editor's save would do too.
+        yield
+    except _Terminated:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.raise_signal(signal.SIGTERM)
+        raise  # only if SIGTERM did not end the process
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+_SELINUX_LABEL = "security.selinux"
+
+
+def _keep_owner_and_attributes(target: str, temporary: str, original: os.stat_result) -> None:
+    """Give `temporary` what `target` has besides its text: owner and group where the OS allows,
+    permission bits, extended attributes and POSIX ACLs (the `system.posix_acl_access` xattr).
+
+    A user who may not give the file away (not root) still keeps its group when they belong to
+    it. An attribute that cannot be copied refuses the rewrite instead of dropping it silently.
+    """
+    if hasattr(os, "chown"):
+        try:
+            os.chown(temporary, original.st_uid, original.st_gid)
+        except PermissionError:
+            # The file becomes ours, as any editor's save would make it; the group can stay.
             with contextlib.suppress(PermissionError):
-                os.chown(temporary, original.st_uid, original.st_gid)
-        now = os.stat(target)
-        if (now.st_mtime_ns, now.st_size, now.st_ino) != (
-            original.st_mtime_ns,
-            original.st_size,
-            original.st_ino,
-        ):
+                os.chown(temporary, -1, original.st_gid)
+    # After chown, which may clear set-id bits; before the ACL, which carries the group bits.
+    os.chmod(temporary, stat.S_IMODE(original.st_mode))
+    if not hasattr(os, "listxattr"):
+        return
+    try:
+        names = os.listxattr(target)
+    except OSError:
+        return  # the filesystem has no extended attributes: nothing to keep
+    for name in names:
+        try:
+            os.setxattr(temporary, name, os.getxattr(target, name))
+        except OSError as exc:
+            if name == _SELINUX_LABEL:
+                continue  # the new file got its label from the policy, as any new file does
             raise WriteRefused(
                 Problem(
-                    "file changed while it was being migrated; not rewritten",
+                    f"cannot keep the file's extended attribute {name} "
+                    f"({exc.strerror or exc}); not rewritten",
                     file=target,
-                    suggestion="run lossmask migrate again",
+                    suggestion="apply the change by hand; --diff prints it",
                 )
+            ) from None
+
+
+def atomic_write(target: str, data: bytes, original: os.stat_result) -> None:
+    """Replace `target` with `data` atomically, keeping its permissions, owner, group, extended
+    attributes and ACLs as far as the OS allows (`_keep_owner_and_attributes`).
+
+    `original` is the stat taken before the file was read: if the file changed since (an editor
+    saved it meanwhile), nothing is written and `WriteRefused` is raised. The temporary file is
+    removed on any failure, on Ctrl-C and on SIGTERM; only SIGKILL (or a crash) can leave it, and
+    the next run removes it (`stale_temporaries`).
+    """
+    directory = os.path.dirname(target) or "."
+    temporary: str | None = None
+    with _terminate_cleanly():
+        try:
+            descriptor, temporary = tempfile.mkstemp(
+                dir=directory, prefix="." + os.path.basename(target) + ".", suffix=TEMP_SUFFIX
             )
-        _replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
+            with os.fdopen(descriptor, "wb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            _keep_owner_and_attributes(target, temporary, original)
+            now = os.stat(target)
+            if (now.st_mtime_ns, now.st_size, now.st_ino) != (
+                original.st_mtime_ns,
+                original.st_size,
+                original.st_ino,
+            ):
+                raise WriteRefused(
+                    Problem(
+                        "file changed while it was being migrated; not rewritten",
+                        file=target,
+                        suggestion="run lossmask migrate again",
+                    )
+                )
+            _replace(temporary, target)
+        except BaseException:
+            if temporary is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(temporary)
+            raise
     _fsync_directory(directory)
 
 

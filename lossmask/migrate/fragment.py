@@ -14,58 +14,9 @@ this scanner is not sure about (a quoted header key) makes it answer None: parse
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection
 
-from lossmask.migrate.safety import end_of_multiline, end_of_string
-
-# Everything that can open or close a string, comment, array or header.
-_TOKEN = re.compile(r"\"\"\"|'''|[\"'#\[\]]")
-
-
-def headers(text: str) -> list[tuple[int, str]] | None:
-    """(offset of the line, first key) of every table header, in order; None when unsure.
-
-    `text` must be valid TOML (it has been parsed with `tomllib`): then a `[` that starts a line
-    (after blanks) outside any string or array opens a header, and every other `[` opens an array.
-    """
-    found: list[tuple[int, str]] = []
-    depth = 0  # open arrays, which may span lines
-    position = 0
-    search = _TOKEN.search
-    while True:
-        match = search(text, position)
-        if match is None:
-            return found
-        token, start = match.group(), match.start()
-        if token == "#":
-            end = text.find("\n", start)
-            position = len(text) if end < 0 else end
-        elif token == '"""' or token == "'''":
-            position = end_of_multiline(text, start + 3, token)
-        elif token == '"' or token == "'":
-            position = end_of_string(text, start + 1, token)
-        elif token == "]":
-            if depth == 0:
-                return None  # not valid TOML as this scanner understands it
-            depth -= 1
-            position = start + 1
-        else:
-            # The last newline may sit in a multi-line string closed earlier on this line; then
-            # its closing quotes lie between, and this `[` is rightly not a header.
-            line_start = text.rfind("\n", 0, start) + 1
-            if depth > 0 or text[line_start:start].strip(" \t"):
-                depth += 1
-                position = start + 1
-                continue
-            end = text.find("\n", start)
-            end = len(text) if end < 0 else end
-            close = text.find("]", start, end)
-            name = text[start:close].lstrip("[")
-            if close < 0 or '"' in name or "'" in name:
-                return None
-            found.append((line_start, name.split(".", 1)[0].strip(" \t")))
-            position = end
+from lossmask.toml_text import headers
 
 
 def span(text: str, names: Collection[str]) -> tuple[int, int] | None:

@@ -75,6 +75,10 @@ def _where(result: FileResult) -> str:
 
 def file_lines(result: FileResult, mode: Mode, verbose: bool) -> list[str]:
     """The stderr lines for one file (the diff, if any, is printed separately to stdout)."""
+    return _status_lines(result, mode, verbose) + [p.format() for p in result.warnings]
+
+
+def _status_lines(result: FileResult, mode: Mode, verbose: bool) -> list[str]:
     if result.status == "error":
         return [f"error: {problem.format()}" for problem in result.problems]
     if result.status == "undecided":
@@ -142,6 +146,7 @@ def as_json(run: MigrateReport) -> str:
                     else {}
                 ),
                 **({"diff": result.diff} if result.diff is not None else {}),
+                **({"warnings": [_problem(p) for p in result.warnings]} if result.warnings else {}),
             }
             for result in run.files
         ],

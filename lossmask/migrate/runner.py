@@ -7,7 +7,6 @@ output is the same for any N.
 
 from __future__ import annotations
 
-import difflib
 import multiprocessing
 import os
 from collections.abc import Callable, Sequence
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from lossmask.errors import ConfigError, Problem
 from lossmask.migrate import files
+from lossmask.migrate.diff import unified_diff
 from lossmask.migrate.engine import migrate_config
 from lossmask.migrate.launches import LaunchLine, launch_dependence, launch_lines
 from lossmask.schema.validation import read_toml
@@ -45,21 +45,18 @@ class FileResult:
     before: os.stat_result | None = None  # the file as it was read, to detect a later edit
     launches: list[LaunchLine] = field(default_factory=list)  # launch lines in its comments
     depends_on_launch: str | None = None  # why it looks like an overlay, if it does
-
-
-def unified_diff(path: str, old: str, new: str) -> str:
-    return "".join(
-        difflib.unified_diff(
-            old.splitlines(keepends=True),
-            new.splitlines(keepends=True),
-            fromfile=path,
-            tofile=path,
-        )
-    )
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def process(job: files.FileJob, options: MigrateOptions) -> FileResult:
     """Read one file and decide its own migration; never writes (see `write`), never raises."""
+    result = _process(job, options)
+    if job.stale:
+        result.warnings.extend(files.stale_temporary_notes(job, remove=options.mode == "write"))
+    return result
+
+
+def _process(job: files.FileJob, options: MigrateOptions) -> FileResult:
     target = job.target if job.is_link else None
     if job.problem is not None:
         return FileResult(job.path, "error", target, problems=[job.problem])

@@ -15,71 +15,9 @@ from typing import Any
 
 from lossmask.errors import Problem
 from lossmask.migrate.steps import Config, Step
+from lossmask.toml_text import comments
 
 _LONE_LF = re.compile(r"(?<!\r)\n")
-# What can start a comment or a string; everything between is skipped in one regex search.
-_INTERESTING = re.compile(r"#|\"\"\"|'''|\"|'")
-# The body of a basic string: runs of plain characters, each escape taken whole. Written as an
-# unrolled loop (`a*(?:\\.a*)*`), so a long string is one regex step per escape, not per character.
-_BASIC_BODY = re.compile(r'[^"\\\n]*(?:\\.[^"\\\n]*)*', re.DOTALL)
-_LITERAL_BODY = re.compile(r"[^'\n]*")
-
-
-def comments(text: str) -> list[str]:
-    """Every comment in a TOML text, in order (a `#` inside a string is not a comment)."""
-    found: list[str] = []
-    position, length = 0, len(text)
-    while True:
-        match = _INTERESTING.search(text, position)
-        if match is None:
-            return found
-        position = match.start()
-        token = match.group()
-        if token == "#":
-            end = text.find("\n", position)
-            end = length if end < 0 else end
-            found.append(text[position:end].rstrip("\r"))
-            position = end
-        elif len(token) == 3:
-            position = end_of_multiline(text, position + 3, token)
-        else:
-            position = end_of_string(text, position + 1, token)
-
-
-def end_of_multiline(text: str, position: int, quote: str) -> int:
-    while True:
-        end = text.find(quote, position)
-        if end < 0:
-            return len(text)
-        if quote == '"""' and _escaped(text, end):
-            position = end + 1
-            continue
-        # Up to two quote characters may directly follow the closing delimiter (`""""`).
-        end += 3
-        extra = 0
-        while extra < 2 and end < len(text) and text[end] == quote[0]:
-            end += 1
-            extra += 1
-        return end
-
-
-def end_of_string(text: str, position: int, quote: str) -> int:
-    """Just past the quote that closes a one-line string opened before `position`.
-
-    In a basic string a backslash escapes the next character, whatever it is; a string left open
-    ends at the end of its line. One regex match instead of a loop per character.
-    """
-    body = _BASIC_BODY if quote == '"' else _LITERAL_BODY
-    match = body.match(text, position)
-    assert match is not None  # both patterns match the empty string
-    return match.end() + 1
-
-
-def _escaped(text: str, position: int) -> bool:
-    backslashes = 0
-    while position - backslashes - 1 >= 0 and text[position - backslashes - 1] == "\\":
-        backslashes += 1
-    return backslashes % 2 == 1
 
 
 def is_subsequence(needles: list[str], haystack: list[str]) -> bool:

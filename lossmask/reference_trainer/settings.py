@@ -198,10 +198,7 @@ class _Problems:
         if self.text is not None:
             from lossmask.schema.locate import find_line
 
-            path = key
-            while path and line is None:
-                line = find_line(self.text, path)
-                path = path[:-1]
+            line = find_line(self.text, key)
         self.found.append(Problem(message, key, self.file, line, suggestion))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -42,8 +43,42 @@ def toml_type(value: Any) -> str:
 
 
 def did_you_mean(word: str, choices: Sequence[str]) -> str | None:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f'did you mean "{close[0]}"?' if close else None
+    """A suggestion for a mistyped `word`; case alone (`"SFT"` for `"sft"`) counts as a typo."""
+    by_case = {choice.casefold(): choice for choice in choices}
+    close = difflib.get_close_matches(word.casefold(), list(by_case), n=1, cutoff=0.6)
+    return f'did you mean "{by_case[close[0]]}"?' if close else None
+
+
+_ALTERNATIVE = re.compile(r"must be (?P<expected>.+), not (?P<value>.+)", re.DOTALL)
+
+
+def merge_alternatives(problems: Sequence[Problem]) -> list[Problem]:
+    """One problem per key where pydantic reports one per member of a union.
+
+    `compile = 3` fails `bool | str | table` three times; the user needs one message that lists
+    what the key may be ("must be true or false, a string, or a table, not 3"), not three that
+    each contradict the others.
+    """
+    groups: list[tuple[Problem, list[str]]] = []
+    for problem in problems:
+        match = _ALTERNATIVE.fullmatch(problem.message)
+        if match is not None and groups:
+            first, options = groups[-1]
+            earlier = _ALTERNATIVE.fullmatch(first.message)
+            if earlier and first.key == problem.key and earlier["value"] == match["value"]:
+                options.append(match["expected"])
+                continue
+        groups.append((problem, [match["expected"]] if match else []))
+    merged = []
+    for first, options in groups:
+        if len(options) > 1:
+            value = _ALTERNATIVE.fullmatch(first.message)["value"]  # type: ignore[index]
+            expected = ", ".join(options[:-1]) + ", or " + options[-1]
+            first = Problem(
+                f"must be {expected}, not {value}", first.key, suggestion=first.suggestion
+            )
+        merged.append(first)
+    return merged
 
 
 def data_path(data: Any, loc: Sequence[str | int]) -> tuple[str | int, ...]:

@@ -35,8 +35,12 @@ class ModelConfig(OpenTable):
     )
     impl: str | None = Field(default=None, description="Model implementation (trainer-specific).")
     attn: str | None = Field(default=None, description="Attention implementation, e.g. `sdpa`.")
-    compile: bool | str | None = Field(
-        default=None, description="Compile the model (trainer-specific)."
+    compile: bool | str | PassThroughTable | None = Field(
+        default=None,
+        description=(
+            "Compile the model with `torch.compile`: prime-rl takes a `[model.compile]` table "
+            "(`fullgraph = true`, ...); older configs write true/false or a string."
+        ),
     )
     optimization_dtype: str | None = Field(
         default=None, description="Dtype of the optimizer's weights."
@@ -56,7 +60,13 @@ class ModelConfig(OpenTable):
         default=None, description="Vision-language model settings."
     )
     ac: PassThroughTable | None = Field(
-        default=None, description="Activation checkpointing settings."
+        default=None, description="Activation checkpointing settings (`freq`, `mode`, ...)."
+    )
+    ac_offloading: PassThroughTable | None = Field(
+        default=None, description="Activation offloading settings (trainer-specific)."
+    )
+    debug: PassThroughTable | None = Field(
+        default=None, description="Debugging settings of the model (trainer-specific)."
     )
 
 

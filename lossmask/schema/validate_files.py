@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
-from lossmask.paths import iter_toml_files
+from lossmask.paths import UnlistedDirectory, iter_toml_files
 from lossmask.schema.validation import LATEST_VERSION, check_config
 from lossmask.stacks import Layer, Stack, validate_stack
 
@@ -46,7 +46,12 @@ def _plural(count: int, word: str) -> str:
 
 def execute(options: ValidateOptions, echo: Callable[..., None]) -> int:
     """Validate every file, print problems and a summary, and return the exit code."""
-    results = [validate_file(path, options.version) for path in iter_toml_files(options.paths)]
+    results = [
+        FileResult(Path(found.path), errors=[found.problem()], unreadable=True)
+        if isinstance(found, UnlistedDirectory)
+        else validate_file(found, options.version)
+        for found in iter_toml_files(options.paths)
+    ]
     for layers in options.stacks:
         errors, warnings, cannot_read = validate_stack(Stack(layers), options.version)
         results.append(FileResult(Path(layers[0].path), errors, warnings, cannot_read))

@@ -13,11 +13,13 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
-from lossmask.schema.locate import KeyPath, key_lines
-from lossmask.schema.messages import did_you_mean, reword
+from lossmask.paths import UnreadablePath, read_regular_file
+from lossmask.schema.locate import KeyPath, located
+from lossmask.schema.messages import did_you_mean, merge_alternatives, reword
 from lossmask.schema.sections import DATA_SECTIONS, sft_sections, table_at
 from lossmask.schema.v1 import SFTConfigV1
 from lossmask.schema.v2 import SFTConfigV2
+from lossmask.toml_text import deepest_nesting
 
 SFTConfig = SFTConfigV1 | SFTConfigV2
 MODELS: dict[int, type[SFTConfigV1] | type[SFTConfigV2]] = {1: SFTConfigV1, 2: SFTConfigV2}
@@ -109,26 +111,8 @@ def _consistency_errors(config: Any) -> list[Problem]:
 
 
 def _with_lines(problems: list[Problem], file: str | None, text: str | None) -> list[Problem]:
-    lines = key_lines(text) if text is not None else {}
-    located = []
-    for problem in problems:
-        path = problem.key
-        line = None
-        while path and line is None:
-            line = lines.get(path)
-            path = path[:-1]
-        located.append(
-            Problem(
-                problem.message,
-                problem.key,
-                file=file,
-                line=line,
-                suggestion=problem.suggestion,
-                severity=problem.severity,
-            )
-        )
     # Pydantic reports in model-field order; a reader wants file order.
-    return sorted(located, key=lambda problem: problem.line or 0)
+    return sorted(located(problems, file, text), key=lambda problem: problem.line or 0)
 
 
 def validate_data(
@@ -146,8 +130,10 @@ def validate_data(
     try:
         config = model_type.model_validate(data)
     except ValidationError as exc:
-        problems = [reword(error, data, version) for error in exc.errors()]
+        problems = merge_alternatives([reword(error, data, version) for error in exc.errors()])
         raise ConfigError(_with_lines(problems, file, text)) from None
+    except RecursionError:
+        raise UnreadableFileError([nesting_problem(text or "", file)]) from None
     errors = _consistency_errors(config)
     if errors:
         raise ConfigError(_with_lines(errors, file, text))
@@ -156,18 +142,61 @@ def validate_data(
 
 
 _TOML_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
+_BOM = "\ufeff"
+
+
+def nesting_problem(text: str, file: str | None = None) -> Problem:
+    """The problem to report when a text nests deeper than a recursive parser can follow."""
+    depth, line = deepest_nesting(text)
+    return Problem(
+        f"nesting too deep: arrays and inline tables nested {depth} levels deep, more than "
+        "lossmask can follow",
+        file=file,
+        line=line,
+        suggestion="write the inner levels as [table] headers, or split the value up",
+    )
+
+
+def parse_toml(text: str, file: str | None = None) -> dict[str, Any]:
+    """`tomllib.loads(text)`, every failure a `ConfigError` naming the file and the line.
+
+    Invalid TOML is a `ConfigError` (something to fix); a text nested too deeply to parse, which
+    lossmask cannot read at all, is an `UnreadableFileError`.
+    """
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        if text.startswith(_BOM):
+            raise ConfigError.single(
+                "starts with a UTF-8 byte order mark (BOM), which TOML does not allow",
+                file=file,
+                line=1,
+                suggestion="remove the BOM: re-save the file as UTF-8 without BOM",
+            ) from None
+        message = str(exc)
+        match = _TOML_LINE.search(message)
+        message = _TOML_LINE.sub("", message).strip()
+        raise ConfigError.single(
+            f"invalid TOML: {message[0].lower()}{message[1:]}",
+            file=file,
+            line=int(match.group(1)) if match else None,
+        ) from None
+    except RecursionError:
+        raise UnreadableFileError([nesting_problem(text, file)]) from None
 
 
 def read_toml(path: str | Path) -> tuple[dict[str, Any], str]:
-    """Read and parse a TOML file; every failure becomes a `ConfigError` naming the file."""
+    """Read and parse a TOML file; every failure becomes a `ConfigError` naming the file.
+
+    Only a regular file is read (a FIFO, a device or a link to one is refused before any read).
+    """
     name = str(path)
     try:
-        raw = Path(path).read_bytes()
-    except IsADirectoryError:
-        raise UnreadableFileError.single("is a directory, not a TOML file", file=name) from None
-    except OSError as exc:
-        message = f"cannot read: {exc.strerror or exc}"
-        raise UnreadableFileError.single(message, file=name) from None
+        raw = read_regular_file(name)
+    except UnreadablePath as exc:
+        raise UnreadableFileError.single(
+            exc.message, file=name, suggestion=exc.suggestion
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -178,18 +207,7 @@ def read_toml(path: str | Path) -> tuple[dict[str, Any], str]:
             line=line,
             suggestion="TOML files must be UTF-8; re-save the file as UTF-8",
         ) from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        match = _TOML_LINE.search(message)
-        message = _TOML_LINE.sub("", message).strip()
-        raise ConfigError.single(
-            f"invalid TOML: {message[0].lower()}{message[1:]}",
-            file=name,
-            line=int(match.group(1)) if match else None,
-        ) from None
-    return data, text
+    return parse_toml(text, name), text
 
 
 def check_config(path: str | Path, version: int = LATEST_VERSION) -> ConfigReport:

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from lossmask import toml_text
 from lossmask.errors import Problem
 from lossmask.migrate import engine, files, fragment, safety
 from lossmask.migrate.compare import first_difference
@@ -174,7 +175,7 @@ def _reference_comments(text: str) -> list[str]:
     found: list[str] = []
     position = 0
     while True:
-        match = safety._INTERESTING.search(text, position)
+        match = toml_text._COMMENT_OR_STRING.search(text, position)
         if match is None:
             return found
         position, token = match.start(), match.group()
@@ -184,7 +185,7 @@ def _reference_comments(text: str) -> list[str]:
             found.append(text[position:end].rstrip("\r"))
             position = end
         elif len(token) == 3:
-            position = safety.end_of_multiline(text, position + 3, token)
+            position = toml_text.end_of_multiline(text, position + 3, token)
         else:
             position = end_of_string(position + 1, token)
 
