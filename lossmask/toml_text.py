@@ -27,7 +27,9 @@ KeyPath = tuple[str | int, ...]
 
 # --- strings -------------------------------------------------------------------------------------
 
-_BASIC_BODY = re.compile(r'(?:[^"\\\n]|\\.)*', re.DOTALL)
+# The body of a basic string: runs of plain characters, each escape taken whole. Written as an
+# unrolled loop (`a*(?:\\.a*)*`), so a long string is one regex step per escape, not per character.
+_BASIC_BODY = re.compile(r'[^"\\\n]*(?:\\.[^"\\\n]*)*', re.DOTALL)
 _LITERAL_BODY = re.compile(r"[^'\n]*")
 
 
