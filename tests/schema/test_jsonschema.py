@@ -101,7 +101,14 @@ def _first_error_line(example: Example) -> int:
 
 def _taplo(schema: Path, files: list[Path]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [executable("taplo"), "lint", "--no-auto-config", "--schema", schema.as_uri(), *map(str, files)],
+        [
+            executable("taplo"),
+            "lint",
+            "--no-auto-config",
+            "--schema",
+            schema.as_uri(),
+            *map(str, files),
+        ],
         capture_output=True,
         text=True,
         check=False,
