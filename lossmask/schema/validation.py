@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from pydantic import BaseModel, ValidationError
 
@@ -199,7 +199,13 @@ def check_config(path: str | Path, version: int = LATEST_VERSION) -> ConfigRepor
     return ConfigReport(config, found)
 
 
-def load_config(path: str | Path, version: int = LATEST_VERSION) -> Any:
+@overload
+def load_config(path: str | Path, version: Literal[1]) -> SFTConfigV1: ...
+@overload
+def load_config(path: str | Path, version: Literal[2] = ...) -> SFTConfigV2: ...
+@overload
+def load_config(path: str | Path, version: int) -> SFTConfigV1 | SFTConfigV2: ...
+def load_config(path: str | Path, version: int = LATEST_VERSION) -> SFTConfigV1 | SFTConfigV2:
     """Load a config file as the schema model of `version` (1 or 2).
 
     Raises `ConfigError` (file, key, line, suggestion) when the file is unreadable or invalid.
@@ -209,4 +215,5 @@ def load_config(path: str | Path, version: int = LATEST_VERSION) -> Any:
     report = check_config(path, version)
     for problem in report.warnings:
         warnings.warn(problem.format(), LossMaskConfigWarning, stacklevel=2)
-    return report.config
+    config: SFTConfigV1 | SFTConfigV2 = report.config
+    return config
