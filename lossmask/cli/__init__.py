@@ -18,6 +18,7 @@ import click
 
 from lossmask import __version__
 from lossmask.exit_codes import ExitCode
+from lossmask.terminal import no_color_requested
 
 # name -> (module, one-line help). The help is repeated here so `lossmask --help` lists every
 # command without importing any of them.
@@ -82,9 +83,13 @@ class LazyGroup(click.Group):
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="lossmask")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Decide, provably, which tokens an SFT run trains on.
 
     Exit codes: 0 success, 1 something to change or fix was found, 2 error (bad usage, unreadable
-    input).
+    input). Colour only on a terminal, never with NO_COLOR set.
     """
+    if no_color_requested():
+        # click.echo strips styles from everything written while ctx.color is False.
+        ctx.color = False

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from lossmask.cli.options import deprecated_alias, prefer_alias
 from lossmask.migrate.command import MigrateOptions, execute
 from lossmask.migrate.runner import Mode
 from lossmask.migrate.steps import SOURCE_VERSIONS
@@ -16,13 +17,15 @@ from lossmask.migrate.steps import SOURCE_VERSIONS
 @click.option("--check", is_flag=True, help="Write nothing; exit 1 if any file would change.")
 @click.option("--diff", is_flag=True, help="Write nothing; print a unified diff of each change.")
 @click.option(
-    "--from",
+    "--schema-version",
     "from_version",
     type=click.Choice([str(v) for v in SOURCE_VERSIONS]),
     default=str(SOURCE_VERSIONS[0]),
     show_default=True,
+    callback=prefer_alias,
     help="Schema version the files are written for.",
 )
+@deprecated_alias("--from", "from_version", "--schema-version", [str(v) for v in SOURCE_VERSIONS])
 @click.option(
     "--format",
     "output_format",
