@@ -17,14 +17,16 @@ import tomllib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pathspec
+from typing import TYPE_CHECKING, Any
 
 from lossmask.errors import ConfigError, Problem
 from lossmask.paths import iter_toml_files
 from lossmask.schema.locate import key_lines
-from lossmask.schema.messages import did_you_mean
+
+if TYPE_CHECKING:
+    # Imported where patterns are matched: its import is a third of a cold start, and a file
+    # named on the command line never needs it.
+    import pathspec
 
 # Tool configs that are TOML but never SFT configs; `exclude` replaces this list,
 # `extend-exclude` adds to it.
@@ -76,6 +78,8 @@ class Selection:
     )
 
     def _spec(self, patterns: Sequence[str]) -> pathspec.PathSpec:
+        import pathspec
+
         return pathspec.GitIgnoreSpec.from_lines(patterns)
 
     def _relative(self, path: Path) -> str | None:
@@ -105,7 +109,7 @@ class Selection:
             except (OSError, UnicodeDecodeError):
                 self._gitignores[directory] = None
             else:
-                self._gitignores[directory] = pathspec.GitIgnoreSpec.from_lines(lines)
+                self._gitignores[directory] = self._spec(lines)
         return self._gitignores[directory]
 
     def gitignored(self, path: Path) -> bool:
@@ -210,6 +214,8 @@ def load_project_settings(path: Path) -> ProjectSettings:
     for key, value in table.items():
         where = (*TABLE, key)
         if key not in KNOWN_KEYS:
+            from lossmask.schema.messages import did_you_mean  # only on this error: it is slow
+
             known = "known keys are " + ", ".join(KNOWN_KEYS)
             close = did_you_mean(key, KNOWN_KEYS)
             hint = f"{close} {known}" if close else known

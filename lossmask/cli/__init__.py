@@ -16,7 +16,6 @@ import importlib
 
 import click
 
-from lossmask import __version__
 from lossmask.exit_codes import ExitCode
 from lossmask.terminal import no_color_requested
 
@@ -81,8 +80,25 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    # Looked up only here: importlib.metadata costs a tenth of a cold `lossmask validate`.
+    from lossmask import __version__
+
+    click.echo(f"lossmask, version {__version__}")
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="lossmask")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """Decide, provably, which tokens an SFT run trains on.

@@ -9,8 +9,9 @@ Pydantic's raw output is valid JSON Schema but reads badly in editors, so it is 
 - the v2 `loss_mask` union is rewritten for the two TOML language servers (see
   `_loss_mask_for_editors`), measured through their LSP in `tests/lsp/`.
 
-The output is checked into `schemas/` and a test fails when it goes stale; regenerate with
-`python -m lossmask.schema.jsonschema`.
+The output is checked into `schemas/` (for editors) and `lossmask/schema/json_schemas/` (shipped in
+the package for the fast path of `lossmask validate`, `quick_check.py`); a test fails when either
+goes stale. Regenerate both with `python -m lossmask.schema.jsonschema`.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lossmask.schema.quick_check import PACKAGED_SCHEMAS
 from lossmask.schema.roles import MODE_DESCRIPTIONS
 from lossmask.schema.validation import MODELS, model_for
 
@@ -161,12 +163,13 @@ def render_schema(version: int) -> str:
 
 
 def write_all(directory: Path = SCHEMA_DIR) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for version in MODELS:
-        path = directory / schema_filename(version)
-        path.write_text(render_schema(version), encoding="utf-8", newline="\n")
-        written.append(path)
+    for target in (directory, PACKAGED_SCHEMAS):
+        target.mkdir(parents=True, exist_ok=True)
+        for version in MODELS:
+            path = target / schema_filename(version)
+            path.write_text(render_schema(version), encoding="utf-8", newline="\n")
+            written.append(path)
     return written
 
 

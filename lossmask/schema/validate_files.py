@@ -17,7 +17,8 @@ from typing import Literal
 
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
 from lossmask.exit_codes import ExitCode
-from lossmask.schema.validation import LATEST_VERSION, check_config
+from lossmask.schema.meaning import LATEST_VERSION
+from lossmask.schema.quick_check import quick_check
 from lossmask.selection import (
     DEFAULT_EXCLUDE,
     ProjectSettings,
@@ -87,6 +88,12 @@ class ValidateReport:
 
 
 def validate_file(path: Path, version: int) -> FileResult:
+    warnings = quick_check(path, version)
+    if warnings is not None:
+        return FileResult(path, warnings=warnings)
+    # Only now the pydantic models: every problem is worded by the full check.
+    from lossmask.schema.validation import check_config
+
     try:
         report = check_config(path, version)
     except UnreadableFileError as exc:
