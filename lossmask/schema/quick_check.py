@@ -9,8 +9,8 @@ fresh by a test) with strict Python types, as the models' strict mode does. Anyt
 sure about (unreadable or malformed TOML, any failed rule, an unknown key, a non-finite float)
 returns None, and the caller runs the full check, which words every error. The one rule a JSON
 Schema cannot say, `micro_batch_size` divides `batch_size`, is checked here too, and a file
-breaking it takes the full path as well. A test compares the two on every example, every corpus config,
-and a wrong value of each TOML type at every key of the schema.
+breaking it takes the full path as well. A test compares the two on every example, every corpus
+config, and a value of each TOML type at every key of the schema.
 """
 
 from __future__ import annotations
