@@ -80,6 +80,18 @@ def test_validate_hook_fails_a_bad_config(tmp_path: Path) -> None:
     )
 
 
+def test_validate_hook_honours_tool_lossmask_excludes(tmp_path: Path) -> None:
+    files = {
+        "pyproject.toml": '[tool.lossmask]\nextend-exclude = ["rl/"]\n',
+        "rl/bad.toml": BAD,
+        "sft.toml": GOOD,
+    }
+    run = _run_hook("lossmask-validate", files, tmp_path)
+    assert run.selected == ["rl/bad.toml", "sft.toml"]
+    assert run.returncode == 0, run.stderr
+    assert run.stderr == "1 file valid (schema version 2)\n"
+
+
 def test_migrate_hook_rewrites_a_legacy_config_and_keeps_a_good_one(tmp_path: Path) -> None:
     run = _run_hook("lossmask-migrate", {"legacy.toml": LEGACY, "good.toml": GOOD}, tmp_path)
     # pre-commit fails the commit on its own when a hook modified a file.
