@@ -8,7 +8,7 @@ import queue
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -99,17 +99,26 @@ class LspClient:
                     raise LanguageServerError(f"{method}: {message['error']}")
                 return message.get("result")
 
-    def settled_request(self, method: str, params: Any, timeout: float = TIMEOUT_S) -> Any:
-        """`request`, repeated until the answer is not empty.
+    def settled_request(
+        self,
+        method: str,
+        params: Any,
+        ready: Callable[[Any], bool] | None = None,
+        timeout: float = TIMEOUT_S,
+    ) -> Any:
+        """`request`, repeated until `ready(answer)` (default: the answer is not empty), or the
+        last answer after `timeout`.
 
         A server reads the document's schema in the background after `didOpen`; until it has, it
-        answers completion and hover with nothing.
+        answers with nothing, or with only what it offers without a schema.
         """
         deadline = time.monotonic() + timeout
         while True:
             result = self.request(method, params, timeout)
-            empty = result is None or result == [] or result == {"items": []}
-            if not empty or time.monotonic() > deadline:
+            settled = (
+                ready(result) if ready is not None else result not in (None, [], {"items": []})
+            )
+            if settled or time.monotonic() > deadline:
                 return result
             time.sleep(0.2)
 

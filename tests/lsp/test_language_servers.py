@@ -65,21 +65,35 @@ def _taplo() -> Server:
     return Server("taplo", [node, str(TAPLO_STDIO)], options, SCHEMA.as_uri())
 
 
-@pytest.fixture(params=["taplo", "tombi"])
+@pytest.fixture(scope="module", params=["taplo", "tombi"])
 def server(request: pytest.FixtureRequest) -> Server:
     return _taplo() if request.param == "taplo" else _tombi()
 
 
-@pytest.fixture
-def client(server: Server, tmp_path: Path) -> Iterator[LspClient]:
+@pytest.fixture(scope="module")
+def workspace(server: Server, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp(server.name)
+
+
+@pytest.fixture(scope="module")
+def client(server: Server, workspace: Path) -> Iterator[LspClient]:
+    """One server per module: starting Taplo's WebAssembly build takes seconds."""
     lsp = LspClient(
-        server.command, tmp_path, settings={"schema": {"enabled": True}}, env=dict(os.environ)
+        server.command, workspace, settings={"schema": {"enabled": True}}, env=dict(os.environ)
     )
     try:
-        lsp.initialize(tmp_path, server.initialization_options)
+        lsp.initialize(workspace, server.initialization_options)
         yield lsp
     finally:
         lsp.close()
+
+
+@pytest.fixture
+def tmp_path(workspace: Path, request: pytest.FixtureRequest) -> Path:
+    """A fresh directory per test inside the server's workspace, so documents never collide."""
+    directory = workspace / request.node.name.replace("[", "-").replace("]", "").replace('"', "")
+    directory.mkdir()
+    return directory
 
 
 def _open(client: LspClient, server: Server, path: Path, body: str) -> str:
@@ -103,11 +117,13 @@ def test_completion_after_loss_mask_offers_only_valid_values(
 ) -> None:
     uri = _open(client, server, tmp_path / "c.toml", "[data]\nloss_mask = \n")
     position = {"line": 2, "character": len("loss_mask = ")}
-    labels = _labels(
-        client.request(
-            "textDocument/completion", {"textDocument": {"uri": uri}, "position": position}
-        )
+    # Until the schema is loaded Tombi offers only its quote hints: wait for more than that.
+    answer = client.settled_request(
+        "textDocument/completion",
+        {"textDocument": {"uri": uri}, "position": position},
+        ready=lambda result: bool(set(_labels(result)) - TOMBI_QUOTE_HINTS),
     )
+    labels = _labels(answer)
     if server.name == "taplo":
         assert labels == ['"sampled"', '"all"', "{ }"]
     else:

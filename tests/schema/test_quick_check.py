@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import datetime
 import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -117,3 +119,32 @@ def test_every_key_with_every_kind_of_value(version: int, tmp_path: Path) -> Non
             target.write_text(tomlkit.dumps(_config_with(key, value)), encoding="utf-8")
             answered += _agree(target, version)
     assert answered > len(keys)  # a good share of the cases take the fast path
+
+
+PROBE = """
+import sys
+from lossmask.cli import main
+try:
+    main(sys.argv[1:], prog_name="lossmask")
+except SystemExit as exit:
+    print(exit.code, "pydantic" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [('[data]\nloss_mask = "sampled"\n', "0 False"), ('[data]\nloss_mask = "sampeld"\n', "1 True")],
+    ids=["valid-skips-pydantic", "invalid-uses-the-full-check"],
+)
+def test_a_valid_file_is_checked_without_building_models(
+    tmp_path: Path, text: str, expected: str
+) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text(text, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, "validate", str(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.strip() == expected
