@@ -1,19 +1,22 @@
 """Cold start of `lossmask validate one.toml` against `black --version`, side by side.
 
-    python bench/cold_start.py --runs 15 [--config FILE] [--json out.json]
+    python bench/cold_start.py --runs 15 [--config FILE] [--baseline-tree DIR] [--json out.json]
 
 Each run starts a fresh process of each command, alternating (lossmask, black, lossmask, ...) so
 both see the same machine load; the figure is the median wall-clock time of each, and their ratio
 (target: <= 1.0). Both commands are the console scripts beside this interpreter; run it with the
 environment the commands should import (PYTHONPATH for a source checkout). Also times
 `lossmask validate` on a config with an error, which takes the full (pydantic) path, to show what
-the fast path saves and that errors still come out.
+the fast path saves and that errors still come out. `--baseline-tree DIR` adds the same valid-file
+command importing lossmask from another checkout (PYTHONPATH=DIR), e.g. the commit before a
+change, in the same interleaved run.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -33,9 +36,9 @@ def _script(name: str) -> str:
     return str(path)
 
 
-def _time(command: list[str], expect: int) -> float:
+def _time(command: list[str], expect: int, env: dict[str, str] | None = None) -> float:
     start = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, check=False)
+    done = subprocess.run(command, capture_output=True, check=False, env=env)
     elapsed = time.perf_counter() - start
     if done.returncode != expect:
         sys.exit(f"{command} exited {done.returncode}, expected {expect}: {done.stderr.decode()}")
@@ -46,6 +49,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    parser.add_argument("--baseline-tree", type=Path, help="Also time lossmask from this checkout.")
     parser.add_argument("--json", type=Path, help="Also write the figures here.")
     args = parser.parse_args()
 
@@ -53,17 +57,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         bad = Path(scratch) / "bad.toml"
         bad.write_text(BAD_CONFIG, encoding="utf-8")
-        commands = {
-            "lossmask validate (valid file)": ([lossmask, "validate", str(args.config)], 0),
-            "black --version": ([black, "--version"], 0),
-            "lossmask validate (invalid file)": ([lossmask, "validate", str(bad)], 1),
+        valid = [lossmask, "validate", str(args.config)]
+        commands: dict[str, tuple[list[str], int, dict[str, str] | None]] = {
+            "lossmask validate (valid file)": (valid, 0, None),
+            "black --version": ([black, "--version"], 0, None),
+            "lossmask validate (invalid file)": ([lossmask, "validate", str(bad)], 1, None),
         }
-        for command, expect in commands.values():  # warm the page cache, not measured
-            _time(command, expect)
+        if args.baseline_tree is not None:
+            baseline = {**os.environ, "PYTHONPATH": str(args.baseline_tree.resolve())}
+            commands["baseline: validate (valid file)"] = (valid, 0, baseline)
+        for command, expect, env in commands.values():  # warm the page cache, not measured
+            _time(command, expect, env)
         times: dict[str, list[float]] = {name: [] for name in commands}
         for _ in range(args.runs):
-            for name, (command, expect) in commands.items():
-                times[name].append(_time(command, expect))
+            for name, (command, expect, env) in commands.items():
+                times[name].append(_time(command, expect, env))
 
     medians = {name: statistics.median(values) for name, values in times.items()}
     black_median = medians["black --version"]
