@@ -19,7 +19,6 @@ from typing import Any
 
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
 from lossmask.schema.locate import find_line
-from lossmask.schema.validation import read_toml, validate_data
 
 KeyPath = tuple[str, ...]
 
@@ -205,6 +204,9 @@ def validate_stack(stack: Stack, version: int) -> tuple[list[Problem], list[Prob
     Each problem names the layer and line that set the key it is about (the root when no layer
     wrote it, such as a required key that is missing).
     """
+    # Deferred: the pydantic models cost a config command's cold start when no stack is given.
+    from lossmask.schema.validation import read_toml, validate_data
+
     parsed: list[tuple[dict[str, Any], str]] = []
     errors: list[Problem] = []
     unreadable = False

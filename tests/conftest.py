@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,20 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Real prime-rl configs, carried unchanged in the repository (see tests/corpus/PROVENANCE.md) so a
 # bare clone tests itself; LOSSMASK_CORPUS points at another copy.
 CORPUS = Path(os.environ.get("LOSSMASK_CORPUS", REPO_ROOT / "tests" / "corpus" / "prime-rl"))
+
+
+def executable(name: str) -> str:
+    """The console script `name` installed beside the running interpreter, not the one on PATH.
+
+    Tests then use the venv's `lossmask`, `taplo` and `tombi` even when the venv is not activated
+    (`.venv/bin/python -m pytest`). Fails, naming the extra that brings it, when it is missing.
+    """
+    # Not resolved: a venv's `python` is a link to the base interpreter, whose directory holds
+    # none of the venv's scripts.
+    path = Path(sys.executable).parent / (name + (".exe" if os.name == "nt" else ""))
+    if not path.is_file():
+        pytest.fail(f"`{name}` is not installed beside {sys.executable}; `pip install -e '.[dev]'`")
+    return str(path)
 
 
 @pytest.fixture

@@ -4,6 +4,10 @@ Each subcommand lives in its own module and is imported only when it runs, so `l
 never pays for importing torch, transformers or renderers. Command modules parse options and
 delegate
 to the library; they hold no logic of their own.
+
+`show`, `audit` and `train` need the `[train]` extra (torch, transformers, renderers). On a
+config-only install they stop with a message saying what to install, and exit 2, instead of a
+`ModuleNotFoundError` traceback.
 """
 
 from __future__ import annotations
@@ -12,7 +16,8 @@ import importlib
 
 import click
 
-from lossmask import __version__
+from lossmask.exit_codes import ExitCode
+from lossmask.terminal import no_color_requested
 
 # name -> (module, one-line help). The help is repeated here so `lossmask --help` lists every
 # command without importing any of them.
@@ -24,6 +29,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("lossmask.cli.audit_command", "Audit trained tokens and stop rates over a dataset."),
     "train": ("lossmask.cli.train_command", "Run the reference SFT trainer on a v2 config."),
 }
+
+# Commands that run only with an optional extra installed.
+NEEDS_EXTRA: dict[str, str] = {"show": "train", "audit": "train", "train": "train"}
+
+
+def missing_extra_message(command: str, exc: ModuleNotFoundError) -> str | None:
+    """What to tell a user whose install lacks the extra `command` needs, or None for a real bug.
+
+    Only a missing third-party module counts: a missing `lossmask.*` module is a packaging bug and
+    keeps its traceback.
+    """
+    extra = NEEDS_EXTRA.get(command)
+    top = (exc.name or "").split(".")[0]
+    if extra is None or not top or top == "lossmask":
+        return None
+    return (
+        f"error: lossmask {command} needs the [{extra}] extra: pip install 'lossmask[{extra}]' "
+        f'(the module "{exc.name}" is not installed)'
+    )
 
 
 class LazyGroup(click.Group):
@@ -38,17 +62,50 @@ class LazyGroup(click.Group):
         command: click.Command = module.command
         return command
 
+    def invoke(self, ctx: click.Context) -> object:
+        # Commands import their heavy modules when they run, so the import fails here, not in
+        # get_command.
+        try:
+            return super().invoke(ctx)
+        except ModuleNotFoundError as exc:
+            message = missing_extra_message(ctx.invoked_subcommand or "", exc)
+            if message is None:
+                raise
+            click.echo(message, err=True)
+            ctx.exit(int(ExitCode.ERROR))
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, short_help) for name, (_, short_help) in COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    if not value or ctx.resilient_parsing:
+        return
+    # Looked up only here: importlib.metadata costs a tenth of a cold `lossmask validate`.
+    from lossmask import __version__
+
+    click.echo(f"lossmask, version {__version__}")
+    ctx.exit()
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="lossmask")
-def main() -> None:
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Decide, provably, which tokens an SFT run trains on.
 
     Exit codes: 0 success, 1 something to change or fix was found, 2 error (bad usage, unreadable
-    input).
+    input). Colour only on a terminal, never with NO_COLOR set.
     """
+    if no_color_requested():
+        # click.echo strips styles from everything written while ctx.color is False.
+        ctx.color = False

@@ -7,6 +7,7 @@ import sys
 
 import click
 
+from lossmask.cli.options import deprecated_alias, prefer_alias
 from lossmask.migrate.command import execute
 from lossmask.migrate.options import MigrateOptions
 from lossmask.migrate.runner import Mode
@@ -45,13 +46,15 @@ from lossmask.stacks import Layer, StackSyntaxError, split_arguments
     help="Do not search the directories given for launch lines (`uv run sft @ a.toml ...`).",
 )
 @click.option(
-    "--from",
+    "--schema-version",
     "from_version",
     type=click.Choice([str(v) for v in SOURCE_VERSIONS]),
     default=str(SOURCE_VERSIONS[0]),
     show_default=True,
+    callback=prefer_alias,
     help="Schema version the files are written for.",
 )
+@deprecated_alias("--from", "from_version", "--schema-version", [str(v) for v in SOURCE_VERSIONS])
 @click.option(
     "--format",
     "output_format",

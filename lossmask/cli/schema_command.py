@@ -1,24 +1,58 @@
-"""`lossmask schema [--version N] [--output FILE]`: parse options and delegate."""
+"""`lossmask schema [--schema-version N] [--output FILE]`: parse options and delegate."""
 
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
+from lossmask.cli.options import SCHEMA_VERSIONS, deprecated_alias, prefer_alias
+from lossmask.exit_codes import ExitCode
 from lossmask.schema.jsonschema import render_schema
+
+
+@dataclass(frozen=True)
+class SchemaOptions:
+    version: int
+    output: Path | None
+
+
+@dataclass(frozen=True)
+class SchemaReport:
+    written: bool
+
+    @property
+    def exit_code(self) -> ExitCode:
+        return ExitCode.OK if self.written else ExitCode.ERROR
+
+
+def execute(options: SchemaOptions) -> SchemaReport:
+    text = render_schema(options.version)
+    if options.output is None:
+        click.echo(text, nl=False)
+        return SchemaReport(written=True)
+    try:
+        options.output.write_text(text, encoding="utf-8", newline="\n")
+    except OSError as exc:
+        click.echo(f"error: {options.output}: cannot write: {exc.strerror or exc}", err=True)
+        return SchemaReport(written=False)
+    click.echo(f"wrote {options.output}", err=True)
+    return SchemaReport(written=True)
 
 
 @click.command("schema")
 @click.option(
-    "--version",
+    "--schema-version",
     "version",
-    type=click.Choice(["1", "2"]),
+    type=click.Choice(SCHEMA_VERSIONS),
     default="2",
     show_default=True,
+    callback=prefer_alias,
     help="Schema version to emit.",
 )
+@deprecated_alias("--version", "version", "--schema-version", SCHEMA_VERSIONS)
 @click.option(
     "-o",
     "--output",
@@ -27,13 +61,5 @@ from lossmask.schema.jsonschema import render_schema
 )
 def command(version: str, output: Path | None) -> None:
     """Print the JSON Schema of a config version, for editors (Taplo, Tombi, VS Code)."""
-    text = render_schema(int(version))
-    if output is None:
-        click.echo(text, nl=False)
-        return
-    try:
-        output.write_text(text, encoding="utf-8", newline="\n")
-    except OSError as exc:
-        click.echo(f"error: {output}: cannot write: {exc.strerror or exc}", err=True)
-        sys.exit(2)
-    click.echo(f"wrote {output}", err=True)
+    report = execute(SchemaOptions(int(version), output))
+    sys.exit(int(report.exit_code))

@@ -1,4 +1,4 @@
-"""`lossmask validate PATH...`: parse options and delegate."""
+"""`lossmask validate PATH...`: parse options into `ValidateOptions` and call `execute`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import sys
 
 import click
 
+from lossmask.cli.options import SCHEMA_VERSIONS
 from lossmask.schema.validate_files import ValidateOptions, execute
+from lossmask.schema.validate_output import report_writer
 from lossmask.stacks import StackSyntaxError, split_arguments
 
 
@@ -17,24 +19,92 @@ from lossmask.stacks import StackSyntaxError, split_arguments
 @click.option(
     "--schema-version",
     "version",
-    type=click.Choice(["1", "2"]),
-    default="2",
+    type=click.Choice(SCHEMA_VERSIONS),
+    default=None,
+    help="Validate against the legacy (1) or current (2) schema. "
+    "Default: [tool.lossmask] schema-version, else 2.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
     show_default=True,
-    help="Validate against the legacy (1) or current (2) schema.",
+    help="text: problems and a summary on stderr; json: one report on stdout; "
+    "github: GitHub Actions annotations on stdout.",
+)
+@click.option(
+    "--warnings-as-errors",
+    is_flag=True,
+    default=None,
+    help="Exit 1 when any warning is found.",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="PATTERN",
+    help="Gitignore-style pattern of files to skip under directories; replaces the default "
+    "(pyproject.toml and other tool configs). Repeatable.",
+)
+@click.option(
+    "--extend-exclude",
+    multiple=True,
+    metavar="PATTERN",
+    help="Like --exclude, but adds to the default and to [tool.lossmask] exclude.",
+)
+@click.option(
+    "--force-exclude",
+    is_flag=True,
+    help="Apply the excludes to files named on the command line too (for pre-commit).",
+)
+@click.option(
+    "--respect-gitignore/--no-respect-gitignore",
+    default=None,
+    help="Skip files .gitignore ignores (default: yes).",
+)
+@click.option(
+    "--stdin-filename",
+    metavar="NAME",
+    help="With `-` as a path: the name standard input is reported as (and matched by excludes).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only: no warnings, no summary.")
-def command(paths: tuple[str, ...], version: str, quiet: bool) -> None:
-    """Check config files (or directories of *.toml) against the schema.
+def command(
+    paths: tuple[str, ...],
+    version: str | None,
+    output_format: str,
+    warnings_as_errors: bool | None,
+    exclude: tuple[str, ...],
+    extend_exclude: tuple[str, ...],
+    force_exclude: bool,
+    respect_gitignore: bool | None,
+    stdin_filename: str | None,
+    quiet: bool,
+) -> None:
+    """Check config files (or directories of *.toml; `-` for standard input) against the schema.
 
     `@ base.toml @ overlay.toml` (prime-rl's syntax, with `--data @ d.toml` fragments) validates
     the composed config, each problem at the file and line that set it. Problems print as
     `path:line: key.path: message`. Exit 0 when every file is valid (warnings
-    allowed), 1 when a file is invalid (including malformed TOML), 2 when a file cannot be read.
+    allowed unless --warnings-as-errors), 1 when a file is invalid (including malformed TOML),
+    2 when a file cannot be read or [tool.lossmask] is wrong.
     """
     try:
         # `@ a.toml @ b.toml` (and `--data @ d.toml`): one stack, validated as composed.
         files, stacks = split_arguments(paths)
     except StackSyntaxError as exc:
         raise click.UsageError(str(exc)) from None
-    options = ValidateOptions(paths=files, version=int(version), quiet=quiet, stacks=stacks)
-    sys.exit(execute(options, click.echo))
+    options = ValidateOptions(
+        paths=files,
+        stacks=stacks,
+        version=int(version) if version is not None else None,
+        quiet=quiet,
+        output_format=output_format,  # type: ignore[arg-type]  # click.Choice checked it
+        warnings_as_errors=warnings_as_errors,
+        exclude=exclude or None,
+        extend_exclude=extend_exclude,
+        force_exclude=force_exclude,
+        respect_gitignore=respect_gitignore,
+        stdin_filename=stdin_filename,
+    )
+    report = execute(options, report_writer(click.echo))
+    sys.exit(int(report.exit_code))

@@ -53,7 +53,7 @@ def build_sample(
     backend: MaskBackend,
     seq_len: int | None = None,
 ) -> TrainingSample:
-    """THE function that renders, masks and shifts one conversation (DESIGN.md "Mask semantics")."""
+    """THE function that renders, masks and shifts one conversation (semantics: docs/masks.md)."""
     return shift_and_truncate(mask_conversation(conversation, loss_mask, backend), seq_len)
 
 

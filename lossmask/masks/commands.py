@@ -17,6 +17,7 @@ import click
 
 from lossmask.errors import ConfigError
 from lossmask.masks.sample import MaskError
+from lossmask.terminal import color_by_default
 
 Echo = Callable[..., None]
 
@@ -103,7 +104,7 @@ def _show(options: ShowOptions, echo: Echo) -> int:
         other=other_sample,
         other_setting=f"{other.label}: {other.description}" if other else None,
     )
-    color = options.color if options.color is not None else sys.stdout.isatty()
+    color = options.color if options.color is not None else color_by_default(sys.stdout)
     echo(render_terminal(view, color=color), color=color)
     if options.html:
         Path(options.html).write_text(render_html(view), encoding="utf-8")

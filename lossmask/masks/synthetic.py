@@ -1,9 +1,9 @@
 """A seeded generator of small tool-calling conversations, and JSONL reading and writing.
 
-The default shape is the experiment in DESIGN.md: an optional system prompt, one user question
-naming one to three cities, one assistant turn with that many `get_weather` calls (most turns make
-one call, some two or three), one tool message per call, and a final answer. `exchanges` and
-`reasoning_rate` make longer, richer conversations for parity tests and benchmarks.
+The default shape is the stop experiment's (docs/training.md): an optional system prompt, one user
+question naming one to three cities, one assistant turn with that many `get_weather` calls (most
+turns make one call, some two or three), one tool message per call, and a final answer.
+`exchanges` and `reasoning_rate` make longer, richer conversations for parity tests and benchmarks.
 
 Pure Python and seeded with `random.Random(seed)`: the same arguments give the same conversations
 on every machine, which is what lets `examples/data/weather-tools.jsonl` be checked against the

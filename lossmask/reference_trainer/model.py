@@ -15,7 +15,7 @@ EMBEDDED_MODEL = "embedded:tiny-llama"
 """`[model] name` of the built-in model; also what an absent `name` means."""
 
 # 2 layers, 128 wide: the smallest Llama that still learns the synthetic tool-calling format in a
-# couple of CPU minutes (DESIGN.md, "What to expect from the experiment").
+# couple of CPU minutes (the experiment in docs/training.md trains it for 150 steps).
 TINY_LLAMA: dict[str, Any] = {
     "hidden_size": 128,
     "intermediate_size": 512,

@@ -1,24 +1,55 @@
-"""`lossmask validate`: check files against a schema version and report in `path:line: key: msg`."""
+"""`lossmask validate`: check files against a schema version and report in `path:line: key: msg`.
+
+Settings come from the command line over `[tool.lossmask]` of the nearest `pyproject.toml`
+(`lossmask.selection`), which also decides which files a directory contributes.
+"""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
-from lossmask.paths import UnlistedDirectory, iter_toml_files
-from lossmask.schema.validation import LATEST_VERSION, check_config
-from lossmask.stacks import Layer, Stack, validate_stack
+from lossmask.exit_codes import ExitCode
+from lossmask.paths import UnlistedDirectory
+from lossmask.schema.meaning import LATEST_VERSION
+from lossmask.schema.quick_check import quick_check
+from lossmask.selection import (
+    DEFAULT_EXCLUDE,
+    ProjectSettings,
+    Selection,
+    discover_project_settings,
+    project_root_candidates,
+    select_files,
+)
 
-EXIT_OK, EXIT_INVALID, EXIT_ERROR = 0, 1, 2
+if TYPE_CHECKING:
+    from lossmask.stacks import Layer
+
+OutputFormat = Literal["text", "json", "github"]
+STDIN = "-"
 
 
 @dataclass(frozen=True)
 class ValidateOptions:
+    """What the command line asked for; None means "as `[tool.lossmask]` says, else default"."""
+
     paths: Sequence[str]
-    version: int = LATEST_VERSION
+    version: int | None = None
     quiet: bool = False  # errors only: no warnings, no summary
+    output_format: OutputFormat = "text"
+    warnings_as_errors: bool | None = None
+    exclude: tuple[str, ...] | None = None
+    extend_exclude: tuple[str, ...] = ()
+    force_exclude: bool = False
+    respect_gitignore: bool | None = None
+    stdin_filename: str | None = None
     stacks: Sequence[tuple[Layer, ...]] = ()  # `@ a.toml @ b.toml`: validated as composed
 
 
@@ -30,7 +61,44 @@ class FileResult:
     unreadable: bool = False
 
 
+@dataclass
+class ValidateReport:
+    """Every file's result; `exit_code` is the only place validate decides how it exits."""
+
+    version: int
+    results: list[FileResult] = field(default_factory=list)
+    warnings_as_errors: bool = False
+    # A problem with the invocation itself (a bad `[tool.lossmask]`): nothing was checked.
+    setup_errors: list[Problem] = field(default_factory=list)
+
+    @property
+    def invalid(self) -> int:
+        return sum(1 for r in self.results if r.errors and not r.unreadable)
+
+    @property
+    def unreadable(self) -> int:
+        return sum(1 for r in self.results if r.unreadable)
+
+    @property
+    def warning_count(self) -> int:
+        return sum(len(r.warnings) for r in self.results)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        if self.setup_errors or self.unreadable:
+            return ExitCode.ERROR
+        if self.invalid or (self.warnings_as_errors and self.warning_count):
+            return ExitCode.FOUND
+        return ExitCode.OK
+
+
 def validate_file(path: Path, version: int) -> FileResult:
+    warnings = quick_check(path, version)
+    if warnings is not None:
+        return FileResult(path, warnings=warnings)
+    # Only now the pydantic models: every problem is worded by the full check.
+    from lossmask.schema.validation import check_config
+
     try:
         report = check_config(path, version)
     except UnreadableFileError as exc:
@@ -40,37 +108,86 @@ def validate_file(path: Path, version: int) -> FileResult:
     return FileResult(path, warnings=report.warnings)
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}" + ("" if count == 1 else "s")
+def validate_stdin(name: str, version: int, read: Callable[[], bytes]) -> FileResult:
+    """Validate standard input as the file `name` (which need not exist).
+
+    The bytes go through the same reader as a file, by way of a temporary file that is removed
+    afterwards; every problem then names `name`, as the user's editor or pipeline knows it.
+    """
+    handle, temporary = tempfile.mkstemp(suffix=".toml")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(read())
+        result = validate_file(Path(temporary), version)
+    finally:
+        os.unlink(temporary)
+
+    def renamed(problems: list[Problem]) -> list[Problem]:
+        return [dataclasses.replace(p, file=name) for p in problems]
+
+    return FileResult(
+        Path(name), renamed(result.errors), renamed(result.warnings), result.unreadable
+    )
 
 
-def execute(options: ValidateOptions, echo: Callable[..., None]) -> int:
-    """Validate every file, print problems and a summary, and return the exit code."""
-    results = [
-        FileResult(Path(found.path), errors=[found.problem()], unreadable=True)
-        if isinstance(found, UnlistedDirectory)
-        else validate_file(found, options.version)
-        for found in iter_toml_files(options.paths)
-    ]
-    for layers in options.stacks:
-        errors, warnings, cannot_read = validate_stack(Stack(layers), options.version)
-        results.append(FileResult(Path(layers[0].path), errors, warnings, cannot_read))
-    for result in results:
-        for problem in result.errors:
-            echo(problem.format(), err=True)
-        if not options.quiet:
-            for problem in result.warnings:
-                echo(problem.format(), err=True)
-    invalid = sum(1 for r in results if r.errors and not r.unreadable)
-    unreadable = sum(1 for r in results if r.unreadable)
-    if not options.quiet:
-        valid = len(results) - invalid - unreadable
-        parts = [_plural(valid, "file") + " valid"]
-        if invalid:
-            parts.append(f"{invalid} invalid")
-        if unreadable:
-            parts.append(f"{unreadable} unreadable")
-        echo(", ".join(parts) + f" (schema version {options.version})", err=True)
-    if unreadable:
-        return EXIT_ERROR
-    return EXIT_INVALID if invalid else EXIT_OK
+def _selection(options: ValidateOptions, project: ProjectSettings) -> Selection:
+    exclude = options.exclude if options.exclude is not None else project.exclude
+    respect = options.respect_gitignore
+    return Selection(
+        root=project.root or project_root_candidates(_file_paths(options)),
+        include=project.include or (),
+        exclude=exclude if exclude is not None else DEFAULT_EXCLUDE,
+        extend_exclude=(*project.extend_exclude, *options.extend_exclude),
+        respect_gitignore=respect
+        if respect is not None
+        else project.respect_gitignore is not False,
+        force_exclude=options.force_exclude,
+    )
+
+
+def _file_paths(options: ValidateOptions) -> list[str]:
+    """The paths settings are discovered from: stdin counts as its `--stdin-filename`."""
+    stdin_name = options.stdin_filename or "stdin.toml"
+    return [stdin_name if p == STDIN else p for p in options.paths]
+
+
+def execute(
+    options: ValidateOptions,
+    write_report: Callable[[ValidateReport, ValidateOptions], None],
+    read_stdin: Callable[[], bytes] = lambda: sys.stdin.buffer.read(),
+) -> ValidateReport:
+    """Validate every selected file, hand the report to `write_report`, and return it."""
+    try:
+        project = discover_project_settings(_file_paths(options))
+    except ConfigError as exc:
+        report = ValidateReport(LATEST_VERSION, setup_errors=exc.problems)
+        write_report(report, options)
+        return report
+    version = options.version or project.schema_version or LATEST_VERSION
+    warnings_as_errors = options.warnings_as_errors
+    if warnings_as_errors is None:
+        warnings_as_errors = bool(project.warnings_as_errors)
+    selection = _selection(options, project)
+    report = ValidateReport(version, warnings_as_errors=warnings_as_errors)
+    for given in options.paths:
+        if given == STDIN:
+            name = options.stdin_filename or "<stdin>"
+            if options.stdin_filename and not selection.keeps(Path(name), named=True):
+                continue
+            report.results.append(validate_stdin(name, version, read_stdin))
+            continue
+        for found in select_files([given], selection):
+            if isinstance(found, UnlistedDirectory):
+                result = FileResult(Path(found.path), errors=[found.problem()], unreadable=True)
+            else:
+                result = validate_file(found, version)
+            report.results.append(result)
+    if options.stacks:
+        # Deferred: composing a stack needs the pydantic models, which a plain check avoids.
+        from lossmask.stacks import Stack, validate_stack
+
+        for layers in options.stacks:
+            errors, warnings, cannot_read = validate_stack(Stack(layers), version)
+            report.results.append(FileResult(Path(layers[0].path), errors, warnings, cannot_read))
+    write_report(report, options)
+    return report

@@ -8,22 +8,21 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, overload
 
 from pydantic import BaseModel, ValidationError
 
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
 from lossmask.paths import UnreadablePath, read_regular_file
-from lossmask.schema.locate import KeyPath, located
+from lossmask.schema.locate import KeyPath
+from lossmask.schema.meaning import LATEST_VERSION, meaning_warnings, with_lines
 from lossmask.schema.messages import did_you_mean, merge_alternatives, reword
-from lossmask.schema.sections import DATA_SECTIONS, sft_sections, table_at
 from lossmask.schema.v1 import SFTConfigV1
 from lossmask.schema.v2 import SFTConfigV2
 from lossmask.toml_text import deepest_nesting
 
 SFTConfig = SFTConfigV1 | SFTConfigV2
 MODELS: dict[int, type[SFTConfigV1] | type[SFTConfigV2]] = {1: SFTConfigV1, 2: SFTConfigV2}
-LATEST_VERSION = 2
 
 
 class LossMaskConfigWarning(UserWarning):
@@ -66,33 +65,6 @@ def _unknown_key_warnings(model: BaseModel, path: KeyPath) -> list[Problem]:
     return found
 
 
-def _meaning_warnings(data: Mapping[str, Any], version: int) -> list[Problem]:
-    found: list[Problem] = []
-    for path, section in sft_sections(data):
-        if version >= 2 and "loss_mask" not in section:
-            found.append(
-                Problem(
-                    'no loss_mask: schema version 2 trains "sampled" tokens here, where version 1 '
-                    "trained assistant messages only",
-                    path,
-                    suggestion="run `lossmask migrate` to keep the old meaning, or set "
-                    'loss_mask = "sampled" to accept the new one',
-                    severity="warning",
-                )
-            )
-    for path in DATA_SECTIONS:
-        node = table_at(data, path)
-        if isinstance(node, Mapping) and node.get("type") == "fake" and "loss_mask" in node:
-            found.append(
-                Problem(
-                    'loss_mask has no effect: type = "fake" data has no messages to mask',
-                    (*path, "loss_mask"),
-                    severity="warning",
-                )
-            )
-    return found
-
-
 def _consistency_errors(config: Any) -> list[Problem]:
     errors: list[Problem] = []
     sections: list[tuple[KeyPath, Any]] = [(("data",), config.data)]
@@ -108,11 +80,6 @@ def _consistency_errors(config: Any) -> list[Problem]:
                 )
             )
     return errors
-
-
-def _with_lines(problems: list[Problem], file: str | None, text: str | None) -> list[Problem]:
-    # Pydantic reports in model-field order; a reader wants file order.
-    return sorted(located(problems, file, text), key=lambda problem: problem.line or 0)
 
 
 def validate_data(
@@ -131,14 +98,14 @@ def validate_data(
         config = model_type.model_validate(data)
     except ValidationError as exc:
         problems = merge_alternatives([reword(error, data, version) for error in exc.errors()])
-        raise ConfigError(_with_lines(problems, file, text)) from None
+        raise ConfigError(with_lines(problems, file, text)) from None
     except RecursionError:
         raise UnreadableFileError([nesting_problem(text or "", file)]) from None
     errors = _consistency_errors(config)
     if errors:
-        raise ConfigError(_with_lines(errors, file, text))
-    found = _unknown_key_warnings(config, ()) + _meaning_warnings(data, version)
-    return config, _with_lines(found, file, text)
+        raise ConfigError(with_lines(errors, file, text))
+    found = _unknown_key_warnings(config, ()) + meaning_warnings(data, version)
+    return config, with_lines(found, file, text)
 
 
 _TOML_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
@@ -217,7 +184,13 @@ def check_config(path: str | Path, version: int = LATEST_VERSION) -> ConfigRepor
     return ConfigReport(config, found)
 
 
-def load_config(path: str | Path, version: int = LATEST_VERSION) -> Any:
+@overload
+def load_config(path: str | Path, version: Literal[1]) -> SFTConfigV1: ...
+@overload
+def load_config(path: str | Path, version: Literal[2] = ...) -> SFTConfigV2: ...
+@overload
+def load_config(path: str | Path, version: int) -> SFTConfigV1 | SFTConfigV2: ...
+def load_config(path: str | Path, version: int = LATEST_VERSION) -> SFTConfigV1 | SFTConfigV2:
     """Load a config file as the schema model of `version` (1 or 2).
 
     Raises `ConfigError` (file, key, line, suggestion) when the file is unreadable or invalid.
@@ -227,4 +200,5 @@ def load_config(path: str | Path, version: int = LATEST_VERSION) -> Any:
     report = check_config(path, version)
     for problem in report.warnings:
         warnings.warn(problem.format(), LossMaskConfigWarning, stacklevel=2)
-    return report.config
+    config: SFTConfigV1 | SFTConfigV2 = report.config
+    return config

@@ -12,6 +12,7 @@ from click.testing import CliRunner
 from lossmask.cli import main
 from lossmask.errors import ConfigError
 from lossmask.schema import check_config, load_config
+from tests.conftest import executable
 from tests.schema.golden import INVALID, VALID, Example
 
 
@@ -85,7 +86,7 @@ class _no_error:
 def test_validate_as_a_real_process() -> None:
     """The installed entry point and `python -m lossmask` behave as the in-process runner."""
     invalid = next(e for e in INVALID if e.path.stem == "mode-typo")
-    for argv in (["lossmask"], [sys.executable, "-m", "lossmask"]):
+    for argv in ([executable("lossmask")], [sys.executable, "-m", "lossmask"]):
         done = subprocess.run(
             [*argv, "validate", invalid.path.name],
             cwd=invalid.path.parent,

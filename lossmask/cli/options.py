@@ -1,0 +1,53 @@
+"""Options every config command spells the same way, and the old spellings kept as aliases."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+from click.core import ParameterSource
+
+F = TypeVar("F", bound=Callable[..., Any])
+SCHEMA_VERSIONS = ("1", "2")
+
+
+def deprecated_alias(
+    flag: str, target: str, new_flag: str, choices: Sequence[str]
+) -> Callable[[F], F]:
+    """A hidden option `flag` that sets the parameter `target` (spelled `new_flag` now).
+
+    It still works and says once, on stderr, which spelling to use. The value given under the new
+    name wins when both are given.
+    """
+
+    def store(ctx: click.Context, param: click.Parameter, value: str | None) -> None:
+        if value is None:
+            return
+        click.echo(f"lossmask: {flag} is deprecated; use {new_flag}", err=True)
+        if ctx.get_parameter_source(target) is ParameterSource.COMMANDLINE:
+            return
+        # Parameters are processed in command-line order: the target may be set already (to its
+        # default) or not yet; `prefer_alias` on the target picks this value up in that case.
+        ctx.meta[f"lossmask.alias.{target}"] = value
+        if target in ctx.params:
+            ctx.params[target] = value
+
+    return click.option(
+        flag,
+        # Its own name: the flag's (`--version` -> `version`) may be the target's.
+        f"deprecated_alias_of_{target}",
+        type=click.Choice(list(choices)),
+        default=None,
+        hidden=True,
+        expose_value=False,
+        callback=store,
+    )
+
+
+def prefer_alias(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """Callback of an option that has a `deprecated_alias`: the alias's value, if it came first."""
+    assert param.name is not None
+    if ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE:
+        return value
+    return ctx.meta.get(f"lossmask.alias.{param.name}", value)

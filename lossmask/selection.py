@@ -1,0 +1,252 @@
+"""Which of the files `lossmask.paths` finds a command checks: excludes, `.gitignore`, and the
+`[tool.lossmask]` table of `pyproject.toml`, as black and ruff choose files.
+
+Files named on the command line are always checked (pre-commit names every file it passes);
+`--force-exclude` applies the excludes to them too. Files found by walking a directory are
+checked when they match `include` (default: every `*.toml`), match no `exclude` /
+`extend-exclude` pattern, and are not ignored by a `.gitignore`. Patterns are gitignore-style
+(`rl.toml`, `configs/**/rl.toml`, `/build/`) and match paths relative to the project root: the
+directory of the `pyproject.toml` that holds `[tool.lossmask]`, or else the common parent of the
+paths given.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lossmask.errors import ConfigError, Problem
+from lossmask.paths import UnlistedDirectory, is_directory, iter_toml_files
+from lossmask.schema.locate import key_lines
+
+if TYPE_CHECKING:
+    # Imported where patterns are matched: its import is a third of a cold start, and a file
+    # named on the command line never needs it.
+    import pathspec
+
+# Tool configs that are TOML but never SFT configs; `exclude` replaces this list,
+# `extend-exclude` adds to it.
+DEFAULT_EXCLUDE: tuple[str, ...] = (
+    "pyproject.toml",
+    "Cargo.toml",
+    "taplo.toml",
+    ".taplo.toml",
+    "tombi.toml",
+    "ruff.toml",
+    ".ruff.toml",
+    "uv.toml",
+)
+
+TABLE = ("tool", "lossmask")
+LIST_KEYS = ("include", "exclude", "extend-exclude")
+KNOWN_KEYS = ("schema-version", *LIST_KEYS, "warnings-as-errors", "respect-gitignore")
+
+
+@dataclass(frozen=True)
+class ProjectSettings:
+    """`[tool.lossmask]` of one `pyproject.toml`; None means "not set there"."""
+
+    path: Path | None = None
+    schema_version: int | None = None
+    include: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] | None = None
+    extend_exclude: tuple[str, ...] = ()
+    warnings_as_errors: bool | None = None
+    respect_gitignore: bool | None = None
+
+    @property
+    def root(self) -> Path | None:
+        return self.path.parent if self.path is not None else None
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to keep of the files found; built from the command line over the project settings."""
+
+    root: Path
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = DEFAULT_EXCLUDE
+    extend_exclude: tuple[str, ...] = ()
+    respect_gitignore: bool = True
+    force_exclude: bool = False
+    _gitignores: dict[Path, pathspec.PathSpec | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def _spec(self, patterns: Sequence[str]) -> pathspec.PathSpec:
+        import pathspec
+
+        return pathspec.GitIgnoreSpec.from_lines(patterns)
+
+    def _relative(self, path: Path) -> str | None:
+        try:
+            return Path(os.path.relpath(path.absolute(), self.root)).as_posix()
+        except ValueError:  # another drive (Windows)
+            return None
+
+    def excluded(self, path: Path) -> bool:
+        relative = self._relative(path)
+        if relative is None or relative.startswith("../"):
+            # Outside the project root: only the file's own name can match.
+            relative = path.name
+        spec = self._spec([*self.exclude, *self.extend_exclude])
+        return spec.match_file(relative)
+
+    def included(self, path: Path) -> bool:
+        if not self.include:
+            return True
+        relative = self._relative(path) or path.name
+        return self._spec(self.include).match_file(relative)
+
+    def _gitignore(self, directory: Path) -> pathspec.PathSpec | None:
+        if directory not in self._gitignores:
+            try:
+                lines = (directory / ".gitignore").read_text(encoding="utf-8").splitlines()
+            except (OSError, UnicodeDecodeError):
+                self._gitignores[directory] = None
+            else:
+                self._gitignores[directory] = self._spec(lines)
+        return self._gitignores[directory]
+
+    def gitignored(self, path: Path) -> bool:
+        """Whether a `.gitignore` in the project root or a directory below it, on the way to
+        `path`, ignores it (each file's patterns are relative to its own directory)."""
+        if not self.respect_gitignore:
+            return False
+        absolute = path.absolute()
+        directory = absolute.parent
+        chain = []
+        while True:
+            chain.append(directory)
+            if directory == self.root or directory.parent == directory:
+                break
+            directory = directory.parent
+        if self.root not in chain:
+            chain = [absolute.parent]
+        for directory in reversed(chain):
+            spec = self._gitignore(directory)
+            if spec is not None and spec.match_file(absolute.relative_to(directory).as_posix()):
+                return True
+        return False
+
+    def keeps(self, path: Path, *, named: bool) -> bool:
+        if named and not self.force_exclude:
+            return True
+        if self.excluded(path) or self.gitignored(path):
+            return False
+        return named or self.included(path)
+
+
+def select_files(
+    paths: Iterable[str | Path], selection: Selection
+) -> Iterator[Path | UnlistedDirectory]:
+    """The files to check under `paths`, in the order `lossmask.paths` finds them.
+
+    A directory that could not be listed is passed through: the caller reports it.
+    """
+    for given in paths:
+        named = not is_directory(given)
+        for path in iter_toml_files([given]):
+            if isinstance(path, UnlistedDirectory) or selection.keeps(path, named=named):
+                yield path
+
+
+def project_root_candidates(paths: Sequence[str | Path]) -> Path:
+    """The common parent directory of `paths` (the working directory when there are none)."""
+    directories = []
+    for given in paths:
+        path = Path(given).absolute()
+        directories.append(path if is_directory(path) else path.parent)
+    if not directories:
+        return Path.cwd()
+    return Path(os.path.commonpath(directories))
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest `pyproject.toml` at or above `start` that has a `[tool.lossmask]` table.
+
+    The search stops at the top of a repository (a directory holding `.git` or `.hg`), as black's
+    does, so a checkout never picks up settings from a directory above it.
+    """
+    for directory in (start, *start.parents):
+        candidate = directory / "pyproject.toml"
+        try:
+            data = tomllib.loads(candidate.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            data = {}  # none there, or none that can be read
+        if isinstance(data.get("tool"), dict) and "lossmask" in data["tool"]:
+            return candidate
+        if _exists(directory / ".git") or _exists(directory / ".hg"):
+            return None
+    return None
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return os.path.lexists(path)
+    except OSError:
+        return False
+
+
+def _display(path: Path) -> str:
+    """`path` as the user would write it: relative to the working directory when inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _error(
+    path: Path, text: str, key: tuple[str, ...], message: str, suggestion: str | None = None
+) -> ConfigError:
+    lines = key_lines(text)
+    line = lines.get(key) or lines.get(key[:-1]) or lines.get(TABLE)
+    return ConfigError(
+        [Problem(message, key, file=_display(path), line=line, suggestion=suggestion)]
+    )
+
+
+def load_project_settings(path: Path) -> ProjectSettings:
+    """Read `[tool.lossmask]`; a wrong key or value is a `ConfigError` in TOML words."""
+    try:
+        text = path.read_text(encoding="utf-8")
+        table: Any = tomllib.loads(text).get("tool", {}).get("lossmask", {})
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError.single(
+            f"cannot read [tool.lossmask]: {exc}", file=_display(path)
+        ) from None
+    if not isinstance(table, dict):
+        raise _error(path, text, TABLE, "must be a table")
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        where = (*TABLE, key)
+        if key not in KNOWN_KEYS:
+            from lossmask.schema.messages import did_you_mean  # only on this error: it is slow
+
+            known = "known keys are " + ", ".join(KNOWN_KEYS)
+            close = did_you_mean(key, KNOWN_KEYS)
+            hint = f"{close} {known}" if close else known
+            raise _error(path, text, where, "unknown key", suggestion=hint)
+        if key == "schema-version":
+            if value not in (1, 2) or isinstance(value, bool):
+                raise _error(path, text, where, f"must be 1 or 2, not {value!r}")
+            values["schema_version"] = value
+        elif key in LIST_KEYS:
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise _error(path, text, where, "must be an array of strings (glob patterns)")
+            values[key.replace("-", "_")] = tuple(value)
+        elif not isinstance(value, bool):
+            raise _error(path, text, where, "must be true or false")
+        else:
+            values[key.replace("-", "_")] = value
+    return ProjectSettings(path=path, **values)
+
+
+def discover_project_settings(paths: Sequence[str | Path]) -> ProjectSettings:
+    """`[tool.lossmask]` for the files in `paths`, found from their common parent upwards."""
+    found = find_pyproject(project_root_candidates(paths))
+    return load_project_settings(found) if found is not None else ProjectSettings()

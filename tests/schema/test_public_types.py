@@ -1,0 +1,27 @@
+"""`load_config` is typed per schema version, so callers get the model's attributes checked."""
+
+from __future__ import annotations
+
+import typing
+from pathlib import Path
+
+from lossmask.schema import SFTConfigV1, SFTConfigV2, load_config
+
+
+def test_load_config_has_one_overload_per_version() -> None:
+    returns = {
+        str(typing.get_type_hints(overload)["version"]): typing.get_type_hints(overload)["return"]
+        for overload in typing.get_overloads(load_config)
+    }
+    assert returns == {
+        "typing.Literal[1]": SFTConfigV1,
+        "typing.Literal[2]": SFTConfigV2,
+        "<class 'int'>": SFTConfigV1 | SFTConfigV2,
+    }
+
+
+def test_load_config_returns_the_model_of_the_version(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[data.loss_mask]\nassistant = true\n")
+    assert type(load_config(config, 1)) is SFTConfigV1
+    assert type(load_config(config)) is SFTConfigV2

@@ -1,0 +1,130 @@
+"""Which files `validate` checks under a directory: excludes, .gitignore, [tool.lossmask]."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lossmask.cli import main
+from lossmask.selection import Selection, discover_project_settings, select_files
+from lossmask.terminal import color_by_default
+from tests.conftest import CORPUS
+
+GOOD = '[data]\nloss_mask = "sampled"\n'
+
+
+def _tree(root: Path, names: list[str]) -> None:
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(GOOD)
+
+
+def _selected(root: Path, selection: Selection, *paths: str) -> list[str]:
+    return [
+        p.relative_to(root).as_posix() for p in select_files([root / p for p in paths], selection)
+    ]
+
+
+def test_default_excludes_tool_configs_only_under_directories(tmp_path: Path) -> None:
+    _tree(tmp_path, ["pyproject.toml", "a/sft.toml", "a/tombi.toml"])
+    selection = Selection(root=tmp_path)
+    assert _selected(tmp_path, selection, ".") == ["a/sft.toml"]
+    # A file named on the command line is always checked, unless --force-exclude.
+    assert _selected(tmp_path, selection, "pyproject.toml") == ["pyproject.toml"]
+    forced = Selection(root=tmp_path, force_exclude=True)
+    assert _selected(tmp_path, forced, "pyproject.toml") == []
+
+
+def test_exclude_replaces_and_extend_exclude_adds(tmp_path: Path) -> None:
+    _tree(tmp_path, ["pyproject.toml", "rl.toml", "sft.toml", "deep/er/rl.toml", "run/x.toml"])
+    replaced = Selection(root=tmp_path, exclude=("rl.toml",))
+    assert _selected(tmp_path, replaced, ".") == ["pyproject.toml", "sft.toml", "run/x.toml"]
+    extended = Selection(root=tmp_path, extend_exclude=("rl.toml", "/run/"))
+    assert _selected(tmp_path, extended, ".") == ["sft.toml"]
+
+
+def test_gitignore_files_are_respected_at_every_level(tmp_path: Path) -> None:
+    _tree(tmp_path, ["keep.toml", "build/out.toml", "sub/a.toml", "sub/tmp.toml"])
+    (tmp_path / ".gitignore").write_text("build/\n")
+    (tmp_path / "sub" / ".gitignore").write_text("tmp.toml\n")
+    assert _selected(tmp_path, Selection(root=tmp_path), ".") == ["keep.toml", "sub/a.toml"]
+    ignoring = Selection(root=tmp_path, respect_gitignore=False)
+    assert _selected(tmp_path, ignoring, ".") == [
+        "keep.toml",
+        "build/out.toml",
+        "sub/a.toml",
+        "sub/tmp.toml",
+    ]
+
+
+def test_include_limits_what_directories_contribute(tmp_path: Path) -> None:
+    _tree(tmp_path, ["configs/sft.toml", "other/x.toml"])
+    selection = Selection(root=tmp_path, include=("configs/**/*.toml",))
+    assert _selected(tmp_path, selection, ".") == ["configs/sft.toml"]
+
+
+def test_pyproject_is_found_from_the_common_parent_and_stops_at_the_repository(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.lossmask]\nexclude = ["rl.toml"]\n')
+    _tree(tmp_path, ["repo/a/x.toml", "repo/b/y.toml", "plain/a/z.toml"])
+    found = discover_project_settings([tmp_path / "plain/a/z.toml"])
+    assert (found.path, found.exclude) == (tmp_path / "pyproject.toml", ("rl.toml",))
+    (tmp_path / "repo" / ".git").mkdir()
+    inside = discover_project_settings([tmp_path / "repo/a/x.toml", tmp_path / "repo/b"])
+    assert inside.path is None
+
+
+def test_the_prime_rl_corpus_without_its_rl_configs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 25 real configs: with the RL ones excluded by [tool.lossmask], only SFT warnings stay."""
+    monkeypatch.chdir(tmp_path)
+    everything = CliRunner().invoke(main, ["validate", str(CORPUS)])
+    assert everything.exit_code == 0
+    assert everything.stderr.count("warning: unknown key in the top level") > 40
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.lossmask]\n"
+        # Patterns with a slash are anchored at the project root, as in .gitignore.
+        'extend-exclude = ["rl.toml", "corpus/configs/ci/integration/reverse-text-rl-sft/", '
+        '"sft_distill*.toml", "corpus/examples/advanced/"]\n'
+    )
+    (tmp_path / "corpus").symlink_to(CORPUS)
+    result = CliRunner().invoke(main, ["validate", "--format", "json", "corpus/"])
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert [f["path"].removeprefix("corpus/") for f in report["files"]] == [
+        "configs/basic/reverse-text/sft.toml",
+        "configs/basic/wordle/sft.toml",
+        "configs/ci/slim_sft.toml",
+        "configs/ci/integration/reverse-text-sft/full-offload-resume.toml",
+        "configs/ci/integration/reverse-text-sft/resume.toml",
+        "configs/ci/integration/reverse-text-sft/start.toml",
+        "configs/ci/integration/reverse-text-sft-lora/resume.toml",
+        "configs/ci/integration/reverse-text-sft-lora/start.toml",
+        "configs/debug/fake/sft.toml",
+        "examples/basic/reverse-text/sft.toml",
+        "examples/basic/wordle/sft.toml",
+        "examples/vlm_sft/sft.toml",
+        "examples/vlm_sft_moe/sft.toml",
+    ]
+    assert {w["message"].split(":")[0] for f in report["files"] for w in f["warnings"]} == {
+        "no loss_mask"
+    }
+
+
+class _Terminal:
+    def isatty(self) -> bool:
+        return True
+
+
+def test_no_color_turns_colour_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert color_by_default(_Terminal()) is True  # type: ignore[arg-type]
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert color_by_default(_Terminal()) is False  # type: ignore[arg-type]
+    monkeypatch.setenv("NO_COLOR", "")  # set but empty: the convention says colour stays
+    assert color_by_default(_Terminal()) is True  # type: ignore[arg-type]
