@@ -8,6 +8,7 @@ the local cache or fails at once, naming the id, and never waits on a network th
 from __future__ import annotations
 
 import glob
+import json
 import os
 import re
 from pathlib import Path
@@ -57,6 +58,8 @@ def _file_part(path: Path, cache_dir: str | None) -> Part:
             raise DataSourceError(label, f"cannot be read ({error.strerror})") from None
     elif suffix in SUFFIX_BUILDER:
         datasets = import_datasets()
+        if suffix == ".parquet":
+            _check_parquet(path, label)
         try:
             dataset = datasets.load_dataset(
                 SUFFIX_BUILDER[suffix], data_files=[str(path)], split="train", cache_dir=cache_dir
@@ -78,6 +81,24 @@ def _file_part(path: Path, cache_dir: str | None) -> Part:
     if isinstance(checked, DataSourceError):
         raise checked
     return checked
+
+
+def _check_parquet(path: Path, label: str) -> None:
+    """Read the footer first: a corrupt or 0-row file gets its own message, not the builder's."""
+    import pyarrow.parquet as pq
+
+    try:
+        rows = pq.ParquetFile(path).metadata.num_rows
+    except OSError as error:
+        raise DataSourceError(label, f"cannot be read ({error.strerror or error})") from None
+    except Exception as error:
+        raise DataSourceError(
+            label,
+            f"is not a readable parquet file ({_cause(error)})",
+            suggestion="check that the file is complete; re-export it if it was cut short",
+        ) from None
+    if rows == 0:
+        raise DataSourceError(label, "has no rows", suggestion="nothing to read here")
 
 
 def _expand(pattern: str, base: Path | None) -> list[Path]:
@@ -148,31 +169,42 @@ def _folder_groups(folder: Path, spec: DataSpec) -> list[tuple[str, list[Path] |
     return groups
 
 
-def _saved_parts(folder: Path, spec: DataSpec) -> list[Part | DataSourceError]:
-    """A `save_to_disk` folder: one Dataset, or a DatasetDict whose splits `splits` picks."""
+def _load_saved(folder: Path, label: str) -> Part | DataSourceError:
+    """One saved Dataset folder. A 0-row one has no data files, which `load_from_disk` cannot
+    load, so it is told apart first."""
     datasets = import_datasets()
     try:
-        loaded = datasets.load_from_disk(str(folder))
+        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+        if not state.get("_data_files"):
+            return DataSourceError(label, "has no rows", suggestion="nothing to read here")
+        dataset = datasets.load_from_disk(str(folder))
     except Exception as error:
-        return [
-            DataSourceError(str(folder), f"is not a readable save_to_disk folder ({_cause(error)})")
-        ]
-    if isinstance(loaded, datasets.Dataset):
+        return DataSourceError(label, f"is not a readable save_to_disk folder ({_cause(error)})")
+    return _checked(DatasetPart(dataset, label))
+
+
+def _saved_parts(folder: Path, spec: DataSpec) -> list[Part | DataSourceError]:
+    """A `save_to_disk` folder: one Dataset, or a DatasetDict whose splits `splits` picks."""
+    if not (folder / "dataset_dict.json").is_file():
         if spec.splits is not None or spec.subsets is not None:
             return [DataSourceError(str(folder), "holds one dataset with no splits or subsets")]
-        return [_checked(DatasetPart(loaded, str(folder)))]
+        return [_load_saved(folder, str(folder))]
+    try:
+        names = json.loads((folder / "dataset_dict.json").read_text(encoding="utf-8"))["splits"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return [DataSourceError(str(folder), f"has an unreadable dataset_dict.json ({error})")]
     parts: list[Part | DataSourceError] = []
     for subset, split in spec.subsets_and_splits():
         label = f"{folder}[{split}]"
         if subset is not None:
             parts.append(DataSourceError(label, "a save_to_disk folder has no subsets"))
-        elif split not in loaded:
-            known = ", ".join(loaded) or "none"
+        elif split not in names:
+            known = ", ".join(names) or "none"
             parts.append(
                 DataSourceError(str(folder), f'has no split "{split}" (its splits: {known})')
             )
         else:
-            parts.append(_checked(DatasetPart(loaded[split], label)))
+            parts.append(_load_saved(folder / split, label))
     return parts
 
 

@@ -57,7 +57,7 @@ class JsonlPart:
     def _parse(self, row: int, raw: bytes) -> RawRow:
         ref = RowRef(self.label, row, self._lines[row])
         try:
-            value = json.loads(raw)
+            value = json.loads(raw.rstrip(b"\r\n"))
         except (json.JSONDecodeError, UnicodeDecodeError) as error:
             where = f" (column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
             reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
