@@ -157,7 +157,7 @@ def _folder_groups(folder: Path, spec: DataSpec) -> list[tuple[str, list[Path] |
         if subset is not None:
             groups.append((split, DataSourceError(str(folder), "a local folder has no subsets")))
         elif split not in by_split:
-            known = ", ".join(sorted(by_split)) or "none"
+            known = ", ".join(sorted(str(name) for name in by_split)) or "none"
             groups.append(
                 (
                     split,
