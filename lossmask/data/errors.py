@@ -9,14 +9,15 @@ Both print as one line in the `file:line: ...` shape editors jump to, like a con
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from lossmask.errors import Problem
 
 
-@dataclass(frozen=True)
-class RowRef:
+class RowRef(NamedTuple):
     """Where a row came from: its source, its 0-based row number there, and (JSONL) its line."""
 
+    # A tuple, not a dataclass: one is made per row read, and tuples are the cheapest to make.
     source: str
     row: int
     line: int | None = None

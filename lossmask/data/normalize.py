@@ -29,6 +29,7 @@ Every message is then normalised so that the same conversation reads the same fr
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -60,12 +61,20 @@ def row_format(columns: Sequence[str]) -> str | None:
 
 
 def drop_nulls(value: Any) -> Any:
-    """`value` without `None` values in any mapping, at any depth."""
-    if isinstance(value, Mapping):
-        return {key: drop_nulls(item) for key, item in value.items() if item is not None}
-    if isinstance(value, list):
-        return [drop_nulls(item) for item in value]
+    """`value` without `None` values in any dict, at any depth (rows are plain JSON values)."""
+    kind = type(value)
+    if kind is dict:
+        return {
+            key: drop_nulls(item) if type(item) in _CONTAINERS else item
+            for key, item in value.items()
+            if item is not None
+        }
+    if kind is list:
+        return [drop_nulls(item) if type(item) in _CONTAINERS else item for item in value]
     return value
+
+
+_CONTAINERS = (dict, list)
 
 
 def _kind(value: Any) -> str:
@@ -73,7 +82,7 @@ def _kind(value: Any) -> str:
         return "a boolean"
     if isinstance(value, int | float):
         return "a number"
-    if isinstance(value, Mapping):
+    if isinstance(value, dict):
         return "an object"
     if isinstance(value, list):
         return "a list"
@@ -91,9 +100,7 @@ def normalize_content(content: Any, key: str) -> str:
     if content is None:
         return ""
     if isinstance(content, list) and all(
-        isinstance(part, Mapping)
-        and part.get("type") == "text"
-        and isinstance(part.get("text"), str)
+        isinstance(part, dict) and part.get("type") == "text" and isinstance(part.get("text"), str)
         for part in content
     ):
         return "".join(part["text"] for part in content)
@@ -117,64 +124,75 @@ def parse_json_object(value: Any, key: str, what: str) -> dict[str, Any]:
                 f"{what} are not valid JSON ({error.msg} at column {error.colno})",
                 "write them as a JSON object or a JSON-encoded string of one",
             ) from None
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict):
         raise RowProblem(key, f"{what} must be a JSON object, not {_kind(value)} ({_shown(value)})")
-    return drop_nulls(dict(value))
+    return drop_nulls(value)
 
 
 def normalize_tool_call(call: Any, key: str) -> dict[str, Any]:
     """`{"id"?, "type": "function", "function": {"name", "arguments": {...}, ...}}`."""
-    if not isinstance(call, Mapping):
+    if type(call) is not dict:
         raise RowProblem(key, f"a tool call must be an object, not {_kind(call)}")
-    call = drop_nulls(dict(call))
-    nested = isinstance(call.get("function"), Mapping)
-    function = dict(call["function"]) if nested else dict(call)
+    nested = type(call.get("function")) is dict
+    source = call["function"] if nested else call
+    function = {k: v for k, v in source.items() if v is not None and k not in ("id", "type")}
     name = function.get("name")
-    if not isinstance(name, str) or not name:
+    if type(name) is not str or not name:
         raise RowProblem(
             key, "a tool call needs a function name", 'write "function": {"name": ...}'
         )
-    arguments_key = f"{key}.function.arguments" if nested else f"{key}.arguments"
     function["arguments"] = parse_json_object(
-        function.get("arguments"), arguments_key, "tool call arguments"
+        function.get("arguments"),
+        f"{key}.function.arguments" if nested else f"{key}.arguments",
+        "tool call arguments",
     )
-    out: dict[str, Any] = {"id": call["id"]} if "id" in call else {}
+    out: dict[str, Any] = {"id": call["id"]} if call.get("id") is not None else {}
     out["type"] = "function"
+    out["function"] = function
     if nested:
-        out["function"] = function
-        out.update({k: v for k, v in call.items() if k not in ("id", "type", "function")})
-    else:
-        out["function"] = {k: v for k, v in function.items() if k not in ("id", "type")}
+        for extra, value in call.items():
+            if extra not in ("id", "type", "function") and value is not None:
+                out[extra] = drop_nulls(value)
     return out
 
 
+_ROLE_SET = frozenset(ROLES)
+_SPECIAL_KEYS = frozenset(("role", "content", "tool_calls"))
+
+
 def normalize_message(raw: Any, key: str, default_role: str) -> dict[str, Any]:
-    if isinstance(raw, str):
+    if type(raw) is str:
         return {"role": default_role, "content": raw}
-    if not isinstance(raw, Mapping):
+    if type(raw) is not dict:
         raise RowProblem(key, f"a message must be an object or a string, not {_kind(raw)}")
-    message = drop_nulls(dict(raw))
-    role = message.get("role")
-    if role is None:
-        raise RowProblem(key, "message has no role", f'add "role": one of {", ".join(ROLES)}')
-    if role not in ROLES:
-        close = did_you_mean(str(role), ROLES) if isinstance(role, str) else None
+    role = raw.get("role")
+    if role not in _ROLE_SET:
+        if role is None:
+            raise RowProblem(key, "message has no role", f'add "role": one of {", ".join(ROLES)}')
+        close = did_you_mean(role, ROLES) if isinstance(role, str) else None
         hint = f"roles are {', '.join(ROLES)}" + (f"; {close}" if close else "")
         raise RowProblem(f"{key}.role", f"unknown role {_shown(role)}", hint)
-    message["content"] = normalize_content(raw.get("content"), f"{key}.content")
-    for alias in ("reasoning", "thinking"):
-        if alias in message:
-            value = message.pop(alias)
-            message.setdefault("reasoning_content", value)
-    if "reasoning_content" in message:
-        message["reasoning_content"] = normalize_content(
-            message["reasoning_content"], f"{key}.reasoning_content"
-        )
-    if "train" in message and not isinstance(message["train"], bool):
-        raise RowProblem(f"{key}.train", f"must be true or false, not {_shown(message['train'])}")
-    calls = message.pop("tool_calls", None)
+    content = raw.get("content")
+    message: dict[str, Any] = {
+        "role": role,
+        "content": content
+        if type(content) is str
+        else normalize_content(content, f"{key}.content"),
+    }
+    for field, value in raw.items():
+        if value is None or field in _SPECIAL_KEYS:
+            continue
+        if field in ("reasoning", "thinking", "reasoning_content"):
+            if field != "reasoning_content" and raw.get("reasoning_content") is not None:
+                continue  # reasoning_content wins over its aliases
+            field = "reasoning_content"
+            value = normalize_content(value, f"{key}.{field}")
+        elif field == "train" and type(value) is not bool:
+            raise RowProblem(f"{key}.train", f"must be true or false, not {_shown(value)}")
+        message[field] = drop_nulls(value) if type(value) in _CONTAINERS else value
+    calls = raw.get("tool_calls")
     if calls:
-        if not isinstance(calls, list):
+        if type(calls) is not list:
             raise RowProblem(f"{key}.tool_calls", f"must be a list, not {_kind(calls)}")
         message["tool_calls"] = [
             normalize_tool_call(call, f"{key}.tool_calls[{i}]") for i, call in enumerate(calls)
@@ -186,7 +204,7 @@ def normalize_messages(raw: Any, key: str, default_role: str) -> list[dict[str, 
     """A string, one message or a list of them, as a list of normalised messages."""
     if raw is None:
         return []
-    if isinstance(raw, str | Mapping):
+    if isinstance(raw, str | dict):
         return [normalize_message(raw, key, default_role)]
     if not isinstance(raw, list):
         raise RowProblem(key, f"must be a list of messages or a string, not {_kind(raw)}")
@@ -196,27 +214,41 @@ def normalize_messages(raw: Any, key: str, default_role: str) -> list[dict[str, 
 def normalize_tools(raw: Any) -> list[dict[str, Any]]:
     if raw is None or raw == "" or raw == []:
         return []
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except json.JSONDecodeError as error:
-            raise RowProblem(
-                "tools",
-                f"is not valid JSON ({error.msg} at column {error.colno})",
-                "write a list of tool definitions, or a JSON-encoded string of one",
-            ) from None
-    if isinstance(raw, Mapping):
+    if not isinstance(raw, str):
+        try:  # the same tools repeat on most rows; a JSON key finds them in the cache
+            raw = json.dumps(raw, ensure_ascii=False)
+        except (TypeError, ValueError):
+            return _tool_list(drop_nulls(raw))
+    # Datasets often repeat one tool list on every row: parse and normalise each one once.
+    return list(_tools_from_json(raw))
+
+
+@functools.lru_cache(maxsize=256)
+def _tools_from_json(text: str) -> tuple[dict[str, Any], ...]:
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise RowProblem(
+            "tools",
+            f"is not valid JSON ({error.msg} at column {error.colno})",
+            "write a list of tool definitions, or a JSON-encoded string of one",
+        ) from None
+    return tuple(_tool_list(drop_nulls(parsed)))
+
+
+def _tool_list(raw: Any) -> list[dict[str, Any]]:
+    if isinstance(raw, dict):
         raw = [raw]
     if not isinstance(raw, list):
         raise RowProblem("tools", f"must be a list of tool definitions, not {_kind(raw)}")
     tools = []
-    for index, tool in enumerate(drop_nulls(raw)):
-        if not isinstance(tool, Mapping):
+    for index, tool in enumerate(raw):
+        if not isinstance(tool, dict):
             raise RowProblem(f"tools[{index}]", f"must be an object, not {_kind(tool)}")
-        if tool.get("type") == "function" and isinstance(tool.get("function"), Mapping):
-            tools.append(dict(tool))
+        if tool.get("type") == "function" and isinstance(tool.get("function"), dict):
+            tools.append(tool)
         elif isinstance(tool.get("name"), str):
-            tools.append({"type": "function", "function": dict(tool)})
+            tools.append({"type": "function", "function": tool})
         else:
             raise RowProblem(
                 f"tools[{index}]",
@@ -228,8 +260,6 @@ def normalize_tools(raw: Any) -> list[dict[str, Any]]:
 
 def normalize_row(row: Mapping[str, Any]) -> Conversation:
     """The conversation of one row; raises `RowProblem` naming the field that is wrong."""
-    from lossmask.data.sharegpt import sharegpt_messages
-
     if row.get("messages") is not None:
         messages = normalize_messages(row["messages"], "messages", "assistant")
     elif "prompt" in row and "completion" in row:
@@ -243,6 +273,8 @@ def normalize_row(row: Mapping[str, Any]) -> Conversation:
         messages = normalize_messages(row["prompt"], "prompt", "user")
         messages += normalize_messages(completion, "completion", "assistant")
     elif row.get("conversations") is not None:
+        from lossmask.data.sharegpt import sharegpt_messages  # it builds on this module
+
         messages = sharegpt_messages(row["conversations"], row.get("system"))
     else:
         present = ", ".join(sorted(str(key) for key in row)) or "none"

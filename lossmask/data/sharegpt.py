@@ -23,7 +23,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from lossmask.data.errors import RowProblem
-from lossmask.data.normalize import normalize_content, normalize_message, normalize_tool_call
+from lossmask.data.normalize import (
+    drop_nulls,
+    normalize_content,
+    normalize_message,
+    normalize_tool_call,
+)
 from lossmask.schema.messages import did_you_mean
 
 SHAREGPT_ROLES: dict[str, str] = {
@@ -50,7 +55,7 @@ def _function_call(value: Any, key: str) -> dict[str, Any]:
                 f"a function_call value is not valid JSON ({error.msg} at column {error.colno})",
                 'write {"name": ..., "arguments": {...}}',
             ) from None
-    calls = value if isinstance(value, list) else [value]
+    calls = drop_nulls(value if isinstance(value, list) else [value])
     return {
         "role": "assistant",
         "content": "",

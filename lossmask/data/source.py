@@ -28,9 +28,10 @@ from lossmask.data.spec import DataSpec
 _STREAM_DENSITY = 1 / 64
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class DataRow:
-    """One conversation, normalised, and where it came from."""
+    """One conversation, normalised, and where it came from (not frozen: one is made per row,
+    and a frozen dataclass is slower to make)."""
 
     index: int
     ref: RowRef
