@@ -44,7 +44,12 @@ class DataSpec:
 
     @property
     def label(self) -> str:
-        return self.name
+        """How messages name the whole source: the name, or its one data file."""
+        if self.data_files is None:
+            return self.name
+        if len(self.data_files) == 1:
+            return self.data_files[0]
+        return f"{self.name} data_files ({len(self.data_files)} patterns)"
 
 
 def _string_list(value: Any, key: str, file: str | None) -> tuple[str, ...] | None:

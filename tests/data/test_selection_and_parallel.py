@@ -75,7 +75,9 @@ def test_select_rows_for_show_and_audit(tmp_path: Path) -> None:
     assert select_rows(source) == list(range(12))
     with pytest.raises(ValueError) as caught:
         select_rows(source, index=12)
-    assert str(caught.value) == "--index 12 is out of range: json has 12 rows"
+    assert (
+        str(caught.value) == "--index 12 is out of range: json data_files (2 patterns) has 12 rows"
+    )
     with pytest.raises(ValueError) as caught:
         select_rows(source, index=1, random_rows=2)
     assert str(caught.value) == "give --index or --random, not both"
