@@ -37,6 +37,10 @@ def import_datasets() -> Any:
             "the datasets package is not installed",
             suggestion="pip install 'lossmask[train]'",
         ) from None
+    if os.environ["HF_DATASETS_OFFLINE"].strip().lower() in ("1", "true", "yes", "on"):
+        # `datasets` reads these variables once, at import: if something imported it before
+        # they were set here, its switch is set directly so a hub id still never waits on a network.
+        datasets.config.HF_HUB_OFFLINE = True
     datasets.disable_progress_bars()
     datasets.logging.set_verbosity_error()
     return datasets

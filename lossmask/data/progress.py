@@ -26,4 +26,5 @@ def progress_bar(total: int, label: str, *, enabled: bool | None = None) -> Any:
         from tqdm import tqdm
     except ImportError:  # pragma: no cover - tqdm is in the [train] extra
         return _NoBar()
-    return tqdm(total=total, desc=label, unit="rows", unit_scale=True, file=sys.stderr, leave=False)
+    # The finished bar stays: its last line is the run's row count and rows/s.
+    return tqdm(total=total, desc=label, unit="rows", file=sys.stderr, leave=True)

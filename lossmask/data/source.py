@@ -22,7 +22,7 @@ from lossmask.data.errors import DataRowError, DataSourceError, RowProblem, RowR
 from lossmask.data.loading import resolve_parts
 from lossmask.data.normalize import Conversation, normalize_row
 from lossmask.data.parts import Part, RawRow
-from lossmask.data.spec import DataSpec
+from lossmask.data.spec import DataSpec, data_spec
 
 # Read a chosen set of rows by streaming the range they span once it is this dense.
 _STREAM_DENSITY = 1 / 64
@@ -99,6 +99,23 @@ def open_source(spec: DataSpec | str, *, cache_dir: str | None = None) -> DataSo
     if not parts:
         raise DataError(problems)
     return DataSource(spec.label, parts, problems)
+
+
+def open_data(
+    data: Any = None,
+    data_path: str | None = None,
+    *,
+    file: str | None = None,
+    cache_dir: str | None = None,
+) -> DataSource | None:
+    """THE entry point for commands: `--data PATH` (wins) or a config's `[data]` table, opened.
+
+    None when neither names a dataset (the embedded synthetic data). Raises `ConfigError` for bad
+    `[data]` values and `DataError` when nothing can be read; `source.problems` holds the parts
+    that could not be read while others could.
+    """
+    spec = data_spec(data, data_path, file=file)
+    return None if spec is None else open_source(spec, cache_dir=cache_dir)
 
 
 def _item(index: int, ref: RowRef, raw: dict[str, Any] | DataRowError) -> Item:

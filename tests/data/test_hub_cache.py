@@ -51,6 +51,7 @@ def test_cached_hub_dataset_is_read_offline(tmp_path: Path, cache_dir: str) -> N
 
 PROBE = """
 import sys, time
+import datasets  # imported before lossmask.data sets HF_HUB_OFFLINE, as a trainer might
 from lossmask.data import DataError, open_source
 start = time.monotonic()
 try:

@@ -10,11 +10,13 @@ from pathlib import Path
 import pytest
 
 from lossmask.data import (
+    DataError,
     DataRow,
     DataSpec,
     data_spec,
     iter_conversations,
     map_chunks,
+    open_data,
     open_source,
     sample_rows,
     select_rows,
@@ -157,3 +159,43 @@ def test_data_spec_reads_the_data_table_and_the_data_flag() -> None:
     with pytest.raises(ConfigError) as caught:
         data_spec({"name": "json", "data_files": [1]}, file="c.toml")
     assert str(caught.value) == "c.toml: data.data_files: must be a non-empty array of strings"
+
+
+def test_open_data_takes_the_flag_over_the_config(tmp_path: Path) -> None:
+    flag = write_jsonl_rows(tmp_path / "flag.jsonl", [conversation(1)])
+    configured = write_jsonl_rows(tmp_path / "config.jsonl", [conversation(2), conversation(3)])
+    from_flag = open_data({"name": str(configured)}, str(flag))
+    from_config = open_data({"name": str(configured)})
+    assert from_flag is not None and from_config is not None
+    assert (len(from_flag), len(from_config)) == (1, 2)
+    assert open_data({"seq_len": 512}) is None
+
+
+def test_progress_bar_counts_rows_per_second(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from lossmask.data.progress import progress_bar
+
+    source = open_source(two_files(tmp_path))
+    with progress_bar(len(source), "reading", enabled=True) as bar:
+        for _ in iter_conversations(source):
+            bar.update(1)
+    err = capsys.readouterr().err
+    assert "reading" in err and "12/12" in err and "rows/s" in err
+
+
+def test_json_array_file_and_empty_jsonl(tmp_path: Path, cache_dir: str) -> None:
+    import json
+
+    array = tmp_path / "rows.json"
+    array.write_text(json.dumps([conversation(0), conversation(1)]))
+    items = list(iter_conversations(open_source(str(array), cache_dir=cache_dir)))
+    assert [item.conversation for item in items if isinstance(item, DataRow)] == [
+        conversation(0),
+        conversation(1),
+    ]
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    with pytest.raises(DataError) as caught:
+        open_source(str(empty))
+    assert str(caught.value) == f"{empty}: has no rows (nothing to read here)"
