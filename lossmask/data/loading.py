@@ -107,8 +107,9 @@ def _check_parquet(path: Path, label: str) -> None:
 
 def _expand(pattern: str, base: Path | None) -> list[Path]:
     full = str(base / pattern) if base is not None and not Path(pattern).is_absolute() else pattern
-    matches = sorted(glob.glob(full)) if glob.has_magic(full) else [full]
-    return [Path(match) for match in matches]
+    if glob.has_magic(full):
+        return [Path(match) for match in sorted(glob.glob(full))]
+    return [Path(full)] if Path(full).exists() else []
 
 
 def _data_file_groups(spec: DataSpec) -> list[tuple[str, list[Path] | DataSourceError]]:
@@ -122,14 +123,31 @@ def _data_file_groups(spec: DataSpec) -> list[tuple[str, list[Path] | DataSource
             suggestion='write name = "json" (or "parquet") with data_files, as prime-rl configs do',
         )
     files: list[Path] = []
+    unmatched: list[DataSourceError] = []
     for pattern in spec.data_files:
         matches = _expand(pattern, base)
         if not matches:
-            raise DataSourceError(pattern, "matches no file (data.data_files)")
-        files += matches
+            unmatched.append(DataSourceError(pattern, "matches no file (data.data_files)"))
+        for match in matches:
+            builder = (
+                "json"
+                if match.suffix.lower() == ".jsonl"
+                else SUFFIX_BUILDER.get(match.suffix.lower())
+            )
+            if base is None and builder is not None and builder != spec.name:
+                unmatched.append(
+                    DataSourceError(
+                        str(match),
+                        f'is a {builder} file, but data.name is "{spec.name}"',
+                        suggestion=f'write name = "{builder}", as load_dataset needs',
+                    )
+                )
+            else:
+                files.append(match)
     groups: list[tuple[str, list[Path] | DataSourceError]] = []
     for _, split in spec.subsets_and_splits():
         if split == "train":
+            groups += [(split, error) for error in unmatched]
             groups.append((split, files))
         else:
             groups.append(
@@ -147,7 +165,7 @@ def _data_file_groups(spec: DataSpec) -> list[tuple[str, list[Path] | DataSource
 
 def _folder_groups(folder: Path, spec: DataSpec) -> list[tuple[str, list[Path] | DataSourceError]]:
     """(split, files) for a folder of data files, split by file name as `datasets` splits it."""
-    datasets = import_datasets()
+    import_datasets()
     from datasets.data_files import DataFilesDict, get_data_patterns
 
     try:
@@ -155,7 +173,6 @@ def _folder_groups(folder: Path, spec: DataSpec) -> list[tuple[str, list[Path] |
         by_split = DataFilesDict.from_patterns(patterns, base_path=str(folder))
     except Exception as error:
         raise DataSourceError(str(folder), f"holds no data files ({_cause(error)})") from None
-    del datasets
     groups: list[tuple[str, list[Path] | DataSourceError]] = []
     for subset, split in spec.subsets_and_splits():
         if subset is not None:

@@ -176,3 +176,17 @@ def test_unsupported_split_with_data_files(tmp_path: Path, cache_dir: str) -> No
         'json: has no split "test": data_files make one split, "train" '
         "(drop data.splits, or list only one split's files)"
     ]
+
+
+def test_data_files_that_are_missing_or_of_another_builder(tmp_path: Path, cache_dir: str) -> None:
+    good = write_jsonl_rows(tmp_path / "a.jsonl", [GOOD])
+    parquet = write_parquet_rows(tmp_path / "b.parquet", [GOOD])
+    missing = str(tmp_path / "gone.jsonl")
+    spec = DataSpec("json", data_files=(str(good), missing, str(parquet)))
+    source = open_source(spec, cache_dir=cache_dir)
+    assert [error.format() for error in source.problems] == [
+        f"{missing}: matches no file (data.data_files)",
+        f'{parquet}: is a parquet file, but data.name is "json" '
+        '(write name = "parquet", as load_dataset needs)',
+    ]
+    assert len(source) == 1

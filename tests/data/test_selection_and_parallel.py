@@ -199,3 +199,17 @@ def test_json_array_file_and_empty_jsonl(tmp_path: Path, cache_dir: str) -> None
     with pytest.raises(DataError) as caught:
         open_source(str(empty))
     assert str(caught.value) == f"{empty}: has no rows (nothing to read here)"
+
+
+def test_sharded_save_to_disk_streams_in_order(tmp_path: Path, cache_dir: str) -> None:
+    import datasets
+
+    rows = [conversation(n) for n in range(20)]
+    datasets.Dataset.from_list(rows).save_to_disk(str(tmp_path / "saved"), num_shards=3)
+    source = open_source(str(tmp_path / "saved"), cache_dir=cache_dir)
+    assert len(source.parts[0].dataset.cache_files) == 3
+    assert [
+        item.conversation for item in iter_conversations(source) if isinstance(item, DataRow)
+    ] == rows
+    chunks = map_chunks(source, first_contents, jobs=2, chunk_rows=6)
+    assert [c for chunk in chunks for c in chunk] == [f"q{n}" for n in range(20)]
