@@ -213,3 +213,16 @@ def test_sharded_save_to_disk_streams_in_order(tmp_path: Path, cache_dir: str) -
     ] == rows
     chunks = map_chunks(source, first_contents, jobs=2, chunk_rows=6)
     assert [c for chunk in chunks for c in chunk] == [f"q{n}" for n in range(20)]
+
+
+def test_importing_lossmask_data_does_not_import_datasets() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, lossmask.data; "
+        "heavy = {'datasets', 'pyarrow', 'torch'}; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
