@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-HEAVY = ("torch", "transformers", "renderers", "tokenizers")
+HEAVY = ("torch", "transformers", "renderers", "tokenizers", "datasets", "pyarrow")
 
 PROBE = """
 import sys
