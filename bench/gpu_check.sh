@@ -112,7 +112,7 @@ print("|---|---|")
 print(f"| experiment, both runs (exit {sys.argv[3]}) | {summary['experiment']['seconds']} s |")
 for run in throughput:
     print(
-        f"| throughput, {run['parameters'] / 1e9:.2f}B, density {run['density']:.0%} "
+        f"| throughput, {run['parameters'] / 1e6:,.0f}M params, density {run['density']:.0%} "
         f"| {run['tokens_per_s']:,.0f} tok/s, MFU {percent(run['mfu'])}, "
         f"peak {gib(run['peak_memory_gib'])} GiB |"
     )

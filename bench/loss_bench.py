@@ -19,6 +19,11 @@ most (d + 0.1) x the full-logits step plus 10%, loss and gradients equal to the 
     python bench/loss_bench.py --json out.json      # also write the figures
     python bench/loss_bench.py --device cuda        # on a GPU (memory from the CUDA allocator)
 
+Time: on CPU, the child's CPU time (user + system) on `--threads` torch threads (default 1): on a
+shared machine other jobs stretch wall time by whatever share of the cores they take, while the
+CPU time of a single-threaded run stays the work done. On CUDA, wall time after a synchronize.
+Median of `--repeats`.
+
 Memory, and why it is measured this way: each (method, density) runs in a fresh subprocess. On
 CUDA the figure is the caching allocator's peak over what was allocated before the timed steps.
 On CPU torch allocates through glibc malloc, which tracemalloc does not see; the child runs with
@@ -86,7 +91,9 @@ def measure_one(args: argparse.Namespace) -> dict[str, Any]:
     )
 
     torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
     batch, seq = 2, args.positions // 2
     hidden = torch.randn(batch, seq, args.hidden, device=device, requires_grad=True)
     head = torch.nn.Linear(args.hidden, args.vocab, bias=False).to(device)
@@ -134,10 +141,10 @@ def measure_one(args: argparse.Namespace) -> dict[str, Any]:
         _reset_peak_rss()
     times = []
     for _ in range(args.repeats):
-        start = time.perf_counter()
+        start = clock()
         loss = step()
         sync()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
@@ -149,7 +156,7 @@ def measure_one(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_child(args: argparse.Namespace, method: str, density: float, grads_to: Path) -> Any:
     command = [sys.executable, __file__, "--child", method, str(density), str(grads_to)]
-    for option in ("vocab", "hidden", "positions", "repeats", "device", "chunk_size"):
+    for option in ("vocab", "hidden", "positions", "repeats", "device", "chunk_size", "threads"):
         command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
     # glibc: each block >= 128 KiB its own mapping, unmapped on free (see the module docstring).
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
@@ -192,6 +199,7 @@ def main() -> int:
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_TOKEN_CHUNK_SIZE)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (CPU)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -207,7 +215,8 @@ def main() -> int:
     print(
         f"loss step (LM head + CE, fwd+bwd) on {args.device}: vocab {args.vocab}, hidden "
         f"{args.hidden}, {args.positions} positions, chunk {args.chunk_size}, "
-        f"median of {args.repeats}"
+        f"median of {args.repeats}, "
+        + ("wall time" if args.device.startswith("cuda") else f"CPU time, {args.threads} thread(s)")
     )
     skip = liger_skip_reason(args.device)
     methods = [m for m in METHODS if m != "liger" or skip is None]
@@ -242,7 +251,7 @@ def main() -> int:
                 )
             rows.append({"density": density, **cells})
     if args.json is not None:
-        keys = ("vocab", "hidden", "positions", "chunk_size", "repeats", "device")
+        keys = ("vocab", "hidden", "positions", "chunk_size", "repeats", "device", "threads")
         payload = {"settings": {k: getattr(args, k) for k in keys}, "liger_skipped": skip}
         args.json.write_text(json.dumps({**payload, "rows": rows}, indent=2) + "\n")
     print(
