@@ -1,17 +1,38 @@
-"""Trained-positions-only loss vs full-logits cross-entropy: step time, peak memory, same loss.
+"""The loss step four ways, side by side: full logits, trained positions, chunked, Liger's fused CE.
 
 The loss step is the LM head plus cross-entropy, forward and backward, from the decoder's hidden
-states: the part whose cost the trained-positions loss changes. At mask density d it should cost
-at most (d + 0.1) times the full-logits step, in time and in peak memory, and give the same loss.
+states: the part whose cost these methods change. Methods:
 
-    python bench/loss_bench.py                       # vocab 32768, hidden 256, 2048 positions
-    python bench/loss_bench.py --json out.json       # also write the figures
-    python bench/loss_bench.py --device cuda         # on a GPU (memory from the CUDA allocator)
+- `full`: logits at every position, then ignore-index CE (the conventional step; the reference);
+- `trained`: gather the trained positions, then head + CE over them at once
+  (`trained_positions_loss_sum`, `fused_lm_head_token_chunk_size = "disabled"`);
+- `chunked`: the same gather, head + CE `--chunk-size` positions at a time, gradients computed per
+  chunk (`chunked_trained_positions_loss_sum`, the trainer's default);
+- `liger`: `liger-kernel`'s `LigerFusedLinearCrossEntropyLoss` over all positions (Triton, CUDA
+  only; skipped with the reason otherwise).
 
-Each (method, density) is measured in a fresh subprocess: on CPU the peak memory is the growth of
-the process's peak resident set over its size before the timed steps (after a small warm-up),
-with glibc told to unmap large blocks when they are freed; on CUDA it is the allocator's peak.
-Exit status 1 when a target is missed.
+Targets for `chunked` at every density d: peak memory at most 0.25x the full-logits step, time at
+most (d + 0.1) x the full-logits step plus 10%, loss and gradients equal to the full step's to
+1e-5 (relative, gradients as max |difference| / max |reference|). Exit status 1 when one is missed.
+
+    python bench/loss_bench.py                      # vocab 32768, hidden 1024, 2048 positions
+    python bench/loss_bench.py --json out.json      # also write the figures
+    python bench/loss_bench.py --device cuda        # on a GPU (memory from the CUDA allocator)
+
+Time: on CPU, the child's CPU time (user + system) on `--threads` torch threads (default 1): on a
+shared machine other jobs stretch wall time by whatever share of the cores they take, while the
+CPU time of a single-threaded run stays the work done. On CUDA, wall time after a synchronize.
+Median of `--repeats`.
+
+Memory, and why it is measured this way: each (method, density) runs in a fresh subprocess. On
+CUDA the figure is the caching allocator's peak over what was allocated before the timed steps.
+On CPU torch allocates through glibc malloc, which tracemalloc does not see; the child runs with
+`MALLOC_MMAP_THRESHOLD_=131072`, so every block of 128 KiB or more is its own mapping, returned to
+the OS when freed, and the resident set follows live tensor memory. The child resets the kernel's
+peak-RSS mark (`/proc/self/clear_refs`, "5") right before the timed steps and reads `VmHWM`
+afterwards: the figure is the peak resident set during the steps minus the resident set before
+them. Inputs, the head weight and warm-up are outside it; the weight's gradient is inside it for
+every method (each method must produce it).
 """
 
 from __future__ import annotations
@@ -19,55 +40,87 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 DENSITIES = (0.10, 0.25, 0.50, 1.00)
-METHODS = ("full", "trained")
+METHODS = ("full", "trained", "chunked", "liger")
+MEMORY_TARGET = 0.25
+TIME_SLACK = 1.10
+EQUAL_TO = 1e-5
 
 
-def _peak_rss_mib() -> float:
-    # ru_maxrss is in KiB on Linux: the process's peak resident set so far.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
-def _current_rss_mib() -> float:
-    with open("/proc/self/statm") as handle:
-        resident_pages = int(handle.read().split()[1])
-    return resident_pages * resource.getpagesize() / 2**20
+def _reset_peak_rss() -> None:
+    with open("/proc/self/clear_refs", "w") as handle:
+        handle.write("5")
 
 
-def measure_one(args: argparse.Namespace) -> dict[str, float]:
+def liger_skip_reason(device: str) -> str | None:
+    if not device.startswith("cuda"):
+        return "liger-kernel's fused linear CE is a Triton kernel: it needs a CUDA device"
+    try:
+        import liger_kernel  # noqa: F401
+    except ImportError:
+        return "liger-kernel is not installed (pip install liger-kernel)"
+    return None
+
+
+def measure_one(args: argparse.Namespace) -> dict[str, Any]:
     import torch
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
     from lossmask.reference_trainer.loss import (
         IGNORE_INDEX,
+        chunked_trained_positions_loss_sum,
         full_logits_loss_sum,
         trained_positions_loss_sum,
     )
 
     torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    loss_fn = full_logits_loss_sum if args.method == "full" else trained_positions_loss_sum
+    clock = time.perf_counter if device.type == "cuda" else time.process_time
     batch, seq = 2, args.positions // 2
     hidden = torch.randn(batch, seq, args.hidden, device=device, requires_grad=True)
     head = torch.nn.Linear(args.hidden, args.vocab, bias=False).to(device)
     labels = torch.randint(0, args.vocab, (batch, seq), device=device)
-    # Exactly round(density * positions) trained positions, the same ones for both methods.
+    # Exactly round(density * positions) trained positions, the same ones for every method.
     order = torch.randperm(batch * seq, generator=torch.Generator().manual_seed(1))
     untrained = order[round(args.density * batch * seq) :].to(device)
     labels.view(-1)[untrained] = IGNORE_INDEX
 
+    def loss_sum(h: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        if args.method == "full":
+            return full_logits_loss_sum(h, head, y)[0]
+        if args.method == "trained":
+            return trained_positions_loss_sum(h, head, y)[0]
+        if args.method == "chunked":
+            return chunked_trained_positions_loss_sum(h, head, y, args.chunk_size)[0]
+        from liger_kernel.transformers import LigerFusedLinearCrossEntropyLoss
+
+        fused = LigerFusedLinearCrossEntropyLoss(ignore_index=IGNORE_INDEX, reduction="sum")
+        return fused(head.weight, h.reshape(-1, h.shape[-1]), y.reshape(-1))
+
+    count = max(int((labels != IGNORE_INDEX).sum()), 1)
+
     def step(positions: slice = slice(None)) -> float:
         hidden.grad = None
         head.weight.grad = None
-        loss_sum, count = loss_fn(hidden[:, positions], head, labels[:, positions])
-        loss = loss_sum / max(count, 1)
+        loss = loss_sum(hidden[:, positions], labels[:, positions]) / count
         loss.backward()
         return float(loss)
 
@@ -75,8 +128,7 @@ def measure_one(args: argparse.Namespace) -> dict[str, float]:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    # Warm up on a few positions only: kernels, thread pools and other one-time allocations happen
-    # here, and this small step's own peak stays below the measured step's.
+    # Warm up on a few positions: kernels, thread pools and other one-time allocations happen here.
     step(slice(0, 8))
     hidden.grad = None
     head.weight.grad = None
@@ -85,106 +137,127 @@ def measure_one(args: argparse.Namespace) -> dict[str, float]:
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated() / 2**20
     else:
-        base = _current_rss_mib()
+        base = _status_kib("VmRSS") / 1024
+        _reset_peak_rss()
     times = []
     for _ in range(args.repeats):
-        start = time.perf_counter()
+        start = clock()
         loss = step()
         sync()
-        times.append(time.perf_counter() - start)
-    peak = (torch.cuda.max_memory_allocated() / 2**20) if device.type == "cuda" else _peak_rss_mib()
-    grad_norm = float(head.weight.grad.norm()) + float(hidden.grad.norm())
-    return {
-        "seconds": statistics.median(times),
-        "peak_mib": max(peak - base, 0.0),
-        "loss": loss,
-        "grad_norm": grad_norm,
-    }
+        times.append(clock() - start)
+    if device.type == "cuda":
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = _status_kib("VmHWM") / 1024
+    assert hidden.grad is not None and head.weight.grad is not None
+    torch.save({"hidden": hidden.grad.cpu(), "weight": head.weight.grad.cpu()}, args.grads_to)
+    return {"seconds": statistics.median(times), "peak_mib": max(peak - base, 0.0), "loss": loss}
 
 
-def run_child(args: argparse.Namespace, method: str, density: float) -> dict[str, float]:
-    command = [
-        sys.executable,
-        __file__,
-        "--child",
-        method,
-        str(density),
-        "--vocab",
-        str(args.vocab),
-        "--hidden",
-        str(args.hidden),
-        "--positions",
-        str(args.positions),
-        "--repeats",
-        str(args.repeats),
-        "--device",
-        args.device,
-    ]
-    # A fixed mmap threshold makes glibc return every large freed block to the OS at once (and stops
-    # it from raising the threshold as it goes), so the resident set follows live tensor memory.
+def run_child(args: argparse.Namespace, method: str, density: float, grads_to: Path) -> Any:
+    command = [sys.executable, __file__, "--child", method, str(density), str(grads_to)]
+    for option in ("vocab", "hidden", "positions", "repeats", "device", "chunk_size", "threads"):
+        command += [f"--{option.replace('_', '-')}", str(getattr(args, option))]
+    # glibc: each block >= 128 KiB its own mapping, unmapped on free (see the module docstring).
     env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "131072"}
     output = subprocess.run(command, check=True, capture_output=True, text=True, env=env).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
+def gradient_difference(reference: Path, other: Path) -> float:
+    """Largest |difference| over both gradients, relative to the reference's largest entry."""
+    import torch
+
+    a, b = torch.load(reference), torch.load(other)
+    return max(
+        float((a[key] - b[key]).abs().max() / a[key].abs().max().clamp_min(1e-30))
+        for key in ("hidden", "weight")
+    )
+
+
+def compare(density: float, method: str, cell: dict[str, Any], full: dict[str, Any]) -> None:
+    cell["time_ratio"] = cell["seconds"] / full["seconds"]
+    cell["memory_ratio"] = cell["peak_mib"] / full["peak_mib"] if full["peak_mib"] else 0.0
+    cell["loss_diff"] = abs(cell["loss"] - full["loss"]) / abs(full["loss"])
+    if method == "chunked":
+        cell["time_target"] = (density + 0.1) * TIME_SLACK
+        cell["ok"] = (
+            cell["time_ratio"] <= cell["time_target"]
+            and cell["memory_ratio"] <= MEMORY_TARGET
+            and cell["loss_diff"] <= EQUAL_TO
+            and cell["grad_diff"] <= EQUAL_TO
+        )
+
+
 def main() -> int:
+    from lossmask.reference_trainer.loss import DEFAULT_TOKEN_CHUNK_SIZE
+
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--vocab", type=int, default=32768)
-    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--hidden", type=int, default=1024)
     parser.add_argument("--positions", type=int, default=2048, help="tokens per step (even)")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--chunk-size", type=int, default=DEFAULT_TOKEN_CHUNK_SIZE)
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (CPU)")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
-    parser.add_argument("--child", nargs=2, metavar=("METHOD", "DENSITY"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        args.method, args.density = args.child[0], float(args.child[1])
+        args.method, args.density, args.grads_to = (
+            args.child[0],
+            float(args.child[1]),
+            args.child[2],
+        )
         print(json.dumps(measure_one(args)))
         return 0
 
     print(
         f"loss step (LM head + CE, fwd+bwd) on {args.device}: vocab {args.vocab}, hidden "
-        f"{args.hidden}, {args.positions} positions, median of {args.repeats}"
+        f"{args.hidden}, {args.positions} positions, chunk {args.chunk_size}, "
+        f"median of {args.repeats}, "
+        + ("wall time" if args.device.startswith("cuda") else f"CPU time, {args.threads} thread(s)")
     )
-    header = (
-        "| density | full s | trained s | time ratio | full MiB | trained MiB | memory ratio "
-        "| target | |loss diff| | ok |"
+    skip = liger_skip_reason(args.device)
+    methods = [m for m in METHODS if m != "liger" or skip is None]
+    if skip is not None:
+        print(f"liger: skipped: {skip}")
+    print(
+        "| density | method | s | time × full | MiB | memory × full | loss diff | grad diff | ok |"
     )
-    print(header)
-    print("|" + "---|" * 10)
-    rows, all_ok = [], True
-    for density in DENSITIES:
-        full = run_child(args, "full", density)
-        trained = run_child(args, "trained", density)
-        target = density + 0.1
-        time_ratio = trained["seconds"] / full["seconds"]
-        memory_ratio = trained["peak_mib"] / full["peak_mib"] if full["peak_mib"] else 0.0
-        loss_diff = abs(trained["loss"] - full["loss"])
-        ok = time_ratio <= target and memory_ratio <= target and loss_diff <= 1e-5
-        all_ok &= ok
-        rows.append(
-            {
-                "density": density,
-                "full": full,
-                "trained": trained,
-                "time_ratio": time_ratio,
-                "memory_ratio": memory_ratio,
-                "target": target,
-                "loss_diff": loss_diff,
-                "ok": ok,
-            }
-        )
-        print(
-            f"| {density:.0%} | {full['seconds']:.4f} | {trained['seconds']:.4f} "
-            f"| {time_ratio:.3f} "
-            f"| {full['peak_mib']:.0f} | {trained['peak_mib']:.0f} | {memory_ratio:.3f} "
-            f"| <= {target:.2f} | {loss_diff:.1e} | {'yes' if ok else 'NO'} |"
-        )
+    print("|" + "---|" * 9)
+    rows: list[dict[str, Any]] = []
+    all_ok = True
+    with tempfile.TemporaryDirectory() as folder:
+        for density in DENSITIES:
+            cells = {}
+            for method in methods:
+                grads = Path(folder) / f"{method}.pt"
+                cells[method] = run_child(args, method, density, grads)
+            for method in methods:
+                cell = cells[method]
+                cell["grad_diff"] = gradient_difference(
+                    Path(folder) / "full.pt", Path(folder) / f"{method}.pt"
+                )
+                compare(density, method, cell, cells["full"])
+                all_ok &= cell.get("ok", True)
+                verdict = "" if "ok" not in cell else ("yes" if cell["ok"] else "NO")
+                print(
+                    f"| {density:.0%} | {method} | {cell['seconds']:.3f} "
+                    f"| {cell['time_ratio']:.3f} "
+                    f"| {cell['peak_mib']:.0f} | {cell['memory_ratio']:.3f} "
+                    f"| {cell['loss_diff']:.1e} | {cell['grad_diff']:.1e} | {verdict} |",
+                    flush=True,
+                )
+            rows.append({"density": density, **cells})
     if args.json is not None:
-        settings = {
-            k: getattr(args, k) for k in ("vocab", "hidden", "positions", "repeats", "device")
-        }
-        args.json.write_text(json.dumps({"settings": settings, "rows": rows}, indent=2) + "\n")
+        keys = ("vocab", "hidden", "positions", "chunk_size", "repeats", "device", "threads")
+        payload = {"settings": {k: getattr(args, k) for k in keys}, "liger_skipped": skip}
+        args.json.write_text(json.dumps({**payload, "rows": rows}, indent=2) + "\n")
+    print(
+        f"chunked targets: memory <= {MEMORY_TARGET}x full, time <= (density + 0.1) x "
+        f"{TIME_SLACK} x full, loss and gradients equal to {EQUAL_TO} (relative)"
+    )
     print("all targets met" if all_ok else "TARGET MISSED")
     return 0 if all_ok else 1
 

@@ -1,14 +1,24 @@
-"""Training throughput of a model built from a config: tokens/s and MFU.
+"""Training throughput of a model built from a config: tokens/s, MFU and peak memory.
 
 Uses the trainer's own pieces (config-only model directory -> `resolve_model` -> `build_model`,
-`CausalLMWithTrainedLoss`, bf16 autocast on CUDA, AdamW) on random token batches, so the figure is
-what `lossmask train` does per step minus data preparation.
+`CausalLMWithTrainedLoss` with the chunked head, bf16 autocast on CUDA, AdamW) on random token
+batches, so the figure is what `lossmask train` does per step minus data preparation.
 
-    python bench/throughput.py --preset 0.5b --device cuda     # the GPU figure (>= 0.5B params)
+    python bench/throughput.py --preset 0.5b --device cuda     # the GPU figure (0.6B params)
     python bench/throughput.py --preset tiny --device cpu      # a smoke run anywhere
 
-MFU = 6 * parameters * tokens/s / peak dense bf16 FLOP/s (attention FLOPs left out, so it is a
-slight underestimate). The peak is looked up from the GPU name, or given with --peak-tflops.
+FLOPs per optimizer step, counted the standard way (Kaplan et al. 2020; PaLM, Chowdhery et al.
+2022, appendix B) and charging the LM head only where it runs:
+
+    decoder: (6 * N + 12 * L * H * Q * T) * processed tokens
+    LM head: 6 * V * D * head positions
+
+N is the non-embedding parameter count without the LM head (the decoder's layers and final norm),
+L layers, H attention heads, Q head dimension, T sequence length (the 12LHQT term is the attention
+score and value matmuls, forward and backward, not halved for the causal mask, as in PaLM), V
+vocabulary, D hidden size. Head positions are the trained positions: the trainer gathers them
+before the head, chunked or not, so the head never runs elsewhere. MFU = FLOPs / step time / peak
+dense bf16 FLOP/s of the GPU (looked up from its name, or `--peak-tflops`).
 """
 
 from __future__ import annotations
@@ -51,6 +61,20 @@ def peak_tflops(device_name: str) -> float | None:
     return None
 
 
+def step_flops(model: Any, seq_len: int, processed_tokens: int, head_positions: int) -> float:
+    """Model FLOPs of one optimizer step, forward and backward (see the module docstring)."""
+    config = model.config
+    embedding = model.get_input_embeddings().weight
+    head = model.get_output_embeddings().weight
+    excluded = {id(embedding), id(head)}
+    non_embedding = sum(p.numel() for p in model.parameters() if id(p) not in excluded)
+    layers, heads = config.num_hidden_layers, config.num_attention_heads
+    head_dim = getattr(config, "head_dim", None) or config.hidden_size // heads
+    decoder = (6 * non_embedding + 12 * layers * heads * head_dim * seq_len) * processed_tokens
+    vocab, hidden = head.shape
+    return float(decoder + 6 * vocab * hidden * head_positions)
+
+
 def main() -> int:
     import torch
     from transformers import LlamaConfig
@@ -63,9 +87,16 @@ def main() -> int:
     parser.add_argument("--preset", choices=sorted(PRESETS), default="0.5b")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--seq-len", type=int, default=2048)
-    parser.add_argument("--micro-batch", type=int, default=8)
+    parser.add_argument("--micro-batch", type=int, default=2, help="sequences per micro-batch")
+    parser.add_argument("--grad-accum", type=int, default=4, help="micro-batches per step")
     parser.add_argument("--steps", type=int, default=10, help="timed steps (after 2 warm-up)")
     parser.add_argument("--density", type=float, default=1.0, help="share of trained positions")
+    parser.add_argument(
+        "--head",
+        default="auto",
+        help="[model] fused_lm_head_token_chunk_size: auto (the trainer's default), an integer, or "
+        "disabled (trained positions at once, no chunks)",
+    )
     parser.add_argument("--peak-tflops", type=float, default=None)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
@@ -82,22 +113,26 @@ def main() -> int:
     if device.type == "cuda":
         model.config._attn_implementation = "sdpa"
     parameters = count_parameters(model)
-    module = CausalLMWithTrainedLoss(model).train()
+    head = args.head if args.head in ("auto", "disabled") else int(args.head)
+    module = CausalLMWithTrainedLoss(model, token_chunk_size=head).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
     vocab = PRESETS[args.preset]["vocab_size"]
     shape = (args.micro_batch, args.seq_len)
     generator = torch.Generator().manual_seed(0)
-    input_ids = torch.randint(0, vocab, shape, generator=generator).to(device)
-    labels = torch.randint(0, vocab, shape, generator=generator)
-    labels[torch.rand(shape, generator=generator) >= args.density] = IGNORE_INDEX
-    labels = labels.to(device)
+    batches = []
+    for _ in range(args.grad_accum):
+        input_ids = torch.randint(0, vocab, shape, generator=generator)
+        labels = torch.randint(0, vocab, shape, generator=generator)
+        labels[torch.rand(shape, generator=generator) >= args.density] = IGNORE_INDEX
+        batches.append((input_ids.to(device), labels.to(device)))
     attention = torch.ones(shape, dtype=torch.long, device=device)
     positions = torch.arange(args.seq_len, device=device).expand(shape)
-    trained = int((labels != IGNORE_INDEX).sum())
+    trained = sum(int((labels != IGNORE_INDEX).sum()) for _, labels in batches)
 
     def step() -> None:
-        with autocast(device):
-            loss, _ = module(input_ids, labels, attention, positions, float(trained))
+        for input_ids, labels in batches:
+            with autocast(device):
+                loss, _ = module(input_ids, labels, attention, positions, float(trained))
             loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -110,33 +145,41 @@ def main() -> int:
     for _ in range(2):
         step()
     sync()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
     start = time.perf_counter()
     for _ in range(args.steps):
         step()
     sync()
     seconds = (time.perf_counter() - start) / args.steps
-    tokens_per_s = args.micro_batch * args.seq_len / seconds
+    processed = args.grad_accum * args.micro_batch * args.seq_len
+    flops = step_flops(model, args.seq_len, processed, trained)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     peak = args.peak_tflops or peak_tflops(name)
-    mfu = 6 * parameters * tokens_per_s / (peak * 1e12) if peak else None
     result = {
         "device": name,
         "preset": args.preset,
         "parameters": parameters,
         "seq_len": args.seq_len,
         "micro_batch": args.micro_batch,
+        "grad_accum": args.grad_accum,
         "density": args.density,
+        "head": args.head,
         "step_seconds": seconds,
-        "tokens_per_s": tokens_per_s,
+        "tokens_per_s": processed / seconds,
+        "trained_tokens_per_s": trained / seconds,
+        "step_tflop": flops / 1e12,
         "peak_tflops": peak,
-        "mfu": mfu,
+        "mfu": flops / seconds / (peak * 1e12) if peak else None,
         "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30
         if device.type == "cuda"
         else None,
     }
+    mfu = result["mfu"]
     print(
-        f"{name}: {parameters / 1e9:.3f}B params, {args.micro_batch}x{args.seq_len} tokens/step, "
-        f"{seconds * 1000:.1f} ms/step, {tokens_per_s:,.0f} tokens/s"
+        f"{name}: {parameters / 1e9:.3f}B params, {args.grad_accum}x{args.micro_batch}x"
+        f"{args.seq_len} tokens/step at density {args.density:.0%}, {seconds * 1000:.1f} ms/step, "
+        f"{result['tokens_per_s']:,.0f} tokens/s"
         + (f", MFU {mfu:.1%} (peak {peak:.0f} TFLOP/s bf16)" if mfu is not None else "")
     )
     if args.json is not None:

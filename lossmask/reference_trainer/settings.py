@@ -33,6 +33,7 @@ IMPLEMENTED_KEYS: frozenset[str] = frozenset(
         "seed",
         "output_dir",
         "model.name",
+        "model.fused_lm_head_token_chunk_size",
         "tokenizer.name",
         "renderer.name",
         "optim.lr",
@@ -99,6 +100,8 @@ class TrainSettings:
     eval_examples: int
     max_new_tokens: int
     unimplemented: tuple[str, ...] = field(default=())
+    # Positions per LM-head chunk of the loss: an int, "auto" or "disabled" (loss.py resolves it).
+    fused_lm_head_token_chunk_size: int | str = "auto"
 
     def resolved(self) -> dict[str, Any]:
         """The settings as a TOML-ready dict: what this run actually used (saved beside outputs)."""
@@ -111,7 +114,10 @@ class TrainSettings:
 
         out: dict[str, Any] = {"max_steps": self.max_steps, "seed": self.seed}
         out["output_dir"] = str(self.output_dir)
-        out["model"] = {"name": self.model_name or "embedded:tiny-llama"}
+        out["model"] = {
+            "name": self.model_name or "embedded:tiny-llama",
+            "fused_lm_head_token_chunk_size": self.fused_lm_head_token_chunk_size,
+        }
         out["tokenizer"] = {"name": self.tokenizer_name or "embedded:glm-4.5"}
         if self.renderer_name is not None:
             out["renderer"] = {"name": self.renderer_name}
@@ -314,5 +320,6 @@ def load_settings(
         eval_examples=eval_examples,
         max_new_tokens=max_new_tokens,
         unimplemented=tuple(unimplemented_keys(data)),
+        fused_lm_head_token_chunk_size=config.model.fused_lm_head_token_chunk_size or "auto",
     )
     return settings, warnings

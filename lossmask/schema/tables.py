@@ -8,7 +8,7 @@ descriptions are user-facing: they become the hover text editors show through th
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +20,19 @@ class OpenTable(BaseModel):
     """Base for tables that tolerate keys lossmask does not model (reported as warnings)."""
 
     model_config = ConfigDict(extra="allow", strict=True)
+
+
+ChunkSizeWord = Annotated[
+    Literal["auto", "disabled"],
+    Field(
+        json_schema_extra={
+            "enumDescriptions": [
+                "The trainer chooses the chunk size.",
+                "No chunks: the LM head runs over all positions at once.",
+            ]
+        }
+    ),
+]
 
 
 class ModelConfig(OpenTable):
@@ -53,6 +66,15 @@ class ModelConfig(OpenTable):
         default=None, description="Offload weights and optimizer to CPU."
     )
     ep: int | None = Field(default=None, description="Expert-parallel degree for MoE models.")
+    fused_lm_head_token_chunk_size: Annotated[int, Field(ge=1)] | ChunkSizeWord | None = Field(
+        default=None,
+        description=(
+            "Positions per chunk of the LM head and cross-entropy (prime-rl's key): an integer "
+            '>= 1, "auto" (the trainer chooses) or "disabled" (the head over all positions at '
+            "once). lossmask's reference trainer always gathers the trained positions first; "
+            'absent means "auto" there (256 positions a chunk).'
+        ),
+    )
     lora: PassThroughTable | None = Field(
         default=None, description="LoRA settings (trainer-specific)."
     )
