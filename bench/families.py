@@ -274,6 +274,12 @@ runs the real `renderers` renderer with its default config on the embedded token
   turn, by token.
 - **prompt mismatch**: turns whose generation prompt is *not* a prefix of the full render, with
   the first differing token (prompt vs render) and its count.
+
+Limits. Structural spans come from the renderer's own prefix renders, which `renderers` keeps
+token-identical to each family's chat template; the families' Jinja templates themselves are not
+run here. Every renderer uses its default config, so a family whose default disables thinking
+still sees the generator's `reasoning_content` (Hy3's prompt closes the think block where the
+render shows reasoning). Counts are over these synthetic weather conversations only.
 """
 
 

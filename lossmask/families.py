@@ -7,9 +7,9 @@ the real renderer code to run and to produce its real per-token attribution (`me
 `sampled_mask`), with short ids.
 
 `FAMILY_SPECIAL_TOKENS` lists, per renderer name, exactly the tokens that renderer resolves to a
-single id (read from its source), plus `<think>` / `</think>` for Qwen3, DeepSeek-R1 and
-Kimi-K2.5, whose renderers write them as text: added so those tags stay one token, as in the
-families' released tokenizers. The first entry is the family's
+single id (read from its source), plus tokens those renderers write as text that the released
+tokenizers keep whole: `<think>` / `</think>` for Qwen3, DeepSeek-R1 and Kimi-K2.5, and Gemma 4's
+string delimiter `<|"|>`. The first entry is the family's
 end-of-text token (the tokenizer's EOS and pad). Vocabulary and merges are trained by `tokenizers`
 on conversations from the seeded synthetic generator, so every machine gets the same ids.
 
@@ -76,7 +76,7 @@ _DEEPSEEK_V4 = (
 _GEMMA4 = (
     "<eos>", "<bos>", "<|turn>", "<turn|>", "<|channel>", "<channel|>", "<|think|>", "<|tool>",
     "<tool|>", "<|tool_call>", "<tool_call|>", "<|tool_response>", "<tool_response|>", "<|image>",
-    "<image|>", "<|image|>",
+    "<image|>", "<|image|>", '<|"|>',
 )  # fmt: skip
 _GPT_OSS = (
     "<|endoftext|>", "<|start|>", "<|end|>", "<|return|>", "<|call|>", "<|channel|>", "<|message|>",
