@@ -20,8 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from lossmask.masks import build_sample, generate_conversations, load_backend
-from lossmask.masks.audit import audit_conversations
-from lossmask.masks.messages import normalise_conversation
+from lossmask.masks.app.audit import audit_conversations
+from lossmask.masks.engine.conversation import normalise_conversation
 from lossmask.schema.roles import LossMaskRolesConfig
 
 

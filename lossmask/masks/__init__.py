@@ -3,15 +3,17 @@
 Importing this package is cheap: torch, transformers and renderers load when a backend is built.
 """
 
-from lossmask.masks.backends import MaskBackend, load_backend, load_tokenizer
-from lossmask.masks.build import (
+from lossmask.masks.app.conversations import DataError, read_conversations
+from lossmask.masks.assets.synthetic import generate_conversations, write_jsonl
+from lossmask.masks.engine.backends import MaskBackend, load_backend, load_tokenizer
+from lossmask.masks.engine.build import (
     BuildStats,
     build_sample,
     build_samples,
     coerce_loss_mask,
     mask_conversation,
 )
-from lossmask.masks.sample import (
+from lossmask.masks.engine.sample import (
     Conversation,
     MaskedSequence,
     MaskError,
@@ -19,11 +21,11 @@ from lossmask.masks.sample import (
     TrainingSample,
     shift_and_truncate,
 )
-from lossmask.masks.synthetic import generate_conversations, read_jsonl, write_jsonl
 
 __all__ = [
     "BuildStats",
     "Conversation",
+    "DataError",
     "MaskBackend",
     "MaskError",
     "MaskedSequence",
@@ -36,7 +38,7 @@ __all__ = [
     "load_backend",
     "load_tokenizer",
     "mask_conversation",
-    "read_jsonl",
+    "read_conversations",
     "shift_and_truncate",
     "write_jsonl",
 ]

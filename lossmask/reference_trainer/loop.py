@@ -117,12 +117,13 @@ class PreparedData:
 
 
 def load_conversations(data: DataSettings, seed: int) -> list[dict[str, Any]]:
-    from lossmask.masks.synthetic import generate_conversations, read_jsonl
+    from lossmask.masks.app.conversations import read_conversations
+    from lossmask.masks.assets.synthetic import generate_conversations
 
     if data.is_synthetic:
         assert data.num_examples is not None  # settings always give the synthetic pool a size
         return generate_conversations(data.num_examples, seed=seed)
-    conversations = read_jsonl(data.name)
+    conversations = read_conversations(data.name)
     return conversations[: data.num_examples] if data.num_examples else conversations
 
 

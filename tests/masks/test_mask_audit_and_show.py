@@ -10,16 +10,16 @@ import pytest
 from click.testing import CliRunner
 
 from lossmask.cli import main
-from lossmask.masks import MaskBackend, build_sample, read_jsonl
-from lossmask.masks.audit import FINAL, TOOL_CALL, audit_conversations
-from lossmask.masks.view import build_view, render_html, render_terminal, token_texts
+from lossmask.masks import MaskBackend, build_sample, read_conversations
+from lossmask.masks.app.audit import FINAL, TOOL_CALL, audit_conversations
+from lossmask.masks.app.view import build_view, render_html, render_terminal, token_texts
 from lossmask.schema.roles import LossMaskRolesConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA = str(REPO_ROOT / "examples" / "data" / "weather-tools.jsonl")
 LEGACY_CONFIG = str(REPO_ROOT / "examples" / "configs" / "show" / "glm-legacy-roles.toml")
 SAMPLED_CONFIG = str(REPO_ROOT / "examples" / "configs" / "show" / "glm-sampled.toml")
-ROWS = list(enumerate(read_jsonl(DATA), start=1))
+ROWS = list(enumerate(read_conversations(DATA), start=1))
 
 
 def test_glm_side_by_side_legacy_template_never_trains_the_observation(

@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from lossmask.masks import MaskBackend, build_sample, load_backend
-from lossmask.masks.chat_templates import strip_generation_markers
-from lossmask.masks.embedded import glm45_tokenizer
-from lossmask.masks.template_backend import ChatTemplateBackend
+from lossmask.masks.assets.chat_templates import strip_generation_markers
+from lossmask.masks.assets.embedded import glm45_tokenizer
+from lossmask.masks.engine.template_backend import ChatTemplateBackend
 from lossmask.schema.roles import LossMaskRolesConfig
 
 LEGACY = LossMaskRolesConfig()

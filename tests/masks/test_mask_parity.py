@@ -9,7 +9,7 @@ import pytest
 import renderers
 
 from lossmask.masks import MaskBackend, build_sample, generate_conversations
-from lossmask.masks.messages import normalise_conversation
+from lossmask.masks.engine.conversation import normalise_conversation
 from lossmask.schema.roles import LossMaskRolesConfig
 
 
@@ -149,7 +149,7 @@ def test_one_tracked_render_attributes_like_rendering_every_prefix(
 def test_a_template_that_peeks_ahead_falls_back_to_prefix_renders(
     qwen_template: MaskBackend,
 ) -> None:
-    from lossmask.masks.template_backend import ChatTemplateBackend
+    from lossmask.masks.engine.template_backend import ChatTemplateBackend
 
     tokenizer = qwen_template.tokenizer
     peeking = tokenizer.__class__(

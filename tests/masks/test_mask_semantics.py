@@ -15,9 +15,9 @@ from lossmask.masks import (
     build_samples,
     generate_conversations,
 )
-from lossmask.masks.chat_templates import strip_generation_markers
-from lossmask.masks.embedded import glm45_tokenizer
-from lossmask.masks.template_backend import ChatTemplateBackend
+from lossmask.masks.assets.chat_templates import strip_generation_markers
+from lossmask.masks.assets.embedded import glm45_tokenizer
+from lossmask.masks.engine.template_backend import ChatTemplateBackend
 from lossmask.schema.roles import LossMaskRolesConfig
 
 BACKENDS = ["glm_renderer", "glm_template", "qwen_renderer", "qwen_template"]

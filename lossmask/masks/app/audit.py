@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lossmask.masks.backends import MaskBackend
-from lossmask.masks.build import BuildStats, coerce_loss_mask, mask_conversation
-from lossmask.masks.sample import Conversation, MaskedSequence, MaskError, shift_and_truncate
+from lossmask.masks.engine.backends import MaskBackend
+from lossmask.masks.engine.build import BuildStats, coerce_loss_mask, mask_conversation
+from lossmask.masks.engine.sample import Conversation, MaskedSequence, MaskError, shift_and_truncate
 from lossmask.schema.roles import describe_loss_mask
 
 TOOL_CALL = "tool_call"

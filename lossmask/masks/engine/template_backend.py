@@ -17,7 +17,7 @@ import logging
 import re
 from typing import Any
 
-from lossmask.masks.sample import MaskedSequence, MaskError, ProvenanceColumns
+from lossmask.masks.engine.sample import MaskedSequence, MaskError, ProvenanceColumns
 from lossmask.schema.roles import LossMaskRolesConfig
 
 logger = logging.getLogger("lossmask.masks")
@@ -84,7 +84,7 @@ class ChatTemplateBackend:
 
     def prompt_ids(self, messages: list[dict], tools: list[dict] | None) -> list[int]:
         """The conversation so far plus the generation prompt; messages as they are in the data."""
-        from lossmask.masks.messages import normalise_conversation
+        from lossmask.masks.engine.conversation import normalise_conversation
 
         messages, tools, _ = normalise_conversation({"messages": messages, "tools": tools})
         ids = self.tokenizer.apply_chat_template(
@@ -108,7 +108,7 @@ class ChatTemplateBackend:
             _plain_template_data,
         )
 
-        from lossmask.masks.template_tracking import render_tracked
+        from lossmask.masks.engine.template_tracking import render_tracked
 
         # The same preparation render_jinja_template gives a conversation.
         plain = _alias_reasoning_fields(_plain_template_data(messages))

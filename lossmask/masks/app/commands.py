@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 
 from lossmask.errors import ConfigError
-from lossmask.masks.sample import MaskError
+from lossmask.masks.engine.sample import MaskError
 
 Echo = Callable[..., None]
 
@@ -64,10 +64,10 @@ def execute_show(options: ShowOptions, echo: Echo = click.echo) -> int:
 
 
 def _show(options: ShowOptions, echo: Echo) -> int:
-    from lossmask.masks.build import build_sample
-    from lossmask.masks.settings import backend_for, data_path, settings_from_config
-    from lossmask.masks.synthetic import iter_jsonl
-    from lossmask.masks.view import build_view, render_html, render_terminal
+    from lossmask.masks.app.conversations import iter_conversations
+    from lossmask.masks.app.setup import backend_for, data_path, settings_from_config
+    from lossmask.masks.app.view import build_view, render_html, render_terminal
+    from lossmask.masks.engine.build import build_sample
 
     if options.compare and options.mode:
         raise MaskError("give --compare or --mode, not both")
@@ -78,7 +78,7 @@ def _show(options: ShowOptions, echo: Echo) -> int:
     elif options.mode:
         other = settings.with_mode(options.mode)
     path = data_path(settings, options.data)
-    rows = list(iter_jsonl(path))
+    rows = list(iter_conversations(path))
     if not 0 <= options.index < len(rows):
         raise MaskError(f"--index {options.index} is out of range: {path} has {len(rows)} rows")
     line, conversation = rows[options.index]
@@ -121,9 +121,9 @@ def _count_lines(path: Path) -> int:
 
 
 def _audit(options: AuditOptions, echo: Echo) -> int:
-    from lossmask.masks.audit import audit_conversations, format_report
-    from lossmask.masks.settings import backend_for, data_path, settings_from_config
-    from lossmask.masks.synthetic import iter_jsonl
+    from lossmask.masks.app.audit import audit_conversations, format_report
+    from lossmask.masks.app.conversations import iter_conversations
+    from lossmask.masks.app.setup import backend_for, data_path, settings_from_config
 
     threshold = options.fail_under_stop_rate
     if threshold is not None and threshold > 1:
@@ -140,7 +140,7 @@ def _audit(options: AuditOptions, echo: Echo) -> int:
         ) as bar:
             reports.append(
                 audit_conversations(
-                    iter_jsonl(path),
+                    iter_conversations(path),
                     settings.loss_mask,
                     backend,
                     seq_len=settings.seq_len,

@@ -18,7 +18,7 @@ import functools
 import json
 from typing import TYPE_CHECKING
 
-from lossmask.masks.chat_templates import GLM45_CHAT_TEMPLATE, QWEN3_CHAT_TEMPLATE
+from lossmask.masks.assets.chat_templates import GLM45_CHAT_TEMPLATE, QWEN3_CHAT_TEMPLATE
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -51,7 +51,7 @@ _FIXED_LINES: tuple[str, ...] = (
 
 def _training_corpus() -> list[str]:
     # Imported here: synthetic imports errors, and this module must stay cheap to import.
-    from lossmask.masks.synthetic import GET_WEATHER_TOOL, generate_conversations
+    from lossmask.masks.assets.synthetic import GET_WEATHER_TOOL, generate_conversations
 
     lines = list(_FIXED_LINES)
     lines.append(json.dumps(GET_WEATHER_TOOL))

@@ -6,8 +6,8 @@ import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from lossmask.masks.backends import MaskBackend, load_backend
-from lossmask.masks.sample import MaskError
+from lossmask.masks.engine.backends import MaskBackend, load_backend
+from lossmask.masks.engine.sample import MaskError
 from lossmask.schema.roles import LossMaskRolesConfig, describe_loss_mask
 
 MODE_CHOICES = ("sampled", "all", "legacy")

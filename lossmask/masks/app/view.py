@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from lossmask.masks.sample import TokenProvenance, TrainingSample
+from lossmask.masks.engine.sample import TokenProvenance, TrainingSample
 
 
 @functools.cache

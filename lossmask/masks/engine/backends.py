@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from lossmask.masks.sample import MaskedSequence, MaskError
+from lossmask.masks.engine.sample import MaskedSequence, MaskError
 from lossmask.schema.roles import LossMaskRolesConfig
 
 EMBEDDED_PREFIX = "embedded"
@@ -51,7 +51,7 @@ def _embedded_family(tokenizer: str | None, renderer: str | None) -> str | None:
 def load_tokenizer(tokenizer: str | None, renderer: str | None = None) -> Any:
     family = _embedded_family(tokenizer, renderer)
     if family is not None:
-        from lossmask.masks.embedded import embedded_tokenizer
+        from lossmask.masks.assets.embedded import embedded_tokenizer
 
         try:
             return embedded_tokenizer(family)
@@ -105,7 +105,7 @@ def _create_renderer(tokenizer: Any, renderer: str) -> tuple[Any, str]:
     import renderers
     from renderers.configs import config_from_name
 
-    from lossmask.masks.embedded import EMBEDDED_NAMES
+    from lossmask.masks.assets.embedded import EMBEDDED_NAMES
 
     if renderer == "auto":
         family = {name: fam for fam, name in EMBEDDED_NAMES.items()}.get(tokenizer.name_or_path)
@@ -140,10 +140,10 @@ def load_backend(*, tokenizer: str | None = None, renderer: str | None = None) -
     """A renderer backend when `renderer` is set, else a chat-template backend (see module doc)."""
     loaded = load_tokenizer(tokenizer, renderer)
     if renderer is None:
-        from lossmask.masks.template_backend import ChatTemplateBackend
+        from lossmask.masks.engine.template_backend import ChatTemplateBackend
 
         return ChatTemplateBackend(loaded)
-    from lossmask.masks.renderer_backend import RendererBackend
+    from lossmask.masks.engine.renderer_backend import RendererBackend
 
     created, resolved = _create_renderer(loaded, renderer)
     return RendererBackend(created, loaded, resolved)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lossmask.masks.sample import MaskedSequence, MaskError, ProvenanceColumns
+from lossmask.masks.engine.sample import MaskedSequence, MaskError, ProvenanceColumns
 from lossmask.schema.roles import LossMaskRolesConfig
 
 
@@ -31,7 +31,7 @@ class RendererBackend:
 
     def prompt_ids(self, messages: list[dict], tools: list[dict] | None) -> list[int]:
         """The conversation so far plus the generation prompt; messages as they are in the data."""
-        from lossmask.masks.messages import normalise_conversation
+        from lossmask.masks.engine.conversation import normalise_conversation
 
         messages, tools, _ = normalise_conversation({"messages": messages, "tools": tools})
         return list(self.renderer.render_ids(messages, tools=tools, add_generation_prompt=True))

@@ -8,9 +8,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lossmask.masks.backends import MaskBackend
-from lossmask.masks.messages import normalise_conversation
-from lossmask.masks.sample import (
+from lossmask.masks.engine.backends import MaskBackend
+from lossmask.masks.engine.conversation import normalise_conversation
+from lossmask.masks.engine.sample import (
     Conversation,
     MaskedSequence,
     MaskError,
