@@ -49,7 +49,7 @@ def command(
     --compare or --mode, tokens trained under only one of the two settings are highlighted
     (yellow: only this config, magenta: only the other). Exit 0, or 2 on an error.
     """
-    from lossmask.masks.commands import ShowOptions, execute_show
+    from lossmask.masks.app.commands import ShowOptions, execute_show
 
     options = ShowOptions(config, data, index, compare, mode, html_path, color)
     sys.exit(execute_show(options))
