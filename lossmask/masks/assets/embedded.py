@@ -14,11 +14,16 @@ boundary and both paths give the same ids.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from typing import TYPE_CHECKING
 
-from lossmask.masks.assets.chat_templates import GLM45_CHAT_TEMPLATE, QWEN3_CHAT_TEMPLATE
+from lossmask.masks.assets.chat_templates import (
+    GLM45_CHAT_TEMPLATE,
+    QWEN3_CHAT_TEMPLATE,
+    strip_generation_markers,
+)
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -106,9 +111,43 @@ def qwen3_tokenizer() -> PreTrainedTokenizerFast:
     return _build(QWEN3_SPECIAL_TOKENS, EMBEDDED_NAMES["qwen3"], QWEN3_CHAT_TEMPLATE)
 
 
+@functools.cache
+def glm45_notags_tokenizer() -> PreTrainedTokenizerFast:
+    """The tiny GLM-4.5 tokenizer with the template's `{% generation %}` blocks removed: the shape
+    of the real GLM-4.5 hub template, where only serving semantics can say what is sampled."""
+    tokenizer = copy.copy(glm45_tokenizer())
+    tokenizer.name_or_path = EMBEDDED_GLM45_NOTAGS
+    tokenizer.chat_template = strip_generation_markers(GLM45_CHAT_TEMPLATE)
+    return tokenizer
+
+
+EMBEDDED_GLM45_NOTAGS = "embedded:glm-4.5-notags"
+SERVING_STOPS: dict[str, tuple[str, ...]] = {
+    "glm-4.5": ("<|endoftext|>", "<|user|>", "<|observation|>"),
+    "glm-4.5-notags": ("<|endoftext|>", "<|user|>", "<|observation|>"),
+    "qwen3": ("<|im_end|>", "<|endoftext|>"),
+}
+"""Each family's serving stops, as its real `generation_config.json` `eos_token_id` lists them."""
+
+
 def embedded_tokenizer(family: str) -> PreTrainedTokenizerFast:
-    """`"glm-4.5"` or `"qwen3"` -> the cached embedded tokenizer of that family."""
-    builders = {"glm-4.5": glm45_tokenizer, "qwen3": qwen3_tokenizer}
+    """`"glm-4.5"`, `"glm-4.5-notags"` or `"qwen3"` -> the cached embedded tokenizer."""
+    builders = {
+        "glm-4.5": glm45_tokenizer,
+        "glm-4.5-notags": glm45_notags_tokenizer,
+        "qwen3": qwen3_tokenizer,
+    }
     if family not in builders:
-        raise ValueError(f"no embedded tokenizer for {family!r}; choose from {sorted(builders)}")
+        raise ValueError(
+            f"no embedded tokenizer for {family!r}; choose from "
+            + ", ".join(f"embedded:{name}" for name in sorted(builders))
+        )
     return builders[family]()
+
+
+def embedded_serving_stop_ids(family: str) -> list[int]:
+    """The ids a server stops on for an embedded family (its generation config's eos_token_id)."""
+    tokenizer = embedded_tokenizer(family)
+    ids = tokenizer.convert_tokens_to_ids(list(SERVING_STOPS[family]))
+    assert isinstance(ids, list)  # a list of tokens gives a list of ids
+    return ids

@@ -1,18 +1,18 @@
 """The renderer path: the `renderers` package knows, per token, what the model would have sampled.
 
-`mask()` renders once and applies the same rules as `renderers.build_training_sample` (0.1.12) for
-each mode; tests/masks/test_mask_parity.py checks it token for token against
-`build_training_sample` called directly. We do not call `build_training_sample` itself because
-provenance needs the per-token render metadata it discards, and rendering twice would double the
-cost.
+`describe()` renders once and passes on the renderer's per-token signal (message index, sampled,
+content, stop ids); the contract (`engine/contract.py`) applies the same rules as
+`renderers.build_training_sample` (0.1.12), which tests/masks/test_mask_parity.py checks token for
+token. One addition: tokens after the renderer's own generation prompt that it does not mark
+sampled (the serving-prompt gap) count as sampled, because served from that prompt the model has
+to produce them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from lossmask.masks.engine.sample import MaskedSequence, MaskError, ProvenanceColumns
-from lossmask.schema.roles import LossMaskRolesConfig
+from lossmask.masks.engine.contract import TokenDescription
 
 
 class RendererBackend:
@@ -24,6 +24,7 @@ class RendererBackend:
         self.renderer_name = renderer_name
         self.name = f"renderer:{renderer_name}"
         self._stop_ids = list(renderer.get_stop_token_ids())
+        self._prompt_suffix: list[int] | None = None
 
     def stop_token_ids(self) -> list[int]:
         """The ids a server stops on: the renderer's `get_stop_token_ids()`."""
@@ -36,88 +37,81 @@ class RendererBackend:
         messages, tools, _ = normalise_conversation({"messages": messages, "tools": tools})
         return list(self.renderer.render_ids(messages, tools=tools, add_generation_prompt=True))
 
-    def mask(
-        self,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]] | None,
-        loss_mask: str | LossMaskRolesConfig,
-        train_flags: list[bool],
-    ) -> MaskedSequence:
+    def _generation_prompt(self) -> list[int]:
+        """The ids the renderer appends for `add_generation_prompt`, measured once on a one-message
+        conversation (empty when the renderer's prompt is not an extension of its render)."""
+        if self._prompt_suffix is None:
+            probe = [{"role": "user", "content": "?"}]
+            plain = list(self.renderer.render_ids(probe, add_generation_prompt=False))
+            prompted = list(self.renderer.render_ids(probe, add_generation_prompt=True))
+            self._prompt_suffix = prompted[len(plain) :] if prompted[: len(plain)] == plain else []
+        return self._prompt_suffix
+
+    def _prompt_gap(
+        self, ids: list[int], indices: list[int], sampled: list[bool], roles: list[str]
+    ) -> list[int]:
+        """Tokens of an assistant turn after the generation prompt and before the renderer's first
+        sampled token: served from that prompt the model must produce them, yet the renderer does
+        not mark them sampled (renderers 0.1.12 GLM-4.5: the `\n` after `<|assistant|>`)."""
+        prompt = self._generation_prompt()
+        if not prompt:
+            return []
+        gap: list[int] = []
+        k, count = 0, len(ids)
+        while k < count:
+            index = indices[k]
+            if index < 0 or roles[index] != "assistant" or (k and indices[k - 1] == index):
+                k += 1
+                continue
+            # k opens assistant message `index`; it must open with the generation prompt.
+            after = k + len(prompt)
+            if ids[k:after] == prompt:
+                j = after
+                while j < count and indices[j] == index and not sampled[j]:
+                    j += 1
+                if j < count and indices[j] == index:  # stop at the first sampled token
+                    gap.extend(range(after, j))
+            k = after if after > k else k + 1
+        return gap
+
+    def describe(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> TokenDescription:
         rendered = self.renderer.render(messages, tools=tools)
         ids = list(rendered.token_ids)
         count = len(ids)
-        sampled_signal = list(rendered.sampled_mask)
-        if len(sampled_signal) != count:
-            if loss_mask != "all":
-                raise MaskError(
-                    f"renderer {self.renderer_name!r} gives no per-token sampled signal, so "
-                    f"loss_mask = {loss_mask!r} has nothing to follow; name a model-specific "
-                    'renderer, use loss_mask = "all", or drop [renderer] to use the chat template'
-                )
-            sampled_signal = [False] * count
-        content_signal = list(rendered.is_content)
-        if len(content_signal) != count:
-            content_signal = sampled_signal
+        signal = list(rendered.sampled_mask)
+        has_signal = len(signal) == count
+        if not has_signal:
+            signal = [False] * count
+        content = list(rendered.is_content)
+        if len(content) != count:
+            content = list(signal)
         roles = [message["role"] for message in messages]
-        indices: list[int | None] = [i if i >= 0 else None for i in rendered.message_indices]
-        token_roles: list[str | None] = [roles[i] if i is not None else None for i in indices]
-
-        mask: list[bool]
-        rules: list[str]
-        if loss_mask == "all":
-            mask = [True] * count
-            rules = ["all"] * count
-        elif loss_mask == "sampled":
-            mask = [s and i is not None for s, i in zip(sampled_signal, indices, strict=True)]
-            rules = ["sampled" if m else "not-sampled" for m in mask]
-        elif isinstance(loss_mask, LossMaskRolesConfig):
-            enabled = set(loss_mask.enabled_roles())
-            mask, rules = [], []
-            for s, role in zip(sampled_signal, token_roles, strict=True):
-                if not s or role is None:
-                    mask.append(False)
-                    rules.append("not-sampled")
-                elif role in enabled:
-                    mask.append(True)
-                    rules.append(f"role:{role}")
-                else:
-                    mask.append(False)
-                    rules.append(f"role:{role} off")
-        else:
-            raise MaskError(
-                f"unknown loss_mask {loss_mask!r}; use 'sampled', 'all' or a role table"
-            )
-
-        # The template leaves a final assistant turn unterminated (GLM): append the renderer's own
-        # canonical stop as a trained target, exactly where `ensure_final_stop` would.
-        stop_ids = set(self._stop_ids)
-        final_trains = roles[-1] == "assistant" and (
-            not isinstance(loss_mask, LossMaskRolesConfig) or loss_mask.assistant
+        raw_indices = list(rendered.message_indices)
+        indices: list[int | None] = [i if i >= 0 else None for i in raw_indices]
+        sampled = [s and i is not None for s, i in zip(signal, indices, strict=True)]
+        rule = ["sampled"] * count
+        gap = self._prompt_gap(ids, raw_indices, sampled, roles) if has_signal else []
+        for k in gap:
+            sampled[k] = True
+            rule[k] = "serving-prompt"
+        last_sampled = next((k for k in range(count - 1, -1, -1) if sampled[k]), None)
+        closed = last_sampled is not None and ids[last_sampled] in set(self._stop_ids)
+        return TokenDescription(
+            ids=ids,
+            message=indices,
+            turn=list(indices),
+            sampled=sampled,
+            content=content,
+            roles=roles,
+            stop_ids=list(self._stop_ids),
+            final_stop_id=self._stop_ids[0],
+            # Without a sampled signal nothing can say where the final turn ends (renderers'
+            # `ensure_final_stop` is a no-op there too).
+            final_closed=closed or not has_signal,
+            roles_need_sampled=has_signal,
+            sampled_rule=rule,
+            prompt_gap=gap,
+            has_sampled_signal=has_signal,
         )
-        # Under "all" every token trains; whether the turn is already closed is read from what the
-        # model samples, so ChatML's `<|im_end|>` followed by scaffolding `\n` counts as closed.
-        decided_by = sampled_signal if loss_mask == "all" else mask
-        if final_trains:
-            last_trained = next((k for k in range(count - 1, -1, -1) if decided_by[k]), None)
-            if last_trained is None or ids[last_trained] not in stop_ids:
-                ids.append(self._stop_ids[0])
-                mask.append(True)
-                rules.append("final-stop")
-                indices.append(None)
-                token_roles.append("assistant")
-                sampled_signal = [*sampled_signal, True]
-                content_signal = [*content_signal, True]
-
-        turn_owner = [*rendered.message_indices]
-        turn_owner += [len(messages) - 1] * (len(ids) - len(turn_owner))
-        turn_owner = [i if i >= 0 else None for i in turn_owner]
-        if not all(train_flags):
-            # `"train": false` narrows, never widens; a closer follows the assistant it closes and
-            # the appended stop follows the final message, as in renderers' `message_loss_mask`.
-            for k, owner in enumerate(turn_owner):
-                if mask[k] and owner is not None and not train_flags[owner]:
-                    mask[k] = False
-                    rules[k] = "train=false"
-
-        provenance = ProvenanceColumns(indices, token_roles, sampled_signal, content_signal, rules)
-        return MaskedSequence(ids, mask, provenance, frozenset(stop_ids), turn_owner)

@@ -1,59 +1,65 @@
-"""The chat-template path: a transformers tokenizer's jinja template, no sampled signal.
+"""The chat-template path: a transformers tokenizer's jinja template, and serving semantics.
 
-Which message owns which token comes from an incremental render: the template is rendered as *text*
-for every prefix `messages[:i+1]` and the full text is tokenized once with character offsets, so
-each token is attributed to the message whose prefix first produced its first character. That is the
-same attribution as re-tokenizing every prefix (the legacy role filter) at the cost of one
-tokenization instead of one per message (bench/mask_bench.py measures both).
+Which message wrote which token comes from one tracked render (`template_tracking.py`); when that is
+ambiguous (templates that peek ahead with `loop.last`), from text renders of every prefix aligned
+with the full text. The full text is tokenized once with character offsets.
 
-`{% generation %}` blocks, where the template has them, are the sampled signal for `"sampled"`;
-otherwise `"sampled"` means assistant-only and the backend says so once.
+`"sampled"` is derived from serving, on every template, tagged or not: for assistant turn *i* the
+model is served the render of `messages[:i]` with `add_generation_prompt=True`, so it samples what
+follows that prompt in the full render, up to and including the first serving stop id (what vLLM
+stops on: `generation_config.json` `eos_token_id`, else the tokenizer's EOS). Where a template has
+`{% generation %}` blocks that disagree, the positions are reported, not used.
 """
 
 from __future__ import annotations
 
 import bisect
-import logging
+import contextlib
 import re
+from collections.abc import Iterator
 from typing import Any
 
-from lossmask.masks.engine.sample import MaskedSequence, MaskError, ProvenanceColumns
-from lossmask.schema.roles import LossMaskRolesConfig
+from lossmask.masks.engine.contract import TokenDescription
+from lossmask.masks.engine.sample import MaskError
 
-logger = logging.getLogger("lossmask.masks")
-
-# Tokens that end a turn in common chat templates; those present in a vocabulary as added tokens
-# count as serving stops alongside the tokenizer's EOS.
-KNOWN_TURN_CLOSERS: tuple[str, ...] = (
-    "<|im_end|>", "<|eot_id|>", "<|eom_id|>", "<|end|>", "<end_of_turn>", "<|endoftext|>",
-    "<|user|>", "<|observation|>", "<|return|>", "<|call|>", "</s>",
-)  # fmt: skip
 _GENERATION_TAG = re.compile(r"\{%-?\s*generation\s*-?%\}")
 
 
-def _aligned_end(prefix_text: str, full: str) -> int:
-    """Where the end of `prefix_text` falls in `full`, when `prefix_text` is not a prefix of it."""
+def _map_end(prefix_text: str, full: str) -> int:
+    """Where the end of `prefix_text` (a render of a prefix) falls in `full`, when it is not a
+    prefix of it: align the differing tails by text and map the end through the alignment."""
     from difflib import SequenceMatcher
 
     common = next(
         (k for k, (a, b) in enumerate(zip(prefix_text, full, strict=False)) if a != b),
-        len(prefix_text),
+        min(len(prefix_text), len(full)),
     )
     tail = prefix_text[common:]
-    window = full[common : common + len(tail)]
-    blocks = SequenceMatcher(None, tail, window, autojunk=False).get_matching_blocks()
-    # Short matches are coincidences (a newline, a quote); text the prefix render adds only because
-    # the message was last (a closer that consecutive tool messages share) matches nothing real.
-    matched = [block for block in blocks if block.size >= 4]
-    if not matched:
-        return common
-    return common + matched[-1].b + matched[-1].size
+    # The same message, rendered a little differently, lies near: a bounded window keeps a longer
+    # identical block further on (the next turn's reasoning) from capturing the alignment.
+    rest = full[common : common + 2 * len(tail) + 256]
+    end = len(tail)
+    matcher = SequenceMatcher(None, tail, rest, autojunk=False)
+    for tag, a1, a2, b1, b2 in matcher.get_opcodes():
+        if a1 < end <= a2:
+            return common + (b1 + (end - a1) if tag == "equal" else b2)
+    return common
+
+
+class TemplateRaised(MaskError):
+    """The chat template itself refused the conversation (`raise_exception`, or a render error)."""
 
 
 class ChatTemplateBackend:
-    """A tokenizer whose `chat_template` renders conversations."""
+    """A tokenizer whose `chat_template` renders conversations; stops from serving."""
 
-    def __init__(self, tokenizer: Any, *, template_kwargs: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        tokenizer: Any,
+        *,
+        serving_stop_ids: list[int] | None = None,
+        template_kwargs: dict[str, Any] | None = None,
+    ) -> None:
         from transformers.utils.chat_template_utils import _compile_jinja_template
 
         template = getattr(tokenizer, "chat_template", None)
@@ -69,17 +75,21 @@ class ChatTemplateBackend:
         self._compiled = _compile_jinja_template(template)
         # apply_chat_template passes the special tokens (bos_token, eos_token, ...) to the template.
         self._template_kwargs = {**tokenizer.special_tokens_map, **(template_kwargs or {})}
-        self._noticed_fallback = False
-        self._noticed_unstable = False
-        if tokenizer.eos_token_id is None:
-            raise MaskError(f"tokenizer {tokenizer.name_or_path!r} has no EOS token to stop on")
-        self.eos_id: int = tokenizer.eos_token_id
-        vocab = tokenizer.get_added_vocab()
-        closers = {vocab[token] for token in KNOWN_TURN_CLOSERS if token in vocab}
-        self._stop_ids = [self.eos_id, *sorted(closers - {self.eos_id})]
+        eos = tokenizer.eos_token_id
+        stops = list(serving_stop_ids or ([] if eos is None else [eos]))
+        if not stops:
+            raise MaskError(
+                f"tokenizer {tokenizer.name_or_path!r} has no generation_config.json eos_token_id "
+                "and no EOS token, so nothing says where serving stops; add a "
+                "generation_config.json with eos_token_id next to the tokenizer"
+            )
+        self._stop_ids = stops
+        self._stop_set = frozenset(stops)
+        # The stop appended to an unclosed final turn: the tokenizer's EOS when serving stops on it.
+        self.final_stop_id: int = eos if eos in self._stop_set else stops[0]
 
     def stop_token_ids(self) -> list[int]:
-        """EOS first, then the template's end-of-turn tokens found in the vocabulary."""
+        """The serving stop ids: generation_config.json `eos_token_id`, else the tokenizer's EOS."""
         return list(self._stop_ids)
 
     def prompt_ids(self, messages: list[dict], tools: list[dict] | None) -> list[int]:
@@ -87,22 +97,33 @@ class ChatTemplateBackend:
         from lossmask.masks.engine.conversation import normalise_conversation
 
         messages, tools, _ = normalise_conversation({"messages": messages, "tools": tools})
-        ids = self.tokenizer.apply_chat_template(
-            messages, tools=tools, add_generation_prompt=True, tokenize=True, return_dict=False
-        )
-        return list(ids)
+        text = self._render_text(messages, tools, add_generation_prompt=True)
+        return list(self.tokenizer._tokenizer.encode(text, add_special_tokens=False).ids)
 
-    def _render_text(self, messages: list[dict[str, Any]], tools: Any) -> str:
-        return str(
-            self._compiled.render(
-                messages=messages, tools=tools, add_generation_prompt=False, **self._template_kwargs
+    def _render_text(
+        self, messages: list[dict[str, Any]], tools: Any, *, add_generation_prompt: bool = False
+    ) -> str:
+        """Plain template data in, text out; the template's own errors become `TemplateRaised`."""
+        from transformers.utils.chat_template_utils import (
+            _alias_reasoning_fields,
+            _plain_template_data,
+        )
+
+        plain = _alias_reasoning_fields(_plain_template_data(messages))
+        with _template_errors():
+            return str(
+                self._compiled.render(
+                    messages=plain,
+                    tools=_plain_template_data(tools),
+                    add_generation_prompt=add_generation_prompt,
+                    **self._template_kwargs,
+                )
             )
-        )
 
-    def _render(
+    def _boundaries(
         self, messages: list[dict[str, Any]], tools: Any
-    ) -> tuple[str, list[tuple[int, int]], int, list[int]]:
-        """(full text, generation spans, end of the preamble, end of each message's output)."""
+    ) -> tuple[str, list[tuple[int, int]], int, list[int], bool]:
+        """(full text, generation spans, end of the preamble, end of each message, stable)."""
         from transformers.utils.chat_template_utils import (
             _alias_reasoning_fields,
             _plain_template_data,
@@ -110,177 +131,148 @@ class ChatTemplateBackend:
 
         from lossmask.masks.engine.template_tracking import render_tracked
 
-        # The same preparation render_jinja_template gives a conversation.
         plain = _alias_reasoning_fields(_plain_template_data(messages))
-        full, generation, starts = render_tracked(
-            self._compiled,
-            plain,
-            _plain_template_data(tools),
-            self._template_kwargs,
-            track_generation=self.has_generation_markers,
-        )
+        with _template_errors():
+            full, generation, starts, reads = render_tracked(
+                self._compiled,
+                plain,
+                _plain_template_data(tools),
+                self._template_kwargs,
+                track_generation=self.has_generation_markers,
+            )
+        if not full:
+            raise MaskError("the chat template rendered nothing for this conversation")
         # Text before the first message's output belongs to it unless the template writes the same
         # text for an empty conversation (a tools block): the prefix-render rule, kept exactly.
         preamble = self._preamble_end(tools, full)
         if starts is not None:
-            return full, generation, preamble, [*starts[1:], len(full)]
-        if not self._noticed_unstable:
-            logger.debug("chat template peeks ahead; falling back to prefix renders")
-        return full, generation, preamble, self._message_boundaries(messages, tools, full)
+            ends = [*starts[1:], len(full)]
+            stable = True
+        else:
+            ends = [
+                self._end_in(full, messages[:end], tools, reads[end] if reads else None)
+                for end in range(1, len(messages))
+            ]
+            ends.append(len(full))
+            stable = False
+        # Boundaries out of order would hand one message's text to another: refuse, never guess.
+        previous = preamble
+        for index, end in enumerate(ends):
+            if not previous <= end <= len(full):
+                raise MaskError(
+                    f"cannot align the chat template's output: messages[{index}] would end at "
+                    f"character {end}, before the previous message ends ({previous}); this "
+                    "template renders earlier messages differently depending on later ones"
+                )
+            previous = end
+        return full, generation, preamble, ends, stable
 
-    def _message_boundaries(
-        self, messages: list[dict[str, Any]], tools: Any, full: str
-    ) -> list[int]:
-        """End character of each message's contribution, from text renders of every prefix.
-
-        The slow, always-right attribution, used when a single tracked render is ambiguous."""
-        from transformers.utils.chat_template_utils import (
-            _alias_reasoning_fields,
-            _plain_template_data,
-        )
-
-        # The same preparation render_jinja_template gives the full render.
-        plain = _alias_reasoning_fields(_plain_template_data(messages))
-        plain_tools = _plain_template_data(tools)
-        ends = []
-        for end in range(1, len(messages)):
-            text = self._render_text(plain[:end], plain_tools)
-            if full.startswith(text):
-                ends.append(len(text))
-                continue
-            # Not prefix-stable: real templates render a message differently once it is no longer
-            # last (Qwen3's empty think block) or once a later user turn exists (dropped reasoning).
-            # Such differences sit inside the message, so align the prefix render's tail with the
-            # full text to find where this message ends there.
-            ends.append(_aligned_end(text, full))
-            if not self._noticed_unstable:
-                self._noticed_unstable = True
-                logger.debug("chat template is not prefix-stable at messages[:%d]", end)
-        ends.append(len(full))
-        return [min(max(end, 0), len(full)) for end in ends]
+    def _end_in(
+        self, full: str, prefix: list[dict[str, Any]], tools: Any, next_read: int | None
+    ) -> int:
+        """Where the render of `prefix` ends in `full`: its length when it is a prefix of `full`;
+        else where the full render first read the next message; else aligned by text."""
+        text = self._render_text(prefix, tools)
+        if full.startswith(text):
+            return len(text)
+        return next_read if next_read is not None else _map_end(text, full)
 
     def _preamble_end(self, tools: Any, full: str) -> int:
         """Text the template writes before any message (tools block); it belongs to no message."""
         try:
             text = self._render_text([], tools)
-        except Exception:  # templates may refuse an empty conversation; then there is no preamble
+        except MaskError:  # templates may refuse an empty conversation; then there is no preamble
             return 0
         return len(text) if full.startswith(text) else 0
 
-    def mask(
+    def _prompt_end(
         self,
+        full: str,
         messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]] | None,
-        loss_mask: str | LossMaskRolesConfig,
-        train_flags: list[bool],
-    ) -> MaskedSequence:
-        full, generation_spans, preamble, ends = self._render(messages, tools)
+        tools: Any,
+        index: int,
+        start: int,
+        known_prompt: str | None,
+    ) -> tuple[int, str | None]:
+        """(where the model starts sampling assistant turn `index` in `full`, the generation prompt
+        text found for it). `known_prompt`, the prompt text of an earlier turn, is tried first:
+        templates append the same generation prompt after every prefix."""
+        if known_prompt is not None and full.startswith(known_prompt, start):
+            return start + len(known_prompt), known_prompt
+        prompted = self._render_text(messages[:index], tools, add_generation_prompt=True)
+        plain = self._render_text(messages[:index], tools)
+        if prompted.startswith(plain) and full.startswith(prompted[len(plain) :], start):
+            prompt = prompted[len(plain) :]
+            return start + len(prompt), prompt
+        if full.startswith(prompted):
+            return len(prompted), None
+        raise MaskError(
+            f"messages[{index}]: the chat template's generation prompt "
+            f"{prompted[len(plain) :]!r} is not where this assistant turn starts in the full "
+            "render, so what serving would sample cannot be derived"
+        )
+
+    def describe(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> TokenDescription:
+        full, generation_spans, preamble, ends, stable = self._boundaries(messages, tools)
         encoding = self.tokenizer._tokenizer.encode(full, add_special_tokens=False)
         ids: list[int] = list(encoding.ids)
         offsets: list[tuple[int, int]] = list(encoding.offsets)
+        token_starts = [start for start, _ in offsets]
         roles = [message["role"] for message in messages]
         count = len(ids)
+        last = len(messages) - 1
 
         owners: list[int | None] = []
-        for start, _ in offsets:
-            owners.append(None if start < preamble else bisect.bisect_right(ends, start))
-        owners = [o if o is None or o < len(messages) else len(messages) - 1 for o in owners]
+        for start in token_starts:
+            owner = None if start < preamble else bisect.bisect_right(ends, start)
+            owners.append(owner if owner is None or owner <= last else last)
 
-        generated = [False] * count
-        span = 0
-        for k, (start, end) in enumerate(offsets):
-            while span < len(generation_spans) and start >= generation_spans[span][1]:
-                span += 1
-            if span == len(generation_spans):
-                break
-            generated[k] = end > generation_spans[span][0]
-
-        # A generated closer the template writes with the next message (GLM's `<|observation|>`)
-        # ends the previous assistant's turn: it belongs to that turn for "sampled" and stop counts.
-        turn_owner = list(owners)
-        for k, owner in enumerate(owners):
-            if owner is None or owner == 0 or not generated[k]:
+        # Serving: each assistant turn samples from the end of its generation prompt to the first
+        # stop id, which may be the first token the template writes with the next message.
+        sampled = [False] * count
+        turn = list(owners)
+        closed: dict[int, bool] = {}
+        prompt: str | None = None
+        for index, role in enumerate(roles):
+            if role != "assistant":
                 continue
-            if roles[owner] != "assistant" and roles[owner - 1] == "assistant":
-                turn_owner[k] = owner - 1
+            start = ends[index - 1] if index else preamble
+            begin, found = self._prompt_end(
+                full, messages, tools, index, start, prompt if stable else None
+            )
+            prompt = found if found is not None else prompt
+            k = bisect.bisect_left(token_starts, begin)
+            closed[index] = False
+            while k < count and token_starts[k] < ends[index]:
+                sampled[k], turn[k] = True, index
+                k += 1
+                if ids[k - 1] in self._stop_set:
+                    closed[index] = True
+                    break
+            else:
+                if k < count and ids[k] in self._stop_set:
+                    sampled[k], turn[k] = True, index
+                    closed[index] = True
 
-        token_roles = [roles[o] if o is not None else None for o in owners]
-        content = self._content_flags(messages, full, offsets, owners, ends)
-        mask, rules, sampled, owners_for_mask = self._apply_mode(
-            loss_mask, owners, turn_owner, token_roles, generated, roles
+        disagreements: list[int] = []
+        if self.has_generation_markers:
+            tagged = _in_spans(offsets, generation_spans)
+            disagreements = [k for k in range(count) if tagged[k] != sampled[k]]
+        return TokenDescription(
+            ids=ids,
+            message=owners,
+            turn=turn,
+            sampled=sampled,
+            content=self._content_flags(messages, full, offsets, owners, ends),
+            roles=roles,
+            stop_ids=list(self._stop_ids),
+            final_stop_id=self.final_stop_id,
+            final_closed=roles[last] != "assistant" or closed.get(last, False),
+            roles_need_sampled=False,
+            tag_disagreements=disagreements,
         )
-
-        # EOS when the final assistant turn has no stop of its own (GLM-style templates).
-        stop_set = set(self._stop_ids)
-        if roles[-1] == "assistant":
-            final = len(messages) - 1
-            has_stop = any(ids[k] in stop_set for k in range(count) if turn_owner[k] == final)
-            if not has_stop:
-                trains = loss_mask in ("all", "sampled") or (
-                    isinstance(loss_mask, LossMaskRolesConfig) and loss_mask.assistant
-                )
-                ids.append(self.eos_id)
-                mask.append(trains)
-                rules.append("final-stop" if trains else "role:assistant off")
-                owners.append(None)
-                owners_for_mask.append(final)
-                turn_owner.append(final)
-                token_roles.append("assistant")
-                sampled.append(True)
-                content.append(True)
-
-        if not all(train_flags):
-            for k, owner in enumerate(owners_for_mask):
-                if mask[k] and owner is not None and not train_flags[owner]:
-                    mask[k] = False
-                    rules[k] = "train=false"
-
-        self._check_stop_trained(ids, mask, owners_for_mask, roles, stop_set)
-        provenance = ProvenanceColumns(owners, token_roles, sampled, content, rules)
-        return MaskedSequence(ids, mask, provenance, frozenset(stop_set), turn_owner)
-
-    def _apply_mode(
-        self,
-        loss_mask: str | LossMaskRolesConfig,
-        owners: list[int | None],
-        turn_owner: list[int | None],
-        token_roles: list[str | None],
-        generated: list[bool],
-        roles: list[str],
-    ) -> tuple[list[bool], list[str], list[bool], list[int | None]]:
-        """(mask, rules, sampled signal, the owner each token's `train` flag is read from)."""
-        count = len(owners)
-        assistant_owned = [role == "assistant" for role in token_roles]
-        if loss_mask == "all":
-            sampled = generated if self.has_generation_markers else assistant_owned
-            return [True] * count, ["all"] * count, list(sampled), list(owners)
-        if loss_mask == "sampled":
-            if self.has_generation_markers:
-                rules = ["generation" if g else "not-generated" for g in generated]
-                return list(generated), rules, list(generated), list(turn_owner)
-            if not self._noticed_fallback:
-                self._noticed_fallback = True
-                logger.warning(
-                    'loss_mask = "sampled": this chat template has no {% generation %} blocks, '
-                    "so there is no sampled signal; training assistant messages only (turn closers "
-                    "the template writes with the next message stay untrained). Name a renderer "
-                    "in [renderer] to train them."
-                )
-            rules = ["assistant-fallback" if a else "not-assistant" for a in assistant_owned]
-            return list(assistant_owned), rules, list(assistant_owned), list(owners)
-        if isinstance(loss_mask, LossMaskRolesConfig):
-            enabled = set(loss_mask.enabled_roles())
-            mask, rules = [], []
-            for role in token_roles:
-                if role is None:
-                    mask.append(False)
-                    rules.append("outside-messages")
-                else:
-                    mask.append(role in enabled)
-                    rules.append(f"role:{role}" if role in enabled else f"role:{role} off")
-            sampled = generated if self.has_generation_markers else assistant_owned
-            return mask, rules, list(sampled), list(owners)
-        raise MaskError(f"unknown loss_mask {loss_mask!r}; use 'sampled', 'all' or a role table")
 
     @staticmethod
     def _content_flags(
@@ -306,24 +298,28 @@ class ChatTemplateBackend:
             flags.append(lo <= start and end <= hi and lo >= 0)
         return flags
 
-    def _check_stop_trained(
-        self,
-        ids: list[int],
-        mask: list[bool],
-        owners: list[int | None],
-        roles: list[str],
-        stop_set: set[int],
-    ) -> None:
-        trains_assistant = any(
-            m and o is not None and roles[o] == "assistant"
-            for m, o in zip(mask, owners, strict=True)
-        )
-        if trains_assistant and not any(
-            m and t in stop_set for m, t in zip(mask, ids, strict=True)
-        ):
-            raise MaskError(
-                "no stop token is among the trained targets: this chat template ends assistant "
-                f"turns with none of {sorted(self.tokenizer.convert_ids_to_tokens(list(stop_set)))}"
-                "; the model would never learn to stop. Set the tokenizer's eos_token to the "
-                "template's end-of-turn token, or name a renderer"
-            )
+
+def _in_spans(offsets: list[tuple[int, int]], spans: list[tuple[int, int]]) -> list[bool]:
+    """Per token, whether it overlaps one of the (sorted) character spans."""
+    inside = [False] * len(offsets)
+    span = 0
+    for k, (start, end) in enumerate(offsets):
+        while span < len(spans) and start >= spans[span][1]:
+            span += 1
+        if span == len(spans):
+            break
+        inside[k] = end > spans[span][0]
+    return inside
+
+
+@contextlib.contextmanager
+def _template_errors() -> Iterator[None]:
+    """A template's `raise_exception` (or any jinja error) becomes a per-conversation error."""
+    from jinja2.exceptions import TemplateError
+
+    try:
+        yield
+    except MaskError:
+        raise
+    except (TemplateError, TypeError, ValueError, KeyError, AttributeError) as error:
+        raise TemplateRaised(f"the chat template raised an error: {error}") from None
