@@ -69,7 +69,11 @@ def _training_corpus() -> list[str]:
     return [line for line in lines if line]
 
 
-def _build(specials: tuple[str, ...], name: str, chat_template: str) -> PreTrainedTokenizerFast:
+def build_tiny_tokenizer(
+    specials: tuple[str, ...], name: str, chat_template: str, *, eos_token: str
+) -> PreTrainedTokenizerFast:
+    """A byte-level BPE over the seeded corpus with these special tokens (the embedded recipe;
+    tests use it to give real template shapes a tokenizer with their own special tokens)."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -90,8 +94,8 @@ def _build(specials: tuple[str, ...], name: str, chat_template: str) -> PreTrain
     tokenizer.train_from_iterator(_training_corpus(), trainer=trainer)
     wrapped = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
-        eos_token=specials[0] if name == EMBEDDED_NAMES["glm-4.5"] else "<|im_end|>",
-        pad_token="<|endoftext|>",
+        eos_token=eos_token,
+        pad_token=specials[0],
         name_or_path=name,
         model_max_length=1 << 20,
     )
@@ -102,13 +106,20 @@ def _build(specials: tuple[str, ...], name: str, chat_template: str) -> PreTrain
 @functools.cache
 def glm45_tokenizer() -> PreTrainedTokenizerFast:
     """The tiny GLM-4.5 tokenizer (EOS `<|endoftext|>`), with `GLM45_CHAT_TEMPLATE`. Built once."""
-    return _build(GLM45_SPECIAL_TOKENS, EMBEDDED_NAMES["glm-4.5"], GLM45_CHAT_TEMPLATE)
+    return build_tiny_tokenizer(
+        GLM45_SPECIAL_TOKENS,
+        EMBEDDED_NAMES["glm-4.5"],
+        GLM45_CHAT_TEMPLATE,
+        eos_token="<|endoftext|>",
+    )
 
 
 @functools.cache
 def qwen3_tokenizer() -> PreTrainedTokenizerFast:
     """The tiny Qwen3/ChatML tokenizer (EOS `<|im_end|>`) with `QWEN3_CHAT_TEMPLATE`; built once."""
-    return _build(QWEN3_SPECIAL_TOKENS, EMBEDDED_NAMES["qwen3"], QWEN3_CHAT_TEMPLATE)
+    return build_tiny_tokenizer(
+        QWEN3_SPECIAL_TOKENS, EMBEDDED_NAMES["qwen3"], QWEN3_CHAT_TEMPLATE, eos_token="<|im_end|>"
+    )
 
 
 @functools.cache
