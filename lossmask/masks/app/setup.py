@@ -7,10 +7,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from lossmask.masks.engine.backends import MaskBackend, load_backend
+from lossmask.masks.engine.contract import MODES
 from lossmask.masks.engine.sample import MaskError
 from lossmask.schema.roles import LossMaskRolesConfig, describe_loss_mask
 
-MODE_CHOICES = ("sampled", "all", "legacy")
+MODE_CHOICES = (*MODES, "legacy")
 """`--mode` values: the two v2 modes, and `legacy` for the v1 default role table."""
 
 

@@ -20,10 +20,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from lossmask.masks.engine.sample import MaskedSequence, MaskError, ProvenanceColumns
-from lossmask.schema.roles import LossMaskRolesConfig
+from lossmask.schema.roles import MODE_DESCRIPTIONS, LossMaskRolesConfig
 
-MODES: tuple[str, ...] = ("sampled", "all")
-"""The named `loss_mask` modes; anything else must be a role table."""
+MODES: tuple[str, ...] = tuple(MODE_DESCRIPTIONS)
+"""The named `loss_mask` modes, as the config schema defines them; anything else is a role table."""
 
 LossMask = str | LossMaskRolesConfig
 LossMaskLike = str | LossMaskRolesConfig | Mapping[str, bool]
