@@ -42,4 +42,5 @@ def command(
     from lossmask.masks.app.commands import AuditOptions, execute_audit
 
     options = AuditOptions(configs, data, output_format, fail_under_stop_rate)
-    sys.exit(execute_audit(options))
+    report = execute_audit(options)
+    sys.exit(int(report.exit_code))

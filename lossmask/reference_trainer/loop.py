@@ -32,7 +32,6 @@ from lossmask.reference_trainer.model import (
     ModelSource,
     build_model,
     count_parameters,
-    is_embedded,
     resolve_model,
 )
 from lossmask.reference_trainer.outputs import (
@@ -128,12 +127,13 @@ def load_conversations(data: DataSettings, seed: int) -> list[dict[str, Any]]:
 
 
 def load_mask_backend(settings: TrainSettings) -> Any:
-    from lossmask.masks import load_backend
+    from lossmask.masks.app.setup import mask_backend
 
-    tokenizer = settings.tokenizer_name
-    if tokenizer is None and not is_embedded(settings.model_name):
-        tokenizer = settings.model_name  # prime-rl's rule: the tokenizer defaults to the model's
-    return load_backend(tokenizer=tokenizer, renderer=settings.renderer_name)
+    return mask_backend(
+        tokenizer=settings.tokenizer_name,
+        model=settings.model_name,
+        renderer=settings.renderer_name,
+    )
 
 
 def prepare(settings: TrainSettings, log: Log) -> tuple[PreparedData, ModelSource]:

@@ -75,7 +75,7 @@ def test_cli_audit_table_and_threshold() -> None:
     assert rows == [("0", "0.0%"), ("64", "100.0%")]
     code, output = run("audit", LEGACY_CONFIG, "--data", DATA, "--fail-under-stop-rate", "0.95")
     assert code == 1
-    assert "lowest stop rate 0.0% is under 95.0%" in output
+    assert "lowest stop rate 0.0% of roles(assistant) is under 95.0%" in output
     code, _ = run("audit", SAMPLED_CONFIG, "--data", DATA, "--fail-under-stop-rate", "95")
     assert code == 0
 

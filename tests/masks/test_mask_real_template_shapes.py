@@ -298,8 +298,8 @@ def test_llama_template_raising_is_a_per_conversation_error(
     rows = [(1, good[0]), (2, two_calls), (3, good[1]), (4, good[2])]
     report = audit_conversations(rows, "sampled", backend)
     assert report.conversations == 4 and report.stats.samples == 3
-    assert len(report.errors) == 1 and report.errors[0].startswith("line 2: ")
-    assert "only supports single tool-calls" in report.errors[0]
+    assert [error.line for error in report.errors] == [2]
+    assert "only supports single tool-calls" in report.errors[0].message
 
 
 def test_body_only_tags_disagree_exactly_on_the_closers(backends: dict[str, MaskBackend]) -> None:
