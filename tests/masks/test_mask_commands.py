@@ -140,3 +140,34 @@ def test_backend_errors_exit_2_as_problem_lines(tmp_path: Path, command: str) ->
     code, out, err = run(command, path, "--data", DATA)
     assert code == 2 and out == ""
     assert err.startswith(f"{path}: no embedded tokenizer for 'llama-9'; choose from embedded:")
+
+
+def test_a_tokenizer_with_no_serving_stop_is_a_config_error(tmp_path: Path) -> None:
+    shape = SHAPES["body-tags"]
+    tokenizer = build_tiny_tokenizer(shape.specials, "no-eos", shape.template, eos_token=shape.eos)
+    tokenizer.eos_token = None
+    directory = tmp_path / "no-eos"
+    tokenizer.save_pretrained(directory)
+    body = f'[tokenizer]\nname = "{directory.as_posix()}"\n\n[data]\nloss_mask = "sampled"\n'
+    path = config(tmp_path, body)
+    code, out, err = run("audit", path, "--data", DATA)
+    assert code == 2 and out == ""
+    assert "has no generation_config.json eos_token_id and no EOS token" in err
+
+
+def test_a_template_that_renders_nothing_is_a_row_error(tmp_path: Path) -> None:
+    shape = SHAPES["body-tags"]
+    silent = "{%- for m in messages -%}{%- endfor -%}"
+    tokenizer = build_tiny_tokenizer(shape.specials, "silent", silent, eos_token=shape.eos)
+    directory = tmp_path / "silent"
+    tokenizer.save_pretrained(directory)
+    body = f'[tokenizer]\nname = "{directory.as_posix()}"\n\n[data]\nloss_mask = "sampled"\n'
+    path = config(tmp_path, body)
+    data = tmp_path / "one.jsonl"
+    write_jsonl(generate_conversations(2, seed=1), data)
+    code, out, err = run("audit", path, "--data", str(data))
+    assert code == 1 and "errors 2" in out
+    assert err.splitlines() == [
+        f"{data}:{line}: the chat template rendered nothing for this conversation"
+        for line in (1, 2)
+    ]
