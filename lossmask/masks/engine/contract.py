@@ -80,23 +80,42 @@ class TokenDescription:
     """False for a renderer that gives no per-token signal: only `"all"` can be applied."""
 
 
-Decision = tuple[bool, str]
-
-
-def _decide(
-    loss_mask: LossMask, sampled: bool, sampled_rule: str, role: str | None, needs_sampled: bool
-) -> Decision:
+def _mode_table(
+    loss_mask: LossMask,
+    sampled: list[bool],
+    sampled_rule: list[str],
+    token_roles: list[str | None],
+    needs_sampled: bool,
+) -> tuple[list[bool], list[str]]:
+    """(mask, rule) per token for one mode: the table of docs/masks.md. Written as whole-list
+    comprehensions, not a call per token: this runs for every sample a trainer builds."""
+    count = len(sampled)
     if loss_mask == "all":
-        return True, "all"
-    if role is None:
-        return False, "outside-messages"
+        return [True] * count, ["all"] * count
     if loss_mask == "sampled":
-        return (True, sampled_rule) if sampled else (False, "not-sampled")
+        mask = [s and r is not None for s, r in zip(sampled, token_roles, strict=True)]
+        rules = [
+            rule if m else ("outside-messages" if r is None else "not-sampled")
+            for m, rule, r in zip(mask, sampled_rule, token_roles, strict=True)
+        ]
+        return mask, rules
     if isinstance(loss_mask, LossMaskRolesConfig):
-        if needs_sampled and not sampled:
-            return False, "not-sampled"
-        enabled = role in set(loss_mask.enabled_roles())
-        return enabled, f"role:{role}" if enabled else f"role:{role} off"
+        enabled = set(loss_mask.enabled_roles())
+        mask, rules = [], []
+        for s, role in zip(sampled, token_roles, strict=True):
+            if role is None:
+                mask.append(False)
+                rules.append("outside-messages")
+            elif needs_sampled and not s:
+                mask.append(False)
+                rules.append("not-sampled")
+            elif role in enabled:
+                mask.append(True)
+                rules.append(f"role:{role}")
+            else:
+                mask.append(False)
+                rules.append(f"role:{role} off")
+        return mask, rules
     raise bad_mode(loss_mask)
 
 
@@ -124,14 +143,7 @@ def apply_contract(
     content = list(d.content)
     token_roles: list[str | None] = [d.roles[m] if m is not None else None for m in message]
     sampled_rule = d.sampled_rule or ["sampled"] * len(ids)
-    mask: list[bool] = []
-    rules: list[str] = []
-    for k in range(len(ids)):
-        trains, rule = _decide(
-            loss_mask, sampled[k], sampled_rule[k], token_roles[k], d.roles_need_sampled
-        )
-        mask.append(trains)
-        rules.append(rule)
+    mask, rules = _mode_table(loss_mask, sampled, sampled_rule, token_roles, d.roles_need_sampled)
 
     final = len(d.roles) - 1
     if d.roles[final] == "assistant" and not d.final_closed and trains_final_turn(loss_mask):

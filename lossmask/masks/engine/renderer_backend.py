@@ -57,21 +57,22 @@ class RendererBackend:
         if not prompt:
             return []
         gap: list[int] = []
-        k, count = 0, len(ids)
-        while k < count:
-            index = indices[k]
-            if index < 0 or roles[index] != "assistant" or (k and indices[k - 1] == index):
-                k += 1
+        count, first = len(ids), 0
+        for index, role in enumerate(roles):
+            if role != "assistant":
                 continue
-            # k opens assistant message `index`; it must open with the generation prompt.
-            after = k + len(prompt)
-            if ids[k:after] == prompt:
-                j = after
-                while j < count and indices[j] == index and not sampled[j]:
-                    j += 1
-                if j < count and indices[j] == index:  # stop at the first sampled token
-                    gap.extend(range(after, j))
-            k = after if after > k else k + 1
+            try:  # where message `index` starts (a C-level scan from the previous start)
+                first = indices.index(index, first)
+            except ValueError:
+                continue
+            after = first + len(prompt)
+            if ids[first:after] != prompt:
+                continue  # the turn does not open with the generation prompt: nothing to say
+            j = after
+            while j < count and indices[j] == index and not sampled[j]:
+                j += 1
+            if j < count and indices[j] == index:  # stop at the turn's first sampled token
+                gap.extend(range(after, j))
         return gap
 
     def describe(
