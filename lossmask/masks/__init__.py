@@ -1,18 +1,22 @@
 """The one place that turns (conversation, loss_mask, renderer or template) into a training sample.
 
-Importing this package is cheap: torch, transformers and renderers load when a backend is built.
+Three layers: `engine/` (backends describe tokens, `engine/contract.py` decides which train, one
+shift), `assets/` (embedded tokenizers and templates, synthetic data), `app/` (config -> mask setup,
+reading conversations, `show` and `audit`). Importing this package is cheap: torch, transformers
+and renderers load when a backend is built.
 """
 
 from lossmask.masks.app.conversations import DataError, read_conversations
+from lossmask.masks.app.setup import mask_backend
 from lossmask.masks.assets.synthetic import generate_conversations, write_jsonl
 from lossmask.masks.engine.backends import MaskBackend, load_backend, load_tokenizer
 from lossmask.masks.engine.build import (
     BuildStats,
     build_sample,
     build_samples,
-    coerce_loss_mask,
     mask_conversation,
 )
+from lossmask.masks.engine.contract import TokenDescription, apply_contract, coerce_loss_mask
 from lossmask.masks.engine.sample import (
     Conversation,
     MaskedSequence,
@@ -29,14 +33,17 @@ __all__ = [
     "MaskBackend",
     "MaskError",
     "MaskedSequence",
+    "TokenDescription",
     "TokenProvenance",
     "TrainingSample",
+    "apply_contract",
     "build_sample",
     "build_samples",
     "coerce_loss_mask",
     "generate_conversations",
     "load_backend",
     "load_tokenizer",
+    "mask_backend",
     "mask_conversation",
     "read_conversations",
     "shift_and_truncate",
