@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lossmask.masks.engine.backends import MaskBackend
-from lossmask.masks.engine.build import BuildStats, coerce_loss_mask, mask_conversation
+from lossmask.masks.engine.build import BuildStats, mask_conversation
+from lossmask.masks.engine.contract import coerce_loss_mask
 from lossmask.masks.engine.sample import Conversation, MaskedSequence, MaskError, shift_and_truncate
 from lossmask.schema.roles import describe_loss_mask
 
