@@ -46,7 +46,7 @@ def _hwm_mib() -> float:
 
 @functools.cache
 def _backend(renderer: str | None) -> Any:
-    from lossmask.masks.backends import load_backend
+    from lossmask.masks import load_backend
 
     return load_backend(renderer=renderer)
 
@@ -54,7 +54,7 @@ def _backend(renderer: str | None) -> Any:
 def audit_chunk(items: Iterable[Any], renderer: str | None = None) -> Any:
     """One chunk's audit report (what `audit -j N` would run in each worker)."""
     from lossmask.data import DataRowError
-    from lossmask.masks.audit import audit_conversations
+    from lossmask.masks.app.audit import audit_conversations
 
     errors: list[str] = []
 
@@ -72,7 +72,7 @@ def audit_chunk(items: Iterable[Any], renderer: str | None = None) -> Any:
 
 def merge_reports(reports: list[Any]) -> Any:
     """Chunk reports summed in chunk order into one (the lead's `audit -j N` would do this)."""
-    from lossmask.masks.build import coerce_loss_mask
+    from lossmask.masks import coerce_loss_mask
 
     total = reports[0]
     for report in reports[1:]:
@@ -115,7 +115,7 @@ def measure(
         start = time.perf_counter()
         rows = sum(isinstance(item, DataRow) for item in iter_conversations(source))
     elif kind == "render":
-        from lossmask.masks.build import mask_conversation
+        from lossmask.masks import mask_conversation
 
         source = open_source(path, cache_dir=cache_dir)
         conversations = [
@@ -170,7 +170,7 @@ def write_parquets(workdir: Path, rows: int, small: int, audit_rows: int) -> dic
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from lossmask.masks.synthetic import generate_conversations
+    from lossmask.masks.assets.synthetic import generate_conversations
 
     paths = {
         name: workdir / f"synthetic-{n}.parquet"

@@ -25,7 +25,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no hub: a renderer that needs it
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from lossmask.families import family_renderer, family_tokenizer, renderer_names
-from lossmask.masks.synthetic import generate_conversations
+from lossmask.masks.assets.synthetic import generate_conversations
 
 CONVERSATIONS = 40
 SEED = 0
@@ -238,8 +238,9 @@ COLUMN_NOTES = f"""\
 ## How it was measured
 
 Conversations: `generate_conversations({CONVERSATIONS}, seed={SEED}, exchanges={EXCHANGES},
-reasoning_rate={REASONING_RATE})` from `lossmask.masks.synthetic`: each has an optional system
-prompt and {EXCHANGES} exchanges of user question, assistant tool-call turn (1 to 3 parallel
+reasoning_rate={REASONING_RATE})`
+from `lossmask.masks.assets.synthetic`: each has an optional system prompt and {EXCHANGES} exchanges
+of user question, assistant tool-call turn (1 to 3 parallel
 `get_weather` calls), one tool message per call and an assistant answer turn. Tool-call arguments
 are parsed from JSON; `reasoning_content` is kept only after the last user message (most families
 strip earlier reasoning, which would change the render for reasons unrelated to masks). Each family

@@ -8,6 +8,11 @@
    tokenization) vs re-tokenizing every prefix from scratch with `apply_chat_template`, the legacy
    way, on conversations with 16 assistant turns (target: at least 5x).
 3. Audit throughput in conversations per second.
+4. `"sampled"` derived from serving on a template without `{% generation %}` tags (the embedded
+   GLM-4.5 template with its tags removed, no reasoning: prefix-stable), 16 assistant turns, vs a
+   bare `apply_chat_template` (target: at most 2x) and vs rendering the generation prompt of every
+   assistant turn with `apply_chat_template(..., add_generation_prompt=True)` (target: at least
+   5x faster).
 
 Timings are the best of `--repeat` runs, to keep noise from other processes out of the ratios.
 """
@@ -20,8 +25,8 @@ from collections.abc import Callable
 from typing import Any
 
 from lossmask.masks import build_sample, generate_conversations, load_backend
-from lossmask.masks.audit import audit_conversations
-from lossmask.masks.messages import normalise_conversation
+from lossmask.masks.app.audit import audit_conversations
+from lossmask.masks.engine.conversation import normalise_conversation
 from lossmask.schema.roles import LossMaskRolesConfig
 
 
@@ -34,15 +39,13 @@ def best_of(repeat: int, run: Callable[[], Any]) -> float:
     return min(times)
 
 
-def interleaved_best(
-    repeat: int, first: Callable[[], Any], second: Callable[[], Any]
-) -> tuple[float, float]:
-    """Best time of each, alternating runs so slow phases of a shared machine hit both."""
-    first_times, second_times = [], []
+def interleaved_best(repeat: int, *runs: Callable[[], Any]) -> tuple[float, ...]:
+    """Best time of each, alternating runs so slow phases of a shared machine hit all of them."""
+    times: list[list[float]] = [[] for _ in runs]
     for _ in range(repeat):
-        first_times.append(best_of(1, first))
-        second_times.append(best_of(1, second))
-    return min(first_times), min(second_times)
+        for run, measured in zip(runs, times, strict=True):
+            measured.append(best_of(1, run))
+    return tuple(min(measured) for measured in times)
 
 
 def legacy_role_mask(tokenizer: Any, messages: list[dict], tools: Any, roles: set[str]) -> list:
@@ -55,6 +58,34 @@ def legacy_role_mask(tokenizer: Any, messages: list[dict], tools: Any, roles: se
         )
         mask += [messages[end - 1]["role"] in roles] * (len(ids) - len(previous))
         previous = ids
+    return mask
+
+
+def sampled_from_every_prompt(tokenizer: Any, messages: list[dict], tools: Any) -> list[bool]:
+    """The baseline for [4]: render every assistant turn's serving prompt and tokenize it, then
+    mark what follows each prompt in the full ids up to the first stop (what serving samples)."""
+    ids = tokenizer.apply_chat_template(messages, tools=tools, tokenize=True, return_dict=False)
+    stops = {
+        tokenizer.eos_token_id,
+        *tokenizer.convert_tokens_to_ids(["<|user|>", "<|observation|>"]),
+    }
+    mask = [False] * len(ids)
+    for index, message in enumerate(messages):
+        if message["role"] != "assistant":
+            continue
+        prompt = tokenizer.apply_chat_template(
+            messages[:index],
+            tools=tools,
+            tokenize=True,
+            return_dict=False,
+            add_generation_prompt=True,
+        )
+        k = len(prompt)
+        while k < len(ids):
+            mask[k] = True
+            if ids[k] in stops:
+                break
+            k += 1
     return mask
 
 
@@ -108,6 +139,38 @@ def main() -> None:
     print(f"    every prefix from scratch: {1000 * scratch / long_size:8.2f} ms/conversation")
     print(f"    incremental build_sample:  {1000 * incremental / long_size:8.2f} ms/conversation")
     print(f"    speed-up:                  {scratch / incremental:8.2f}x   (target >= 5x)")
+
+    # 4. "sampled" derived from serving on a tagless, prefix-stable template
+    notags = load_backend(tokenizer="embedded:glm-4.5-notags")
+    plain = generate_conversations(long_size, seed=4, exchanges=8, reasoning_rate=0.0)
+    plain_turns = sum(m["role"] == "assistant" for m in plain[0]["messages"])
+    plain_prepared = [normalise_conversation(c)[:2] for c in plain]
+    notags_tokenizer = notags.tokenizer
+    for conversation in plain[:3]:
+        build_sample(conversation, "sampled", notags)
+
+    def apply_all() -> None:
+        for m, t in plain_prepared:
+            notags_tokenizer.apply_chat_template(m, tools=t, tokenize=True, return_dict=False)
+
+    def every_prompt() -> None:
+        for m, t in plain_prepared:
+            sampled_from_every_prompt(notags_tokenizer, m, t)
+
+    def derived() -> None:
+        for c in plain:
+            build_sample(c, "sampled", notags)
+
+    bare_apply, prompts, ours = interleaved_best(args.repeat, apply_all, every_prompt, derived)
+    print(
+        f"[4] {long_size} conversations with {plain_turns} assistant turns, GLM-4.5 template "
+        'without generation tags, derived "sampled"'
+    )
+    print(f"    bare apply_chat_template:     {1000 * bare_apply / long_size:8.2f} ms/conversation")
+    print(f"    every serving prompt rendered: {1000 * prompts / long_size:7.2f} ms/conversation")
+    print(f"    build_sample(sampled):        {1000 * ours / long_size:8.2f} ms/conversation")
+    print(f"    ratio build/apply:            {ours / bare_apply:8.2f}x   (target <= 2x)")
+    print(f"    speed-up over every prompt:   {prompts / ours:8.2f}x   (target >= 5x)")
 
     # 3. audit throughput
     rows = list(enumerate(generate_conversations(size * 2, seed=3), start=1))

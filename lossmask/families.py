@@ -143,7 +143,7 @@ _FIXED_LINES: tuple[str, ...] = (
 
 
 def _corpus(seed: int) -> list[str]:
-    from lossmask.masks.synthetic import GET_WEATHER_TOOL, generate_conversations
+    from lossmask.masks.assets.synthetic import GET_WEATHER_TOOL, generate_conversations
 
     lines = [*_FIXED_LINES, json.dumps(GET_WEATHER_TOOL)]
     for conversation in generate_conversations(200, seed=seed, reasoning_rate=0.3):

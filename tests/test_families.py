@@ -22,7 +22,7 @@ from lossmask.families import (
     family_tokenizer,
     renderer_names,
 )
-from lossmask.masks.synthetic import generate_conversations
+from lossmask.masks.assets.synthetic import generate_conversations
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import families as bench

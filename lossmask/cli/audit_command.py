@@ -39,7 +39,8 @@ def command(
     samples, stops lost to seq_len and tool calls per turn. Exit 0; 1 when a stop rate is under
     --fail-under-stop-rate or a conversation cannot be masked; 2 on an error.
     """
-    from lossmask.masks.commands import AuditOptions, execute_audit
+    from lossmask.masks.app.commands import AuditOptions, execute_audit
 
     options = AuditOptions(configs, data, output_format, fail_under_stop_rate)
-    sys.exit(execute_audit(options))
+    report = execute_audit(options)
+    sys.exit(int(report.exit_code))

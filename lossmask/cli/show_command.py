@@ -6,6 +6,8 @@ import sys
 
 import click
 
+from lossmask.masks.app.setup import MODE_CHOICES
+
 
 @click.command("show")
 @click.argument("config", type=click.Path(dir_okay=False))
@@ -22,7 +24,7 @@ import click
 )
 @click.option(
     "--mode",
-    type=click.Choice(["sampled", "all", "legacy"]),
+    type=click.Choice(MODE_CHOICES),
     help="Compare with the same config under this mask (legacy: the v1 assistant-only table).",
 )
 @click.option(
@@ -47,9 +49,11 @@ def command(
 
     Each token is a target (the token being predicted): green trains, grey is context. With
     --compare or --mode, tokens trained under only one of the two settings are highlighted
-    (yellow: only this config, magenta: only the other). Exit 0, or 2 on an error.
+    (yellow: only this config, magenta: only the other); ⚑ marks a token whose {% generation %}
+    tags disagree with serving. Exit 0; 1 when the row cannot be masked; 2 on an error.
     """
-    from lossmask.masks.commands import ShowOptions, execute_show
+    from lossmask.masks.app.commands import ShowOptions, execute_show
 
     options = ShowOptions(config, data, index, compare, mode, html_path, color)
-    sys.exit(execute_show(options))
+    report = execute_show(options)
+    sys.exit(int(report.exit_code))

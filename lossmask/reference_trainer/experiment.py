@@ -40,7 +40,7 @@ class RunOutcome:
 
 def held_out_conversations(settings: TrainSettings) -> list[dict[str, Any]] | None:
     """Stop-eval prompts: the synthetic generator under an unused seed, else the val data."""
-    from lossmask.masks.synthetic import generate_conversations
+    from lossmask.masks.assets.synthetic import generate_conversations
     from lossmask.reference_trainer.loop import load_conversations
 
     if settings.eval_examples <= 0:

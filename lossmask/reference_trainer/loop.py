@@ -32,7 +32,6 @@ from lossmask.reference_trainer.model import (
     ModelSource,
     build_model,
     count_parameters,
-    is_embedded,
     resolve_model,
 )
 from lossmask.reference_trainer.outputs import (
@@ -117,22 +116,24 @@ class PreparedData:
 
 
 def load_conversations(data: DataSettings, seed: int) -> list[dict[str, Any]]:
-    from lossmask.masks.synthetic import generate_conversations, read_jsonl
+    from lossmask.masks.app.conversations import read_conversations
+    from lossmask.masks.assets.synthetic import generate_conversations
 
     if data.is_synthetic:
         assert data.num_examples is not None  # settings always give the synthetic pool a size
         return generate_conversations(data.num_examples, seed=seed)
-    conversations = read_jsonl(data.name)
+    conversations = read_conversations(data.name)
     return conversations[: data.num_examples] if data.num_examples else conversations
 
 
 def load_mask_backend(settings: TrainSettings) -> Any:
-    from lossmask.masks import load_backend
+    from lossmask.masks.app.setup import mask_backend
 
-    tokenizer = settings.tokenizer_name
-    if tokenizer is None and not is_embedded(settings.model_name):
-        tokenizer = settings.model_name  # prime-rl's rule: the tokenizer defaults to the model's
-    return load_backend(tokenizer=tokenizer, renderer=settings.renderer_name)
+    return mask_backend(
+        tokenizer=settings.tokenizer_name,
+        model=settings.model_name,
+        renderer=settings.renderer_name,
+    )
 
 
 def prepare(settings: TrainSettings, log: Log) -> tuple[PreparedData, ModelSource]:

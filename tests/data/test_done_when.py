@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from lossmask.data import DataRow, data_spec, iter_conversations, open_source
-from lossmask.masks.synthetic import generate_conversations, write_jsonl
+from lossmask.masks import generate_conversations, write_jsonl
 from lossmask.schema import load_config
 from tests.data.conftest import write_jsonl_rows, write_parquet_rows
 

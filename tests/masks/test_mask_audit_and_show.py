@@ -10,16 +10,16 @@ import pytest
 from click.testing import CliRunner
 
 from lossmask.cli import main
-from lossmask.masks import MaskBackend, build_sample, read_jsonl
-from lossmask.masks.audit import FINAL, TOOL_CALL, audit_conversations
-from lossmask.masks.view import build_view, render_html, render_terminal, token_texts
+from lossmask.masks import MaskBackend, build_sample, read_conversations
+from lossmask.masks.app.audit import FINAL, TOOL_CALL, audit_conversations
+from lossmask.masks.app.view import build_view, render_html, render_terminal, token_texts
 from lossmask.schema.roles import LossMaskRolesConfig
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA = str(REPO_ROOT / "examples" / "data" / "weather-tools.jsonl")
 LEGACY_CONFIG = str(REPO_ROOT / "examples" / "configs" / "show" / "glm-legacy-roles.toml")
 SAMPLED_CONFIG = str(REPO_ROOT / "examples" / "configs" / "show" / "glm-sampled.toml")
-ROWS = list(enumerate(read_jsonl(DATA), start=1))
+ROWS = list(enumerate(read_conversations(DATA), start=1))
 
 
 def test_glm_side_by_side_legacy_template_never_trains_the_observation(
@@ -75,7 +75,7 @@ def test_cli_audit_table_and_threshold() -> None:
     assert rows == [("0", "0.0%"), ("64", "100.0%")]
     code, output = run("audit", LEGACY_CONFIG, "--data", DATA, "--fail-under-stop-rate", "0.95")
     assert code == 1
-    assert "lowest stop rate 0.0% is under 95.0%" in output
+    assert "lowest stop rate 0.0% of roles(assistant) is under 95.0%" in output
     code, _ = run("audit", SAMPLED_CONFIG, "--data", DATA, "--fail-under-stop-rate", "95")
     assert code == 0
 
@@ -121,14 +121,14 @@ def test_cli_show_compare_marks_exactly_the_differing_tokens(tmp_path: Path) -> 
     )
     assert code == 0
     # Row 0 has one tool-call turn: the <|observation|> trains only under "sampled", and the two
-    # `<|assistant|>\n` openers only under the legacy table.
+    # `<|assistant|>` openers only under the legacy table (the `\n` after each trains under both).
     body, legend = output.split(" targets, each aligned to the token being predicted")
     assert re.findall(r"\{\+(.*?)\+\}", body, flags=re.S) == ["<|observation|>"]
-    assert re.findall(r"\{-(.*?)-\}", body, flags=re.S) == ["<|assistant|>↵\n"] * 2
-    assert "{+trained only here+} 1   {-trained only there-} 4" in legend
+    assert re.findall(r"\{-(.*?)-\}", body, flags=re.S) == ["<|assistant|>"] * 2
+    assert "{+trained only here+} 1   {-trained only there-} 2" in legend
     html = page.read_text(encoding="utf-8")
     assert html.count('class="t trained only-this"') == 1
-    assert html.count('class="t context only-other"') == 4
+    assert html.count('class="t context only-other"') == 2
     assert "rule sampled" in html and "&lt;|observation|&gt;" in html
     assert "<script src" not in html and "<link" not in html  # self-contained
 
@@ -144,7 +144,8 @@ def test_terminal_colours(glm_renderer: MaskBackend) -> None:
     sample = build_sample(ROWS[0][1], "sampled", glm_renderer)
     view = build_view(glm_renderer.tokenizer, sample, title="t", setting="s")
     coloured = render_terminal(view, color=True)
-    assert "\x1b[32m\x1b[1m<think></think>" in coloured  # trained: bold green
+    # Trained (bold green) from the `\n` the model writes after the prompt's `<|assistant|>`.
+    assert "<|assistant|>\x1b[0m\x1b[32m\x1b[1m↵\n<think></think>" in coloured
     assert "\x1b[90m[gMASK]" in coloured  # context: grey
     assert view.counts()["trained"] == sample.num_trained
     assert render_html(view).count('class="t trained"') == sample.num_trained

@@ -12,9 +12,7 @@ from typing import Any
 import pytest
 
 from lossmask.masks import MaskBackend, build_sample, load_backend
-from lossmask.masks.chat_templates import strip_generation_markers
-from lossmask.masks.embedded import glm45_tokenizer
-from lossmask.masks.template_backend import ChatTemplateBackend
+from lossmask.masks.engine.template_backend import ChatTemplateBackend
 from lossmask.schema.roles import LossMaskRolesConfig
 
 LEGACY = LossMaskRolesConfig()
@@ -52,7 +50,8 @@ GLM_CALL_TURN = [
 GLM_TOOL = ["<|observation|>", '\n<tool_response>\n{"t": 3}\n</tool_response>']
 GLM_FINAL_TURN = ["<think></think>", "\nCold."]
 GLM_STOP = ["<|endoftext|>"]
-GLM_SAMPLED = [*GLM_CALL_TURN, "<|observation|>", *GLM_FINAL_TURN, *GLM_STOP]
+# Served from the prompt `...<|assistant|>`, the model writes the `\n` itself, so it trains.
+GLM_SAMPLED = ["\n", *GLM_CALL_TURN, "<|observation|>", "\n", *GLM_FINAL_TURN, *GLM_STOP]
 GLM_LEGACY_TEMPLATE = [
     *GLM_ASSISTANT_OPEN,
     *GLM_CALL_TURN,
@@ -123,14 +122,12 @@ def trained(backend: MaskBackend, mode: Any) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def glm_plain_template() -> ChatTemplateBackend:
-    """The GLM template without `{% generation %}` blocks, like most hub templates."""
-    tokenizer = glm45_tokenizer()
-    copy = tokenizer.__class__(
-        tokenizer_object=tokenizer.backend_tokenizer, eos_token="<|endoftext|>"
-    )
-    copy.chat_template = strip_generation_markers(tokenizer.chat_template)
-    return ChatTemplateBackend(copy)
+def glm_plain_template() -> MaskBackend:
+    """The GLM template without `{% generation %}` blocks, like the hub's, with GLM's serving
+    stops (generation_config.json eos_token_id: <|endoftext|>, <|user|>, <|observation|>)."""
+    backend = load_backend(tokenizer="embedded:glm-4.5-notags")
+    assert isinstance(backend, ChatTemplateBackend) and not backend.has_generation_markers
+    return backend
 
 
 @pytest.mark.parametrize(
@@ -143,7 +140,8 @@ def glm_plain_template() -> ChatTemplateBackend:
         ("glm_template", "sampled", GLM_SAMPLED),
         ("glm_template", LEGACY, GLM_LEGACY_TEMPLATE),
         ("glm_template", "all", GLM_ALL[1:]),
-        ("glm_plain_template", "sampled", GLM_LEGACY_TEMPLATE),
+        # Without tags, "sampled" is derived from serving: the same tokens.
+        ("glm_plain_template", "sampled", GLM_SAMPLED),
         ("qwen_renderer", "sampled", QWEN_SAMPLED),
         ("qwen_renderer", LEGACY, QWEN_SAMPLED),
         ("qwen_renderer", "all", QWEN_ALL[1:]),
@@ -189,10 +187,12 @@ def test_all_is_every_target_of_the_full_render(glm_renderer: MaskBackend) -> No
 def test_the_shift_aligns_mask_to_the_predicted_token(glm_renderer: MaskBackend) -> None:
     sample = build_sample(CONVERSATION, "sampled", glm_renderer)
     first = sample.loss_mask.index(True)
-    # The first trained target is `<think>` predicted from the `\n` after `<|assistant|>`.
-    assert sample.target_ids[first] == glm_renderer.tokenizer.convert_tokens_to_ids("<think>")
-    assert glm_renderer.tokenizer.decode([sample.input_ids[first]]) == "\n"
-    assert sample.provenance[first].rule == "sampled"
+    # The first trained target is the `\n` predicted from `<|assistant|>`, where serving's
+    # generation prompt ends (the renderer does not mark it sampled: rule serving-prompt).
+    assert glm_renderer.tokenizer.decode([sample.target_ids[first]]) == "\n"
+    assert sample.input_ids[first] == glm_renderer.tokenizer.convert_tokens_to_ids("<|assistant|>")
+    assert sample.provenance[first].rule == "serving-prompt"
+    assert sample.provenance[first + 1].rule == "sampled"
     assert sample.provenance[first].message_index == 1
     assert sample.provenance[-1].rule == "final-stop"
     assert sample.provenance[-1].message_index is None

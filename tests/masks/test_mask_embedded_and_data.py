@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from lossmask.errors import ConfigError
-from lossmask.masks import generate_conversations, read_jsonl, write_jsonl
-from lossmask.masks.embedded import (
+from lossmask.masks import generate_conversations, read_conversations, write_jsonl
+from lossmask.masks.assets.embedded import (
     GLM45_SPECIAL_TOKENS,
     QWEN3_SPECIAL_TOKENS,
     glm45_tokenizer,
@@ -25,7 +25,7 @@ BUNDLED = REPO_ROOT / "examples" / "data" / "weather-tools.jsonl"
 
 VOCAB_DIGEST = """
 import hashlib, json
-from lossmask.masks.embedded import glm45_tokenizer
+from lossmask.masks.assets.embedded import glm45_tokenizer
 vocab = sorted(glm45_tokenizer().get_vocab().items())
 print(hashlib.sha256(json.dumps(vocab).encode()).hexdigest())
 """
@@ -79,16 +79,16 @@ def test_bundled_data_is_what_the_generator_writes(tmp_path: Path) -> None:
     regenerated = tmp_path / "weather-tools.jsonl"
     write_jsonl(generate_conversations(64, seed=0), regenerated)
     assert BUNDLED.read_bytes() == regenerated.read_bytes()
-    assert read_jsonl(BUNDLED) == generate_conversations(64, seed=0)
+    assert read_conversations(BUNDLED) == generate_conversations(64, seed=0)
 
 
-def test_read_jsonl_names_the_bad_line(tmp_path: Path) -> None:
+def test_read_conversations_names_the_bad_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"messages": []}\n\n{"messages": [}\n', encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
-        read_jsonl(path)
+        read_conversations(path)
     assert caught.value.problems[0].line == 3
     assert caught.value.problems[0].format().startswith(f"{path}:3: invalid JSON")
     path.write_text('["not", "a", "conversation"]\n', encoding="utf-8")
     with pytest.raises(ConfigError, match='"messages" list'):
-        read_jsonl(path)
+        read_conversations(path)

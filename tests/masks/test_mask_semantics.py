@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 import logging
 from typing import Any
 
@@ -14,10 +15,10 @@ from lossmask.masks import (
     build_sample,
     build_samples,
     generate_conversations,
+    load_backend,
 )
-from lossmask.masks.chat_templates import strip_generation_markers
-from lossmask.masks.embedded import glm45_tokenizer
-from lossmask.masks.template_backend import ChatTemplateBackend
+from lossmask.masks.assets.embedded import glm45_tokenizer
+from lossmask.masks.engine.template_backend import ChatTemplateBackend
 from lossmask.schema.roles import LossMaskRolesConfig
 
 BACKENDS = ["glm_renderer", "glm_template", "qwen_renderer", "qwen_template"]
@@ -33,13 +34,9 @@ def with_flag(conversation: dict[str, Any], index: int, train: bool) -> dict[str
 
 
 @pytest.fixture(scope="module")
-def glm_plain_template() -> ChatTemplateBackend:
-    tokenizer = glm45_tokenizer()
-    plain = tokenizer.__class__(
-        tokenizer_object=tokenizer.backend_tokenizer, eos_token="<|endoftext|>"
-    )
-    plain.chat_template = strip_generation_markers(tokenizer.chat_template)
-    return ChatTemplateBackend(plain)
+def glm_plain_template() -> MaskBackend:
+    """GLM-4.5 without `{% generation %}` blocks, with GLM's serving stops."""
+    return load_backend(tokenizer="embedded:glm-4.5-notags")
 
 
 @pytest.mark.parametrize("backend_name", BACKENDS)
@@ -108,15 +105,16 @@ def test_an_enabled_role_that_trains_nothing_is_warned_about(
     assert stats.warnings[0] in caplog.text
 
 
-def test_sampled_without_generation_blocks_is_assistant_only_and_says_so_once(
-    glm_plain_template: ChatTemplateBackend, caplog: pytest.LogCaptureFixture
+def test_sampled_without_generation_blocks_follows_serving_and_warns_nothing(
+    glm_plain_template: MaskBackend, glm_renderer: MaskBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
-    conversations = generate_conversations(3, seed=8)
-    with caplog.at_level(logging.WARNING, logger="lossmask.masks"):
-        fallback = [build_sample(c, "sampled", glm_plain_template) for c in conversations]
-    assert caplog.text.count("no {% generation %} blocks") == 1
-    legacy = [build_sample(c, LossMaskRolesConfig(), glm_plain_template) for c in conversations]
-    assert [s.loss_mask for s in fallback] == [s.loss_mask for s in legacy]
+    conversations = generate_conversations(6, seed=8, exchanges=2)
+    with caplog.at_level(logging.WARNING, logger="lossmask"):
+        derived = [build_sample(c, "sampled", glm_plain_template) for c in conversations]
+    assert caplog.text == ""
+    on_renderer = [build_sample(c, "sampled", glm_renderer) for c in conversations]
+    assert [s.loss_mask for s in derived] == [s.loss_mask for s in on_renderer]
+    assert [s.target_ids for s in derived] == [s.target_ids for s in on_renderer]
 
 
 def test_chat_template_appends_eos_only_when_the_final_turn_has_no_stop(
@@ -145,9 +143,13 @@ def test_chat_template_without_a_trained_stop_is_an_error(
     messages = CONVERSATION["messages"]
     tool_turn = next(i for i, m in enumerate(messages) if m.get("tool_calls"))
     cut = {**CONVERSATION, "messages": messages[: tool_turn + 2]}
-    with pytest.raises(MaskError, match="no stop token is among the trained targets"):
+    with pytest.raises(MaskError, match="no serving stop token is among the trained targets"):
         build_sample(cut, LossMaskRolesConfig(), glm_plain_template)
-    assert build_sample(cut, "sampled", glm_plain_template.__class__(glm45_tokenizer())).num_trained
+    assert build_sample(cut, "sampled", glm_plain_template).num_trained
+    # Serving that stops only on <|endoftext|> runs on past `</tool_call>`: nothing stops.
+    eos_only = ChatTemplateBackend(glm_plain_template.tokenizer)
+    with pytest.raises(MaskError, match="no serving stop token"):
+        build_sample(cut, "sampled", eos_only)
 
 
 @pytest.mark.parametrize(
@@ -179,8 +181,12 @@ def test_bad_conversations_are_clear_errors(
 def test_a_local_tokenizer_directory_loads_on_both_paths(tmp_path: Any) -> None:
     from lossmask.masks import load_backend
 
-    glm45_tokenizer().save_pretrained(tmp_path)
+    tokenizer = glm45_tokenizer()
+    tokenizer.save_pretrained(tmp_path)
+    stops = tokenizer.convert_tokens_to_ids(["<|endoftext|>", "<|user|>", "<|observation|>"])
+    (tmp_path / "generation_config.json").write_text(json.dumps({"eos_token_id": stops}))
     on_template = load_backend(tokenizer=str(tmp_path))
+    assert on_template.stop_token_ids() == stops
     on_renderer = load_backend(tokenizer=str(tmp_path), renderer="glm-4.5")
     embedded = build_sample(CONVERSATION, "sampled", load_backend(renderer="glm-4.5"))
     assert build_sample(CONVERSATION, "sampled", on_renderer) == embedded

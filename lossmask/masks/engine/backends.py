@@ -2,7 +2,8 @@
 
 `load_backend(tokenizer=None, renderer=None)`:
 - `tokenizer`: None or `"embedded"` -> the embedded tiny tokenizer of the renderer's family (GLM-4.5
-  when there is no renderer); `"embedded:glm-4.5"` / `"embedded:qwen3"` -> that one; anything else
+  when there is no renderer); `"embedded:glm-4.5"`, `"embedded:glm-4.5-notags"` (the GLM-4.5
+  template without `{% generation %}` blocks, like the hub's) or `"embedded:qwen3"`; anything else
   -> a local directory (or a hub id, which needs network and says so when it fails);
 - `renderer`: None -> the chat-template path; `"glm-4.5"`, `"qwen3"`, ... -> that renderer;
   `"auto"` -> renderers' own choice from the tokenizer's name.
@@ -13,8 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from lossmask.masks.sample import MaskedSequence, MaskError
-from lossmask.schema.roles import LossMaskRolesConfig
+from lossmask.masks.engine.contract import TokenDescription
+from lossmask.masks.engine.sample import MaskError
 
 EMBEDDED_PREFIX = "embedded"
 
@@ -30,13 +31,9 @@ class MaskBackend(Protocol):
 
     def prompt_ids(self, messages: list[dict], tools: list[dict] | None) -> list[int]: ...
 
-    def mask(
-        self,
-        messages: list[dict[str, Any]],
-        tools: list[dict[str, Any]] | None,
-        loss_mask: str | LossMaskRolesConfig,
-        train_flags: list[bool],
-    ) -> MaskedSequence: ...
+    def describe(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
+    ) -> TokenDescription: ...
 
 
 def _embedded_family(tokenizer: str | None, renderer: str | None) -> str | None:
@@ -51,7 +48,7 @@ def _embedded_family(tokenizer: str | None, renderer: str | None) -> str | None:
 def load_tokenizer(tokenizer: str | None, renderer: str | None = None) -> Any:
     family = _embedded_family(tokenizer, renderer)
     if family is not None:
-        from lossmask.masks.embedded import embedded_tokenizer
+        from lossmask.masks.assets.embedded import embedded_tokenizer
 
         try:
             return embedded_tokenizer(family)
@@ -105,7 +102,7 @@ def _create_renderer(tokenizer: Any, renderer: str) -> tuple[Any, str]:
     import renderers
     from renderers.configs import config_from_name
 
-    from lossmask.masks.embedded import EMBEDDED_NAMES
+    from lossmask.masks.assets.embedded import EMBEDDED_NAMES
 
     if renderer == "auto":
         family = {name: fam for fam, name in EMBEDDED_NAMES.items()}.get(tokenizer.name_or_path)
@@ -136,14 +133,50 @@ def _create_renderer(tokenizer: Any, renderer: str) -> tuple[Any, str]:
     return created, resolved
 
 
-def load_backend(*, tokenizer: str | None = None, renderer: str | None = None) -> MaskBackend:
-    """A renderer backend when `renderer` is set, else a chat-template backend (see module doc)."""
+def read_serving_stop_ids(directories: list[str | None]) -> list[int] | None:
+    """`eos_token_id` (an int or a list: what vLLM stops on) from the first `generation_config.json`
+    found in `directories` (the tokenizer's, then the model's); None when there is none."""
+    import json
+
+    for directory in directories:
+        if directory is None:
+            continue
+        path = Path(directory).expanduser() / "generation_config.json"
+        if not path.is_file():
+            continue
+        try:
+            value = json.loads(path.read_text(encoding="utf-8")).get("eos_token_id")
+        except (OSError, ValueError, AttributeError) as error:
+            raise MaskError(f"{path}: cannot read eos_token_id: {error}") from None
+        values = value if isinstance(value, list) else [value]
+        if value is None or not all(isinstance(v, int) and v >= 0 for v in values):
+            raise MaskError(
+                f"{path}: eos_token_id must be a token id or a list of token ids, not {value!r}"
+            )
+        return list(values)
+    return None
+
+
+def load_backend(
+    *, tokenizer: str | None = None, renderer: str | None = None, model: str | None = None
+) -> MaskBackend:
+    """A renderer backend when `renderer` is set, else a chat-template backend (see module doc).
+
+    `model` is only where a `generation_config.json` may be found, after the tokenizer's own
+    directory; the embedded tokenizers carry their family's serving stops."""
     loaded = load_tokenizer(tokenizer, renderer)
     if renderer is None:
-        from lossmask.masks.template_backend import ChatTemplateBackend
+        from lossmask.masks.engine.template_backend import ChatTemplateBackend
 
-        return ChatTemplateBackend(loaded)
-    from lossmask.masks.renderer_backend import RendererBackend
+        family = _embedded_family(tokenizer, renderer)
+        if family is not None:
+            from lossmask.masks.assets.embedded import embedded_serving_stop_ids
+
+            stops: list[int] | None = embedded_serving_stop_ids(family)
+        else:
+            stops = read_serving_stop_ids([tokenizer, model])
+        return ChatTemplateBackend(loaded, serving_stop_ids=stops)
+    from lossmask.masks.engine.renderer_backend import RendererBackend
 
     created, resolved = _create_renderer(loaded, renderer)
     return RendererBackend(created, loaded, resolved)

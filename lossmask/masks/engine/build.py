@@ -8,12 +8,17 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lossmask.masks.backends import MaskBackend
-from lossmask.masks.messages import normalise_conversation
-from lossmask.masks.sample import (
+from lossmask.masks.engine.backends import MaskBackend
+from lossmask.masks.engine.contract import (
+    LossMaskLike,
+    apply_contract,
+    check_stop_trained,
+    coerce_loss_mask,
+)
+from lossmask.masks.engine.conversation import normalise_conversation
+from lossmask.masks.engine.sample import (
     Conversation,
     MaskedSequence,
-    MaskError,
     TrainingSample,
     shift_and_truncate,
 )
@@ -21,30 +26,16 @@ from lossmask.schema.roles import LossMaskRolesConfig, describe_loss_mask
 
 logger = logging.getLogger("lossmask.masks")
 
-LossMaskLike = str | LossMaskRolesConfig | Mapping[str, bool]
-
-
-def coerce_loss_mask(loss_mask: LossMaskLike) -> str | LossMaskRolesConfig:
-    """Accept `"sampled"`, `"all"`, a `LossMaskRolesConfig` or a plain role dict."""
-    if isinstance(loss_mask, LossMaskRolesConfig):
-        return loss_mask
-    if isinstance(loss_mask, str):
-        if loss_mask not in ("sampled", "all"):
-            raise MaskError(
-                f'unknown loss_mask {loss_mask!r}; use "sampled", "all" or a role table'
-            )
-        return loss_mask
-    if isinstance(loss_mask, Mapping):
-        return LossMaskRolesConfig(**dict(loss_mask))
-    raise MaskError(f"unknown loss_mask {loss_mask!r}; use 'sampled', 'all' or a role table")
-
 
 def mask_conversation(
     conversation: Conversation, loss_mask: LossMaskLike, backend: MaskBackend
 ) -> MaskedSequence:
     """Render and mask one conversation, before the shift (what `show` and `audit` inspect)."""
+    setting = coerce_loss_mask(loss_mask)
     messages, tools, train_flags = normalise_conversation(conversation)
-    return backend.mask(messages, tools, coerce_loss_mask(loss_mask), train_flags)
+    sequence = apply_contract(backend.describe(messages, tools), setting, train_flags)
+    check_stop_trained(sequence, [message["role"] for message in messages])
+    return sequence
 
 
 def build_sample(

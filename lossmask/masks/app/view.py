@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from lossmask.masks.sample import TokenProvenance, TrainingSample
+from lossmask.masks.engine.sample import TokenProvenance, TrainingSample
 
 
 @functools.cache
@@ -61,6 +61,8 @@ class Cell:
     trained: bool
     other: bool | None  # status under the compared setting, None without one
     provenance: TokenProvenance
+    # The template's `{% generation %}` blocks say the opposite of serving about this token.
+    tags_disagree: bool = False
 
     @property
     def differs(self) -> bool:
@@ -83,6 +85,7 @@ class View:
             "context": sum(not c.trained for c in self.cells),
             "only_this": sum(c.differs and c.trained for c in self.cells),
             "only_other": sum(c.differs and not c.trained for c in self.cells),
+            "tags_disagree": sum(c.tags_disagree for c in self.cells),
         }
 
 
@@ -94,12 +97,22 @@ def build_view(
     setting: str,
     other: TrainingSample | None = None,
     other_setting: str | None = None,
+    tags_disagree: frozenset[int] = frozenset(),
 ) -> View:
+    """`tags_disagree`: target positions where a template's `{% generation %}` blocks disagree
+    with the sampled mask derived from serving."""
     if other is not None and other.target_ids != sample.target_ids:
         raise ValueError("the two settings render different tokens; they cannot be compared")
     texts = token_texts(tokenizer, [*sample.input_ids[:1], *sample.target_ids])
     cells = [
-        Cell(text, token_id, trained, other.loss_mask[k] if other is not None else None, origin)
+        Cell(
+            text,
+            token_id,
+            trained,
+            other.loss_mask[k] if other is not None else None,
+            origin,
+            k in tags_disagree,
+        )
         for k, (text, token_id, trained, origin) in enumerate(
             zip(texts[1:], sample.target_ids, sample.loss_mask, sample.provenance, strict=True)
         )
@@ -119,6 +132,9 @@ def describe_cell(cell: Cell, index: int, other_setting: str | None) -> str:
     ]
     if cell.other is not None:
         parts.append(f"{'trained' if cell.other else 'context'} under {other_setting}")
+    if cell.tags_disagree:
+        inside = "outside" if p.sampled else "inside"
+        parts.append(f"{{% generation %}} tags disagree: {inside} the tags")
     return " · ".join(parts)
 
 
@@ -154,6 +170,10 @@ def _mark(status: str, text: str, color: bool) -> str:
     return f"{opening}{text}{closing}"
 
 
+TAG_MARK = "⚑"
+"""Written after a token whose `{% generation %}` status disagrees with serving."""
+
+
 def render_terminal(view: View, *, color: bool) -> str:
     """Trained targets green, context grey; a token trained under only one of two settings is
     highlighted (yellow: only this one, magenta: only the other). Without colour: [[trained]],
@@ -161,10 +181,11 @@ def render_terminal(view: View, *, color: bool) -> str:
     runs: list[tuple[str, str]] = []
     for cell in view.cells:
         status = _status(cell)
+        text = cell.text + (TAG_MARK if cell.tags_disagree else "")
         if runs and runs[-1][0] == status:
-            runs[-1] = (status, runs[-1][1] + cell.text)
+            runs[-1] = (status, runs[-1][1] + text)
         else:
-            runs.append((status, cell.text))
+            runs.append((status, text))
     body = _mark("context", _visible(view.first_token), color)
     body += "".join(_mark(status, _visible(text), color) for status, text in runs)
     counts = view.counts()
@@ -185,6 +206,11 @@ def render_terminal(view: View, *, color: bool) -> str:
             f"  {_mark('only-this', 'trained only here', color)} {counts['only_this']}"
             f"   {_mark('only-other', 'trained only there', color)} {counts['only_other']}"
         )
+    if counts["tags_disagree"]:
+        lines.append(
+            f"  {TAG_MARK} after {counts['tags_disagree']} tokens: the template's "
+            "{% generation %} tags disagree with what serving samples (the mask follows serving)"
+        )
     return "\n".join(lines)
 
 
@@ -201,6 +227,7 @@ h1 { font-size: 1.3em; margin: 0 0 .3em; } .meta { color: #555; margin: .2em 0; 
 .only-this { background: #ffd84d; color: #000; outline: 2px solid #b38f00; }
 .only-other { background: #f3a6f3; color: #000; outline: 2px solid #a020a0; }
 .t:hover { outline: 2px solid #1a5fd0; }
+.tags-disagree { text-decoration: underline wavy #d03030; }
 .nl { color: #bbb; font-weight: normal; }
 #details { position: sticky; top: 0; background: #eef3ff; border: 1px solid #b8c8f0;
   padding: .5em .8em; border-radius: 6px; margin: .8em 0; font-family: ui-monospace, monospace;
@@ -221,6 +248,8 @@ def render_html(view: View) -> str:
         classes = ["t", "trained" if cell.trained else "context"]
         if cell.differs:
             classes.append("only-this" if cell.trained else "only-other")
+        if cell.tags_disagree:
+            classes.append("tags-disagree")
         text = html.escape(cell.text).replace("\n", '<span class="nl">↵</span>\n')
         title = html.escape(describe_cell(cell, index, view.other_setting), quote=True)
         spans.append(f'<span class="{" ".join(classes)}" title="{title}">{text}</span>')
@@ -234,6 +263,11 @@ def render_html(view: View) -> str:
             f'<span class="key only-this">trained only here</span>{counts["only_this"]}',
             f'<span class="key only-other">trained only there</span>{counts["only_other"]}',
         ]
+    if counts["tags_disagree"]:
+        legend.append(
+            f'<span class="key tags-disagree">generation tags disagree</span>'
+            f"{counts['tags_disagree']}"
+        )
     compared = (
         f'<p class="meta">compared with: {html.escape(view.other_setting)}</p>'
         if view.other_setting

@@ -5,9 +5,10 @@ Each template mirrors the hand-written renderer of the same family (renderers 0.
 same token ids for the same conversation (tests/masks/test_mask_parity.py proves it over generated
 conversations).
 
-`{% generation %}` blocks cover exactly the tokens the renderer marks as sampled, including the
-turn closers a template emits at the start of the *next* message (GLM's `<|observation|>` and
-`<|user|>`), so `loss_mask = "sampled"` on the chat-template path trains what the renderer trains.
+`{% generation %}` blocks cover exactly what a server samples after the generation prompt: the
+tokens the renderer marks as sampled, the turn closers a template emits at the start of the *next*
+message (GLM's `<|observation|>` and `<|user|>`), and GLM's `\n` after `<|assistant|>` (which
+renderers 0.1.12 leaves unsampled although its generation prompt ends before it).
 `strip_generation_markers` gives the same template without them, to exercise the fallback.
 
 Literal text lives only inside `{{ '...' }}` expressions and every tag trims whitespace
@@ -111,8 +112,10 @@ _GLM45_TEMPLATE = r"""
 @SPLIT_REASONING@
     {%- set show_reasoning = loop.index0 > ns.last_user and reasoning -%}
     {%- set body = content.strip() -%}
-    {{- '<|assistant|>\n' -}}
+    {{- '<|assistant|>' -}}
     {%- generation -%}
+      {#- Served from the prompt `...<|assistant|>`, the model writes this newline itself. -#}
+      {{- '\n' -}}
       {%- if show_reasoning -%}{{- '<think>' ~ reasoning.strip() ~ '</think>' -}}
       {%- else -%}{{- '<think></think>' -}}
       {%- endif -%}

@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from lossmask.masks.backends import MaskBackend
-from lossmask.masks.build import BuildStats, coerce_loss_mask, mask_conversation
-from lossmask.masks.sample import Conversation, MaskedSequence, MaskError, shift_and_truncate
+from lossmask.masks.engine.backends import MaskBackend
+from lossmask.masks.engine.build import BuildStats, mask_conversation
+from lossmask.masks.engine.contract import coerce_loss_mask
+from lossmask.masks.engine.sample import Conversation, MaskedSequence, MaskError, shift_and_truncate
 from lossmask.schema.roles import describe_loss_mask
 
 TOOL_CALL = "tool_call"
@@ -34,6 +35,46 @@ class StopCount:
         return self.stop_trained / self.turns if self.turns else None
 
 
+@dataclass(frozen=True)
+class RowError:
+    """A conversation that cannot be masked, by its line in the data file."""
+
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}"
+
+
+@dataclass
+class ServingPromptCheck:
+    """Tokens after the backend's generation prompt, inside an assistant turn, that the backend
+    does not mark sampled: served from that prompt the model must produce them anyway."""
+
+    tokens: int = 0
+    untrained: int = 0
+    example: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"unsampled": self.tokens, "untrained": self.untrained, "example": self.example}
+
+
+@dataclass
+class TagCheck:
+    """Where a chat template's `{% generation %}` blocks disagree with serving's sampled mask."""
+
+    tokens: int = 0
+    conversations: int = 0
+    example: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tokens": self.tokens,
+            "conversations": self.conversations,
+            "example": self.example,
+        }
+
+
 @dataclass
 class AuditReport:
     label: str
@@ -43,7 +84,9 @@ class AuditReport:
     conversations: int = 0
     # Samples, skips, truncation and trained tokens per role, counted as training counts them.
     stats: BuildStats = field(default_factory=BuildStats)
-    errors: list[str] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    serving_prompt: ServingPromptCheck = field(default_factory=ServingPromptCheck)
+    generation_tags: TagCheck = field(default_factory=TagCheck)
     stops: dict[str, StopCount] = field(
         default_factory=lambda: {TOOL_CALL: StopCount(), FINAL: StopCount()}
     )
@@ -63,7 +106,7 @@ class AuditReport:
             "samples": self.stats.samples,
             "skipped_nothing_to_train": self.stats.skipped_nothing_to_train,
             "truncated": self.stats.truncated,
-            "errors": self.errors,
+            "errors": [str(error) for error in self.errors],
             "trained_tokens_by_role": dict(sorted(self.stats.trained_tokens_by_role.items())),
             "stop_rate": {
                 kind: {
@@ -75,6 +118,8 @@ class AuditReport:
                 for kind, count in self.stops.items()
             },
             "tool_calls_per_turn": {str(k): v for k, v in sorted(self.calls_per_turn.items())},
+            "serving_prompt": self.serving_prompt.to_json(),
+            "generation_tags": self.generation_tags.to_json(),
             "warnings": self.stats.warnings,
         }
 
@@ -125,8 +170,10 @@ def audit_conversations(
         try:
             sequence = mask_conversation(conversation, setting, backend)
         except MaskError as error:
-            report.errors.append(f"line {line}: {error}")
+            report.errors.append(RowError(line, str(error)))
             continue
+        _check_serving_prompt(report.serving_prompt, sequence, backend, line)
+        _check_tags(report.generation_tags, sequence, backend, line)
         messages = conversation["messages"]
         for message in messages:
             if message.get("role") == "assistant" and message.get("tool_calls"):
@@ -139,6 +186,39 @@ def audit_conversations(
             count.lost_to_truncation += lost
     report.stats.finish(setting)
     return report
+
+
+def _token(backend: MaskBackend, token_id: int) -> str:
+    return repr(backend.tokenizer.decode([token_id]))
+
+
+def _check_serving_prompt(
+    check: ServingPromptCheck, sequence: MaskedSequence, backend: MaskBackend, line: int
+) -> None:
+    check.tokens += len(sequence.prompt_gap)
+    check.untrained += sum(not sequence.mask[k] for k in sequence.prompt_gap)
+    if sequence.prompt_gap and check.example is None:
+        k = sequence.prompt_gap[0]
+        check.example = (
+            f"line {line}: {_token(backend, sequence.ids[k])} after "
+            f"{_token(backend, sequence.ids[k - 1])}"
+        )
+
+
+def _check_tags(check: TagCheck, sequence: MaskedSequence, backend: MaskBackend, line: int) -> None:
+    positions = sequence.tag_disagreements
+    if not positions:
+        return
+    check.tokens += len(positions)
+    check.conversations += 1
+    if check.example is None:
+        k = positions[0]
+        where = "outside" if sequence.provenance.sampled[k] else "inside"
+        served = "samples" if sequence.provenance.sampled[k] else "does not sample"
+        check.example = (
+            f"line {line}: {_token(backend, sequence.ids[k])} is {where} the tags, but serving "
+            f"{served} it"
+        )
 
 
 def _percent(rate: float | None) -> str:
@@ -173,8 +253,25 @@ def format_report(report: AuditReport) -> str:
         total = sum(calls.values())
         shown = ", ".join(f"{k} call{'s' if k > 1 else ''}: {v}" for k, v in sorted(calls.items()))
         lines.append(f"  tool calls per assistant turn ({total} turns): {shown}")
-    lines += [f"  warning: {warning}" for warning in report.stats.warnings]
-    lines += [f"  error: {error}" for error in report.errors[:5]]
-    if len(report.errors) > 5:
-        lines.append(f"  ... and {len(report.errors) - 5} more errors")
+    gap = report.serving_prompt
+    if gap.tokens:
+        lines.append(
+            f"  serving prompt: {gap.tokens} tokens after {report.backend}'s generation prompt "
+            f"are not marked sampled ({gap.example}); untrained under this mask: {gap.untrained}"
+        )
+        if gap.untrained:
+            lines.append(
+                "    a model trained on this mask is never taught these tokens, but serving "
+                "expects it to produce them"
+            )
+    else:
+        lines.append(
+            f"  serving prompt: every token after {report.backend}'s generation prompt is sampled"
+        )
+    tags = report.generation_tags
+    if tags.tokens:
+        lines.append(
+            f"  generation tags: {{% generation %}} disagrees with serving on {tags.tokens} tokens "
+            f"in {tags.conversations} conversations ({tags.example}); the mask follows serving"
+        )
     return "\n".join(lines)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lossmask.masks.sample import Conversation, MaskError
+from lossmask.masks.engine.sample import Conversation, MaskError
 
 ROLES_RENDERED = ("system", "user", "assistant", "tool")
 

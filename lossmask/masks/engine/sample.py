@@ -108,6 +108,11 @@ class MaskedSequence:
     turn_owner: list[int | None] = field(default_factory=list)
     """Per token, the message whose *turn* it belongs to for stop accounting (a closer that the
     template emits with the next message still ends the previous assistant turn)."""
+    prompt_gap: list[int] = field(default_factory=list)
+    """Positions after the backend's generation prompt, inside an assistant turn, that the backend
+    does not mark sampled (what the serving-prompt check in `audit` counts)."""
+    tag_disagreements: list[int] = field(default_factory=list)
+    """Positions where a template's `{% generation %}` blocks disagree with the derived mask."""
 
 
 @dataclass

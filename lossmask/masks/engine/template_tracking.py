@@ -8,7 +8,9 @@ the boundary a prefix render gives, in one pass.
 
 They disagree when the template peeks ahead (`loop.last` makes jinja fetch the next message early)
 or writes text before reading the message; then `render_tracked` returns no boundaries and the
-caller falls back to prefix renders, which are always right.
+caller falls back to prefix renders. Where a prefix render is not a prefix of the full text (a
+template that renders earlier messages differently once later ones exist), the position where the
+template first read the next message locates the boundary in the full text.
 """
 
 from __future__ import annotations
@@ -85,22 +87,33 @@ class _TrackedMessages(list[Any]):
         return list.__getitem__(self, key)
 
 
-def _boundaries(recorder: _Recorder, count: int) -> Boundaries | None:
-    """Start of each message's output, from the loop that wrote the conversation, or None."""
+def _boundaries(recorder: _Recorder, count: int) -> tuple[Boundaries | None, Boundaries | None]:
+    """(start of each message from the loop that wrote the conversation, or None when ambiguous;
+    where that loop first *read* each message, or None), both in the full output."""
     best: Boundaries | None = None
     best_spread = -1
+    reads: Boundaries | None = None
+    reads_spread = -1
+    ambiguous = False
     for requested, read in zip(recorder.requested, recorder.read, strict=True):
         if sorted(requested) != list(range(count)):
             continue
+        firsts = [read.get(i) for i in range(count)]
+        if all(p is not None for p in firsts):
+            positions = [p for p in firsts if p is not None]
+            monotonic = all(a <= b for a, b in itertools.pairwise(positions))
+            if monotonic and positions[-1] - positions[0] >= reads_spread:
+                reads, reads_spread = positions, positions[-1] - positions[0]
         starts = [requested[i] for i in range(count)]
         if any(read.get(i, starts[i]) != starts[i] for i in range(count)):
-            return None  # peeked ahead or wrote before reading: positions are ambiguous
+            ambiguous = True  # peeked ahead or wrote before reading: positions are ambiguous
+            continue
         if any(a > b for a, b in itertools.pairwise(starts)):
             continue
         spread = starts[-1] - starts[0]
         if spread >= best_spread:
             best, best_spread = starts, spread
-    return best
+    return (None if ambiguous else best), reads
 
 
 def render_tracked(
@@ -110,8 +123,9 @@ def render_tracked(
     template_kwargs: dict[str, Any],
     *,
     track_generation: bool,
-) -> tuple[str, list[tuple[int, int]], Boundaries | None]:
-    """(full text, `{% generation %}` character spans, start of each message or None).
+) -> tuple[str, list[tuple[int, int]], Boundaries | None, Boundaries | None]:
+    """(full text, `{% generation %}` character spans, start of each message or None, where the
+    template first read each message or None).
 
     `messages` and `tools` must already be plain template data (what transformers passes).
     """
@@ -130,4 +144,5 @@ def render_tracked(
         ):
             blocks.append(block)
             recorder.length += len(block)
-    return "".join(blocks), generation, _boundaries(recorder, len(messages))
+    starts, reads = _boundaries(recorder, len(messages))
+    return "".join(blocks), generation, starts, reads

@@ -1,4 +1,4 @@
-"""A seeded generator of small tool-calling conversations, and JSONL reading and writing.
+"""A seeded generator of small tool-calling conversations, and writing them as JSONL.
 
 The default shape is the stop experiment's (docs/training.md): an optional system prompt, one user
 question naming one to three cities, one assistant turn with that many `get_weather` calls (most
@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
-
-from lossmask.errors import ConfigError, Problem
 
 Conversation = dict[str, Any]
 
@@ -137,41 +135,3 @@ def write_jsonl(conversations: Iterable[Conversation], path: str | Path) -> None
     with open(path, "w", encoding="utf-8", newline="\n") as handle:
         for conversation in conversations:
             handle.write(json.dumps(conversation, ensure_ascii=False) + "\n")
-
-
-def iter_jsonl(path: str | Path) -> Iterator[tuple[int, Conversation]]:
-    """(line number, conversation) for every non-blank line; a bad line names file and line."""
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ConfigError(
-                    [
-                        Problem(
-                            f"invalid JSON: {error.msg} (column {error.colno})",
-                            file=str(path),
-                            line=line_number,
-                            suggestion="each line must be one JSON object",
-                        )
-                    ]
-                ) from None
-            if not isinstance(row, dict) or not isinstance(row.get("messages"), list):
-                raise ConfigError(
-                    [
-                        Problem(
-                            'expected an object with a "messages" list',
-                            file=str(path),
-                            line=line_number,
-                            suggestion='write {"messages": [{"role": ..., "content": ...}, ...]}',
-                        )
-                    ]
-                )
-            yield line_number, row
-
-
-def read_jsonl(path: str | Path) -> list[Conversation]:
-    """Every conversation of a JSONL file; a bad line raises `ConfigError` naming file and line."""
-    return [conversation for _, conversation in iter_jsonl(path)]

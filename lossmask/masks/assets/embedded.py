@@ -14,11 +14,16 @@ boundary and both paths give the same ids.
 
 from __future__ import annotations
 
+import copy
 import functools
 import json
 from typing import TYPE_CHECKING
 
-from lossmask.masks.chat_templates import GLM45_CHAT_TEMPLATE, QWEN3_CHAT_TEMPLATE
+from lossmask.masks.assets.chat_templates import (
+    GLM45_CHAT_TEMPLATE,
+    QWEN3_CHAT_TEMPLATE,
+    strip_generation_markers,
+)
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerFast
@@ -51,7 +56,7 @@ _FIXED_LINES: tuple[str, ...] = (
 
 def _training_corpus() -> list[str]:
     # Imported here: synthetic imports errors, and this module must stay cheap to import.
-    from lossmask.masks.synthetic import GET_WEATHER_TOOL, generate_conversations
+    from lossmask.masks.assets.synthetic import GET_WEATHER_TOOL, generate_conversations
 
     lines = list(_FIXED_LINES)
     lines.append(json.dumps(GET_WEATHER_TOOL))
@@ -64,7 +69,11 @@ def _training_corpus() -> list[str]:
     return [line for line in lines if line]
 
 
-def _build(specials: tuple[str, ...], name: str, chat_template: str) -> PreTrainedTokenizerFast:
+def build_tiny_tokenizer(
+    specials: tuple[str, ...], name: str, chat_template: str, *, eos_token: str
+) -> PreTrainedTokenizerFast:
+    """A byte-level BPE over the seeded corpus with these special tokens (the embedded recipe;
+    tests use it to give real template shapes a tokenizer with their own special tokens)."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
 
@@ -85,8 +94,8 @@ def _build(specials: tuple[str, ...], name: str, chat_template: str) -> PreTrain
     tokenizer.train_from_iterator(_training_corpus(), trainer=trainer)
     wrapped = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
-        eos_token=specials[0] if name == EMBEDDED_NAMES["glm-4.5"] else "<|im_end|>",
-        pad_token="<|endoftext|>",
+        eos_token=eos_token,
+        pad_token=specials[0],
         name_or_path=name,
         model_max_length=1 << 20,
     )
@@ -97,18 +106,59 @@ def _build(specials: tuple[str, ...], name: str, chat_template: str) -> PreTrain
 @functools.cache
 def glm45_tokenizer() -> PreTrainedTokenizerFast:
     """The tiny GLM-4.5 tokenizer (EOS `<|endoftext|>`), with `GLM45_CHAT_TEMPLATE`. Built once."""
-    return _build(GLM45_SPECIAL_TOKENS, EMBEDDED_NAMES["glm-4.5"], GLM45_CHAT_TEMPLATE)
+    return build_tiny_tokenizer(
+        GLM45_SPECIAL_TOKENS,
+        EMBEDDED_NAMES["glm-4.5"],
+        GLM45_CHAT_TEMPLATE,
+        eos_token="<|endoftext|>",
+    )
 
 
 @functools.cache
 def qwen3_tokenizer() -> PreTrainedTokenizerFast:
     """The tiny Qwen3/ChatML tokenizer (EOS `<|im_end|>`) with `QWEN3_CHAT_TEMPLATE`; built once."""
-    return _build(QWEN3_SPECIAL_TOKENS, EMBEDDED_NAMES["qwen3"], QWEN3_CHAT_TEMPLATE)
+    return build_tiny_tokenizer(
+        QWEN3_SPECIAL_TOKENS, EMBEDDED_NAMES["qwen3"], QWEN3_CHAT_TEMPLATE, eos_token="<|im_end|>"
+    )
+
+
+@functools.cache
+def glm45_notags_tokenizer() -> PreTrainedTokenizerFast:
+    """The tiny GLM-4.5 tokenizer with the template's `{% generation %}` blocks removed: the shape
+    of the real GLM-4.5 hub template, where only serving semantics can say what is sampled."""
+    tokenizer = copy.copy(glm45_tokenizer())
+    tokenizer.name_or_path = EMBEDDED_GLM45_NOTAGS
+    tokenizer.chat_template = strip_generation_markers(GLM45_CHAT_TEMPLATE)
+    return tokenizer
+
+
+EMBEDDED_GLM45_NOTAGS = "embedded:glm-4.5-notags"
+SERVING_STOPS: dict[str, tuple[str, ...]] = {
+    "glm-4.5": ("<|endoftext|>", "<|user|>", "<|observation|>"),
+    "glm-4.5-notags": ("<|endoftext|>", "<|user|>", "<|observation|>"),
+    "qwen3": ("<|im_end|>", "<|endoftext|>"),
+}
+"""Each family's serving stops, as its real `generation_config.json` `eos_token_id` lists them."""
 
 
 def embedded_tokenizer(family: str) -> PreTrainedTokenizerFast:
-    """`"glm-4.5"` or `"qwen3"` -> the cached embedded tokenizer of that family."""
-    builders = {"glm-4.5": glm45_tokenizer, "qwen3": qwen3_tokenizer}
+    """`"glm-4.5"`, `"glm-4.5-notags"` or `"qwen3"` -> the cached embedded tokenizer."""
+    builders = {
+        "glm-4.5": glm45_tokenizer,
+        "glm-4.5-notags": glm45_notags_tokenizer,
+        "qwen3": qwen3_tokenizer,
+    }
     if family not in builders:
-        raise ValueError(f"no embedded tokenizer for {family!r}; choose from {sorted(builders)}")
+        raise ValueError(
+            f"no embedded tokenizer for {family!r}; choose from "
+            + ", ".join(f"embedded:{name}" for name in sorted(builders))
+        )
     return builders[family]()
+
+
+def embedded_serving_stop_ids(family: str) -> list[int]:
+    """The ids a server stops on for an embedded family (its generation config's eos_token_id)."""
+    tokenizer = embedded_tokenizer(family)
+    ids = tokenizer.convert_tokens_to_ids(list(SERVING_STOPS[family]))
+    assert isinstance(ids, list)  # a list of tokens gives a list of ids
+    return ids

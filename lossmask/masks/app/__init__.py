@@ -1,0 +1,1 @@
+"""The `show` and `audit` application: config -> mask setup, reading data, views, reports."""

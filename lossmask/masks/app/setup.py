@@ -1,0 +1,96 @@
+"""Config -> mask setup: the one place `show`, `audit` and `train` turn names into a backend.
+
+The rule for which tokenizer to load (prime-rl's): `[tokenizer] name`, else `[model] name` unless
+that names an embedded model (`embedded:tiny-llama` is a model, not a tokenizer), else the embedded
+tokenizer of the renderer's family. `generation_config.json` (the serving stops) is looked for in
+the tokenizer's directory, then the model's.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from lossmask.masks.engine.backends import EMBEDDED_PREFIX, MaskBackend, load_backend
+from lossmask.masks.engine.contract import MODES
+from lossmask.masks.engine.sample import MaskError
+from lossmask.schema.roles import LossMaskRolesConfig, describe_loss_mask
+
+MODE_CHOICES = (*MODES, "legacy")
+"""`--mode` values: the v2 modes, and `legacy` for the v1 default role table."""
+
+
+def tokenizer_to_load(tokenizer: str | None, model: str | None) -> str | None:
+    """The tokenizer a config means (see the module doc); None is the embedded default."""
+    if tokenizer is not None:
+        return tokenizer
+    if model is not None and not model.startswith(EMBEDDED_PREFIX):
+        return model
+    return None
+
+
+@functools.cache
+def mask_backend(*, tokenizer: str | None, model: str | None, renderer: str | None) -> MaskBackend:
+    """THE backend for a config's `[tokenizer]`, `[model]` and `[renderer]` names, built once per
+    process. Raises `MaskError` when it cannot be built."""
+    model_dir = model if model is not None and not model.startswith(EMBEDDED_PREFIX) else None
+    return load_backend(
+        tokenizer=tokenizer_to_load(tokenizer, model), renderer=renderer, model=model_dir
+    )
+
+
+@dataclass(frozen=True)
+class MaskSetup:
+    """The part of a config that decides which tokens train."""
+
+    label: str
+    loss_mask: str | LossMaskRolesConfig
+    seq_len: int | None
+    tokenizer: str | None
+    model: str | None
+    renderer: str | None  # None: the chat-template path
+    data: str | None = None
+
+    @property
+    def description(self) -> str:
+        path = f"renderer {self.renderer}" if self.renderer else "chat template"
+        tokenizer = tokenizer_to_load(self.tokenizer, self.model) or "embedded"
+        return f"{describe_loss_mask(self.loss_mask)} on {path} ({tokenizer} tokenizer)"
+
+    def backend(self) -> MaskBackend:
+        return mask_backend(tokenizer=self.tokenizer, model=self.model, renderer=self.renderer)
+
+    def with_mode(self, mode: str) -> MaskSetup:
+        """The same setup with another mask, for `show --mode`."""
+        if mode not in MODE_CHOICES:
+            raise MaskError(f"unknown mode {mode!r}; choose from {', '.join(MODE_CHOICES)}")
+        loss_mask: str | LossMaskRolesConfig = LossMaskRolesConfig() if mode == "legacy" else mode
+        return replace(self, label=f"--mode {mode}", loss_mask=loss_mask)
+
+    def data_path(self, data: str | None) -> Path:
+        """`--data`, else the config's `data.name` when it is a local file."""
+        if data is not None:
+            return Path(data)
+        if self.data and Path(self.data).is_file():
+            return Path(self.data)
+        raise MaskError(
+            f"no data to read: pass --data FILE.jsonl (the config's data.name {self.data!r} is "
+            "not a local file)"
+        )
+
+
+def mask_setup_from_config(path: str | Path) -> MaskSetup:
+    """Read a v2 config; raises `ConfigError` (file, key, line) when it is invalid."""
+    from lossmask.schema import load_config
+
+    config = load_config(path, version=2)
+    return MaskSetup(
+        label=str(path),
+        loss_mask=config.data.loss_mask,
+        seq_len=config.data.seq_len,
+        tokenizer=config.tokenizer.name,
+        model=config.model.name,
+        renderer=config.renderer.name if config.renderer is not None else None,
+        data=config.data.name,
+    )

@@ -1,0 +1,1 @@
+"""Built-in assets: embedded tokenizers, their chat templates, synthetic conversations."""

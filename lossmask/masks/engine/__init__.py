@@ -1,0 +1,1 @@
+"""The mask engine: backends describe rendered tokens, one contract decides which train."""
