@@ -11,6 +11,7 @@ apart from a `seq_len` shorter than every prompt. Where conversations come from 
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -105,7 +106,8 @@ def content_problem(conversation: dict[str, Any]) -> str | None:
         kind = "an object" if isinstance(content, dict) else "a number"
         if isinstance(content, bool):
             kind = "a boolean"
-        shown = repr(content) if len(repr(content)) <= 40 else repr(content)[:37] + "..."
+        text = json.dumps(content, ensure_ascii=False)
+        shown = text if len(text) <= 40 else text[:37] + "..."
         return (
             f"messages[{index}].content is {kind} ({shown}), not a string; "
             "write the text as a JSON string"
@@ -123,11 +125,9 @@ def _renderer_problem(settings: TrainSettings) -> Problem | None:
     known = sorted(RENDERER_REGISTRY)
     if name in known:
         return None
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.5)
     suggestion = (
-        "did you mean " + " or ".join(f'"{n}"' for n in close) + "?"
-        if close
-        else 'use "auto" or one of ' + ", ".join(known)
+        f'did you mean "{close[0]}"?' if close else 'use "auto" or one of ' + ", ".join(known)
     )
     return settings.problem(f"unknown renderer {name!r}", ("renderer", "name"), suggestion)
 
