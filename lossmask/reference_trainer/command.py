@@ -8,7 +8,8 @@ stopped by SIGINT/SIGTERM exits 130/143 after saving its outputs.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from lossmask.errors import ConfigError, Problem
@@ -54,10 +55,29 @@ def _default_echo(text: str, err: bool) -> None:
     click.echo(text, err=err)
 
 
+@contextmanager
+def _offline() -> Iterator[None]:
+    """HF_HUB_OFFLINE=1 while training: a hub id resolves from the local cache or fails at once,
+    never a download or a minute of retries against an unreachable hub (set before transformers
+    is imported, which reads it then). The caller's environment is restored afterwards."""
+    previous = os.environ.get("HF_HUB_OFFLINE")
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["HF_HUB_OFFLINE"]
+        else:
+            os.environ["HF_HUB_OFFLINE"] = previous
+
+
 def execute(options: TrainOptions, echo: Echo = _default_echo) -> TrainReport:
-    # Before transformers or huggingface_hub is imported: a hub id resolves from the local cache or
-    # fails at once, never a download or a minute of retries against an unreachable hub.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    with _offline():
+        report = _train_all(options, echo)
+    return report
+
+
+def _train_all(options: TrainOptions, echo: Echo) -> TrainReport:
     from lossmask.reference_trainer.distributed import Launch, process_group, select_device
     from lossmask.reference_trainer.experiment import load_all, run_configs
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import difflib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -224,7 +224,7 @@ def prepare_data(settings: TrainSettings, backend: Any, log: Log) -> PreparedDat
     if not samples:
         raise ConfigError([_nothing_to_train(settings, rows, backend)])
     warnings = [
-        replace(settings.problem(warning, ("data", "loss_mask")), severity="warning")
+        settings.problem(warning, ("data", "loss_mask"), severity="warning")
         for warning in stats.warnings
     ]
     val_samples: list[Any] = []

@@ -47,6 +47,7 @@ from lossmask.reference_trainer.model import (
 from lossmask.reference_trainer.outputs import MetricsWriter, plot_loss_curve, write_resolved_config
 from lossmask.reference_trainer.resume import (
     TrainerState,
+    changed_settings,
     checkpoint_path,
     find_resume_checkpoint,
     load_trainer_state,
@@ -76,6 +77,7 @@ class Prepared:
     source: ModelSource
     resume_from: Path | None = None
     state: TrainerState | None = None
+    warnings: list[Problem] = field(default_factory=list)
 
 
 def _model_problem(settings: TrainSettings, error: ModelResolveError, resuming: bool) -> Problem:
@@ -105,7 +107,16 @@ def prepare(settings: TrainSettings, log: Log) -> Prepared:
     except ModelResolveError as error:
         raise ConfigError([_model_problem(settings, error, resume_from is not None)]) from None
     state = None
+    warnings: list[Problem] = []
     if resume_from is not None:
+        changed = changed_settings(settings, resume_from)
+        if changed:
+            message = (
+                f"resuming {resume_from} with settings that differ from its own: "
+                + ", ".join(changed)
+                + "; the run goes on from its weights but no longer continues its loss curve"
+            )
+            warnings.append(settings.problem(message, ("ckpt", "resume_step"), severity="warning"))
         state = load_trainer_state(resume_from)
         if state.step >= settings.max_steps:
             raise ConfigError(
@@ -119,7 +130,8 @@ def prepare(settings: TrainSettings, log: Log) -> Prepared:
                 ]
             )
     data = prepare_data(settings, backend, log)
-    return Prepared(data, source, resume_from, state)
+    warnings += data.warnings
+    return Prepared(data, source, resume_from, state, warnings)
 
 
 def collate(samples: list[Any], data: DataSettings, pad_id: int) -> MicroBatch:
@@ -233,7 +245,7 @@ def train(
         )
     prepared = prepare(settings, quiet)
     if launch.is_main:
-        for warning in prepared.data.warnings:
+        for warning in prepared.warnings:
             (warn or (lambda problem: log(problem.format())))(warning)
     backend = prepared.data.backend
     pad_id = backend.tokenizer.pad_token_id

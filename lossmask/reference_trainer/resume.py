@@ -151,3 +151,40 @@ def find_resume_checkpoint(settings: TrainSettings) -> Path | None:
             "to start a new run from its weights instead, set [model] name to it",
         )
     return path
+
+
+# Keys a resumed run may change without changing what it trains from then on.
+_MAY_CHANGE = frozenset({"max_steps", "output_dir", "ckpt"})
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def changed_settings(settings: TrainSettings, checkpoint: Path) -> list[str]:
+    """`key (saved -> now)` for every setting that differs from the checkpoint's resolved config.
+
+    A resume with a different seed, data or optimizer is allowed, but it no longer continues the
+    run it resumes, so the trainer says so.
+    """
+    import tomllib
+
+    from lossmask.reference_trainer.outputs import RESOLVED_CONFIG_NAME
+
+    path = checkpoint / RESOLVED_CONFIG_NAME
+    if not path.is_file():
+        return []
+    saved = _flatten(tomllib.loads(path.read_text(encoding="utf-8")))
+    now = _flatten(settings.resolved())
+    keys = sorted(key for key in saved.keys() | now.keys() if key.split(".")[0] not in _MAY_CHANGE)
+    return [
+        f"{key} ({saved.get(key)!r} -> {now.get(key)!r})"
+        for key in keys
+        if saved.get(key) != now.get(key)
+    ]

@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
@@ -105,10 +105,17 @@ class TrainSettings:
     unimplemented: tuple[str, ...] = field(default=())
     config_text: str | None = field(default=None, repr=False, compare=False)
 
-    def problem(self, message: str, key: tuple[str, ...], suggestion: str | None = None) -> Problem:
+    def problem(
+        self,
+        message: str,
+        key: tuple[str, ...],
+        suggestion: str | None = None,
+        severity: Literal["error", "warning"] = "error",
+    ) -> Problem:
         """A problem found after loading (data, model, renderer), located in this config."""
         file = str(self.config_path) if self.config_path else None
-        return Problem(message, key, file, _key_line(self.config_text, key), suggestion)
+        line = _key_line(self.config_text, key)
+        return Problem(message, key, file, line, suggestion, severity)
 
     def resolved(self) -> dict[str, Any]:
         """The settings as a TOML-ready dict: what this run actually used (saved beside outputs)."""

@@ -93,9 +93,21 @@ def test_resume_problems_are_located_and_nothing_is_trained(tmp_path: Path) -> N
     train(_settings(out, "max_steps=1"), progress=False)
     step_1 = out / "checkpoints" / "step_1"
 
+    logged: list[str] = []
+    train(
+        _settings(out, "max_steps=2", "ckpt.resume_step=1", "seed=7"),
+        log=logged.append,
+        progress=False,
+    )
+    assert (
+        f"{SAMPLED}:22: ckpt.resume_step: warning: resuming {step_1} with settings that differ "
+        "from its own: seed (0 -> 7); the run goes on from its weights but no longer continues "
+        "its loss curve"
+    ) in logged
+
     assert _problem_lines(_settings(out, "max_steps=4", "ckpt.resume_step=3")) == [
         f"{SAMPLED}:22: ckpt.resume_step: 3: there is no {out / 'checkpoints' / 'step_3'} "
-        f"(checkpoints saved in {out / 'checkpoints'}: 1)"
+        f"(checkpoints saved in {out / 'checkpoints'}: 1, 2)"
     ]
     (step_1 / TRAINER_STATE).unlink()
     assert _problem_lines(_settings(tmp_path / "x", "max_steps=4", resume=step_1)) == [
