@@ -151,6 +151,20 @@ def test_hub_model_not_in_the_cache_fails_offline(tmp_path: Path) -> None:
     ]
 
 
+def test_hub_tokenizer_not_in_the_cache_is_located(tmp_path: Path) -> None:
+    config = _write_config(tmp_path, _write_rows(tmp_path, [{"messages": [QUESTION, ANSWER]}]))
+    with open(config, "a", encoding="utf-8") as handle:
+        handle.write('[tokenizer]\nname = "lossmask-tests/not-a-cached-tokenizer"\n')
+    code, stderr = _train(config, tmp_path / "out")
+    assert code == 2
+    assert len(stderr) == 1
+    # The message is the mask engine's; the trainer places it at the key and line.
+    assert stderr[0].startswith(
+        f"{config}:14: tokenizer.name: tokenizer 'lossmask-tests/not-a-cached-tokenizer' is not a "
+        "local directory, not in the Hugging Face cache"
+    )
+
+
 def test_checkpoint_directory_without_weights_is_an_error(tmp_path: Path) -> None:
     from transformers import LlamaConfig
 
