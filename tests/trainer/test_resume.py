@@ -22,8 +22,8 @@ from tests.conftest import REPO_ROOT
 SAMPLED = REPO_ROOT / "examples" / "experiment" / "sampled.toml"
 N = 2
 TINY = [
-    "data.num_examples=12",
-    "data.batch_size=4",
+    "data.num_examples=8",
+    "data.batch_size=2",
     "data.micro_batch_size=2",
     "optim.warmup_steps=3",
     "optim.lr=3e-3",
