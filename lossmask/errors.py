@@ -91,7 +91,8 @@ class ConfigError(Exception):
 
 
 class UnreadableFileError(ConfigError):
-    """The file could not be read as TOML text at all (missing, permissions, not UTF-8).
+    """The file could not be read as TOML text at all: missing, no permission, not a regular file
+    (a FIFO, a device), not UTF-8, or nested too deeply to parse.
 
     Commands exit 2 for these, as for usage errors; a readable but invalid config exits 1.
     """
