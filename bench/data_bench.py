@@ -52,42 +52,19 @@ def _backend(renderer: str | None) -> Any:
 
 
 def audit_chunk(items: Iterable[Any], renderer: str | None = None) -> Any:
-    """One chunk's audit report (what `audit -j N` would run in each worker)."""
-    from lossmask.data import DataRowError
+    """One chunk's audit report, its totals left open (what `audit -j N` runs in each worker)."""
     from lossmask.masks.app.audit import audit_conversations
 
-    errors: list[str] = []
-
-    def pairs() -> Iterable[tuple[int, dict[str, Any]]]:
-        for item in items:
-            if isinstance(item, DataRowError):
-                errors.append(item.format())
-            else:
-                yield item.ref.line or item.ref.row, item.conversation
-
-    report = audit_conversations(pairs(), "sampled", _backend(renderer))
-    report.errors += errors
-    return report
+    return audit_conversations(items, "sampled", _backend(renderer), finish=False)
 
 
 def merge_reports(reports: list[Any]) -> Any:
-    """Chunk reports summed in chunk order into one (the lead's `audit -j N` would do this)."""
+    """Chunk reports added up in chunk order, as `lossmask audit -j N` adds them."""
     from lossmask.masks import coerce_loss_mask
 
     total = reports[0]
     for report in reports[1:]:
-        total.conversations += report.conversations
-        for key in ("samples", "skipped_nothing_to_train", "truncated", "trained_tokens"):
-            setattr(total.stats, key, getattr(total.stats, key) + getattr(report.stats, key))
-        total.stats.trained_tokens_by_role.update(report.stats.trained_tokens_by_role)
-        total.stats.roles_seen |= report.stats.roles_seen
-        total.errors += report.errors
-        for kind, count in report.stops.items():
-            mine = total.stops[kind]
-            mine.turns += count.turns
-            mine.stop_trained += count.stop_trained
-            mine.lost_to_truncation += count.lost_to_truncation
-        total.calls_per_turn.update(report.calls_per_turn)
+        total.merge(report)
     total.stats.finish(coerce_loss_mask("sampled"))
     return total
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from lossmask.masks import build_sample, generate_conversations, load_backend
 from lossmask.masks.app.audit import audit_conversations
+from lossmask.masks.app.conversations import as_rows
 from lossmask.masks.engine.conversation import normalise_conversation
 from lossmask.schema.roles import LossMaskRolesConfig
 
@@ -173,7 +174,7 @@ def main() -> None:
     print(f"    speed-up over every prompt:   {prompts / ours:8.2f}x   (target >= 5x)")
 
     # 3. audit throughput
-    rows = list(enumerate(generate_conversations(size * 2, seed=3), start=1))
+    rows = as_rows(generate_conversations(size * 2, seed=3))
     for label, backend, mask in (
         ("renderer glm-4.5, sampled", renderer_backend, "sampled"),
         ("chat template, legacy", template_backend, legacy),

@@ -1,4 +1,4 @@
-"""`lossmask audit CONFIG... --data FILE.jsonl`: parse options and delegate."""
+"""`lossmask audit CONFIG... [--data SOURCE]`: parse options and delegate."""
 
 from __future__ import annotations
 
@@ -11,8 +11,16 @@ import click
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @click.option(
     "--data",
-    type=click.Path(dir_okay=False),
-    help="JSONL file of conversations (default: each config's data.name when it is a local file).",
+    metavar="SOURCE",
+    help="A JSONL/JSON/parquet file or folder, a save_to_disk folder or a cached hub dataset id "
+    "(default: the config's [data] name, subsets, splits and data_files).",
+)
+@click.option(
+    "--sample", type=click.IntRange(min=1), metavar="K", help="Audit K random rows, not all."
+)
+@click.option("--seed", default=0, show_default=True, help="Seed of --sample.")
+@click.option(
+    "-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="Processes."
 )
 @click.option(
     "--format",
@@ -29,6 +37,9 @@ import click
 def command(
     configs: tuple[str, ...],
     data: str | None,
+    sample: int | None,
+    seed: int,
+    jobs: int,
     output_format: str,
     fail_under_stop_rate: float | None,
 ) -> None:
@@ -41,6 +52,8 @@ def command(
     """
     from lossmask.masks.app.commands import AuditOptions, execute_audit
 
-    options = AuditOptions(configs, data, output_format, fail_under_stop_rate)
+    options = AuditOptions(
+        configs, data, output_format, fail_under_stop_rate, sample=sample, seed=seed, jobs=jobs
+    )
     report = execute_audit(options)
     sys.exit(int(report.exit_code))

@@ -1,4 +1,4 @@
-"""`lossmask show CONFIG --data FILE.jsonl`: parse options and delegate."""
+"""`lossmask show CONFIG [--data SOURCE]`: parse options and delegate."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ from lossmask.masks.app.setup import MODE_CHOICES
 @click.argument("config", type=click.Path(dir_okay=False))
 @click.option(
     "--data",
-    type=click.Path(dir_okay=False),
-    help="JSONL file of conversations (default: the config's data.name when it is a local file).",
+    metavar="SOURCE",
+    help="A JSONL/JSON/parquet file or folder, a save_to_disk folder or a cached hub dataset id "
+    "(default: the config's [data] name, subsets, splits and data_files).",
 )
-@click.option("--index", default=0, show_default=True, type=int, help="Which row to show.")
+@click.option("--index", type=click.IntRange(min=0), help="Which row to show, from 0 (default: 0).")
+@click.option("--random", "random_rows", type=click.IntRange(min=1), help="Show K random rows.")
+@click.option("--seed", default=0, show_default=True, help="Seed of --random.")
 @click.option(
     "--compare",
     type=click.Path(dir_okay=False),
@@ -39,7 +42,9 @@ from lossmask.masks.app.setup import MODE_CHOICES
 def command(
     config: str,
     data: str | None,
-    index: int,
+    index: int | None,
+    random_rows: int | None,
+    seed: int,
     compare: str | None,
     mode: str | None,
     html_path: str | None,
@@ -54,6 +59,8 @@ def command(
     """
     from lossmask.masks.app.commands import ShowOptions, execute_show
 
-    options = ShowOptions(config, data, index, compare, mode, html_path, color)
+    options = ShowOptions(
+        config, data, index, compare, mode, html_path, color, random=random_rows, seed=seed
+    )
     report = execute_show(options)
     sys.exit(int(report.exit_code))

@@ -10,8 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from lossmask.cli import main
-from lossmask.masks import MaskBackend, build_sample, read_conversations
+from lossmask.masks import MaskBackend, build_sample
 from lossmask.masks.app.audit import FINAL, TOOL_CALL, audit_conversations
+from lossmask.masks.app.conversations import as_rows, read_rows
 from lossmask.masks.app.view import build_view, render_html, render_terminal, token_texts
 from lossmask.schema.roles import LossMaskRolesConfig
 
@@ -19,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA = str(REPO_ROOT / "examples" / "data" / "weather-tools.jsonl")
 LEGACY_CONFIG = str(REPO_ROOT / "examples" / "configs" / "show" / "glm-legacy-roles.toml")
 SAMPLED_CONFIG = str(REPO_ROOT / "examples" / "configs" / "show" / "glm-sampled.toml")
-ROWS = list(enumerate(read_conversations(DATA), start=1))
+ROWS = read_rows(DATA)
 
 
 def test_glm_side_by_side_legacy_template_never_trains_the_observation(
@@ -27,7 +28,7 @@ def test_glm_side_by_side_legacy_template_never_trains_the_observation(
 ) -> None:
     observation = glm_renderer.tokenizer.convert_tokens_to_ids("<|observation|>")
     tool_call_end = glm_renderer.tokenizer.convert_tokens_to_ids("</tool_call>")
-    conversation = ROWS[0][1]
+    conversation = ROWS[0].conversation
     legacy = build_sample(conversation, LossMaskRolesConfig(), glm_template)
     sampled = build_sample(conversation, "sampled", glm_renderer)
     assert legacy.target_ids == sampled.target_ids
@@ -52,10 +53,10 @@ def test_audit_stop_rates_show_the_glm_bug_on_the_synthetic_set(
 
 
 def test_audit_counts_stops_lost_to_seq_len(glm_renderer: MaskBackend) -> None:
-    conversation = ROWS[0][1]
+    conversation = ROWS[0].conversation
     full = build_sample(conversation, "sampled", glm_renderer)
     report = audit_conversations(
-        [(1, conversation)], "sampled", glm_renderer, seq_len=len(full.target_ids) - 1
+        as_rows([conversation]), "sampled", glm_renderer, seq_len=len(full.target_ids) - 1
     )
     assert report.stats.truncated == 1
     assert report.stops[FINAL].lost_to_truncation == 1
@@ -141,7 +142,7 @@ def test_cli_show_mode_uses_the_same_config_with_another_mask() -> None:
 
 
 def test_terminal_colours(glm_renderer: MaskBackend) -> None:
-    sample = build_sample(ROWS[0][1], "sampled", glm_renderer)
+    sample = build_sample(ROWS[0].conversation, "sampled", glm_renderer)
     view = build_view(glm_renderer.tokenizer, sample, title="t", setting="s")
     coloured = render_terminal(view, color=True)
     # Trained (bold green) from the `\n` the model writes after the prompt's `<|assistant|>`.

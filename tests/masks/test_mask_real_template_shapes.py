@@ -295,10 +295,12 @@ def test_llama_template_raising_is_a_per_conversation_error(
     with pytest.raises(MaskError, match="only supports single tool-calls"):
         build_sample(two_calls, "sampled", backend)
     good = [c for c in CONVERSATIONS if single_call(c)][:3]
-    rows = [(1, good[0]), (2, two_calls), (3, good[1]), (4, good[2])]
+    from lossmask.masks.app.conversations import as_rows
+
+    rows = as_rows([good[0], two_calls, good[1], good[2]])
     report = audit_conversations(rows, "sampled", backend)
     assert report.conversations == 4 and report.stats.samples == 3
-    assert [error.line for error in report.errors] == [2]
+    assert [error.row for error in report.errors] == [1]
     assert "only supports single tool-calls" in report.errors[0].message
 
 

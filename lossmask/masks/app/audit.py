@@ -14,10 +14,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from lossmask.errors import Problem
 from lossmask.masks.engine.backends import MaskBackend
 from lossmask.masks.engine.build import BuildStats, mask_conversation
 from lossmask.masks.engine.contract import coerce_loss_mask
-from lossmask.masks.engine.sample import Conversation, MaskedSequence, MaskError, shift_and_truncate
+from lossmask.masks.engine.sample import MaskedSequence, MaskError, shift_and_truncate
 from lossmask.schema.roles import describe_loss_mask
 
 TOOL_CALL = "tool_call"
@@ -37,13 +38,25 @@ class StopCount:
 
 @dataclass(frozen=True)
 class RowError:
-    """A conversation that cannot be masked, by its line in the data file."""
+    """A row that cannot be read or masked: its source, row number (from 0) and, for JSONL, line."""
 
-    line: int
+    source: str
+    row: int
+    line: int | None
     message: str
 
+    @property
+    def where(self) -> str:
+        """`line 12` in a JSONL file, else `row 11`."""
+        return f"line {self.line}" if self.line is not None else f"row {self.row}"
+
     def __str__(self) -> str:
-        return f"line {self.line}: {self.message}"
+        return f"{self.where}: {self.message}"
+
+    def problem(self) -> Problem:
+        """The `file:line: message` line commands print."""
+        message = self.message if self.line is not None else f"row {self.row}: {self.message}"
+        return Problem(message, file=self.source, line=self.line)
 
 
 @dataclass
@@ -91,6 +104,27 @@ class AuditReport:
         default_factory=lambda: {TOOL_CALL: StopCount(), FINAL: StopCount()}
     )
     calls_per_turn: Counter[int] = field(default_factory=Counter)
+
+    def merge(self, other: AuditReport) -> None:
+        """Add `other`'s counts (another chunk of the same data, audited with the same setup).
+
+        Call `stats.finish` on the merged report afterwards: its warnings depend on the totals.
+        """
+        self.conversations += other.conversations
+        self.stats.merge(other.stats)
+        self.errors += other.errors
+        self.serving_prompt.tokens += other.serving_prompt.tokens
+        self.serving_prompt.untrained += other.serving_prompt.untrained
+        self.serving_prompt.example = self.serving_prompt.example or other.serving_prompt.example
+        self.generation_tags.tokens += other.generation_tags.tokens
+        self.generation_tags.conversations += other.generation_tags.conversations
+        self.generation_tags.example = self.generation_tags.example or other.generation_tags.example
+        for kind, count in other.stops.items():
+            total = self.stops[kind]
+            total.turns += count.turns
+            total.stop_trained += count.stop_trained
+            total.lost_to_truncation += count.lost_to_truncation
+        self.calls_per_turn.update(other.calls_per_turn)
 
     def lowest_stop_rate(self) -> float | None:
         rates = [count.rate for count in self.stops.values() if count.rate is not None]
@@ -151,29 +185,44 @@ def _turn_stops(
 
 
 def audit_conversations(
-    conversations: Iterable[tuple[int, Conversation]],
+    conversations: Iterable[Any],
     loss_mask: Any,
     backend: MaskBackend,
     *,
     seq_len: int | None = None,
     label: str = "",
     on_progress: Callable[[int], None] | None = None,
+    finish: bool = True,
 ) -> AuditReport:
-    """Audit `(line number, conversation)` pairs; a conversation that cannot be masked is an error
-    entry naming its line, and the audit goes on."""
+    """Audit the rows `lossmask.data` reads (`DataRow`s, and `DataRowError`s for bad rows); a row
+    that cannot be read or masked is an error entry naming it, and the audit goes on.
+
+    `finish=False` leaves the totals open, for a chunk that `AuditReport.merge` adds up.
+    """
+    from lossmask.data import DataRowError
+
     setting = coerce_loss_mask(loss_mask)
     report = AuditReport(label, backend.name, describe_loss_mask(setting), seq_len)
-    for line, conversation in conversations:
+    for item in conversations:
         report.conversations += 1
         if on_progress is not None:
             on_progress(1)
+        ref = item.ref
+        if isinstance(item, DataRowError):
+            message = (f"{item.key}: " if item.key else "") + item.message
+            if item.suggestion:
+                message += f" ({item.suggestion})"
+            report.errors.append(RowError(ref.source, ref.row, ref.line, message))
+            continue
+        conversation = item.conversation
         try:
             sequence = mask_conversation(conversation, setting, backend)
         except MaskError as error:
-            report.errors.append(RowError(line, str(error)))
+            report.errors.append(RowError(ref.source, ref.row, ref.line, str(error)))
             continue
-        _check_serving_prompt(report.serving_prompt, sequence, backend, line)
-        _check_tags(report.generation_tags, sequence, backend, line)
+        where = f"line {ref.line}" if ref.line is not None else f"row {ref.row}"
+        _check_serving_prompt(report.serving_prompt, sequence, backend, where)
+        _check_tags(report.generation_tags, sequence, backend, where)
         messages = conversation["messages"]
         for message in messages:
             if message.get("role") == "assistant" and message.get("tool_calls"):
@@ -184,7 +233,8 @@ def audit_conversations(
             count.turns += 1
             count.stop_trained += stop_trained
             count.lost_to_truncation += lost
-    report.stats.finish(setting)
+    if finish:
+        report.stats.finish(setting)
     return report
 
 
@@ -193,19 +243,21 @@ def _token(backend: MaskBackend, token_id: int) -> str:
 
 
 def _check_serving_prompt(
-    check: ServingPromptCheck, sequence: MaskedSequence, backend: MaskBackend, line: int
+    check: ServingPromptCheck, sequence: MaskedSequence, backend: MaskBackend, where: str
 ) -> None:
     check.tokens += len(sequence.prompt_gap)
     check.untrained += sum(not sequence.mask[k] for k in sequence.prompt_gap)
     if sequence.prompt_gap and check.example is None:
         k = sequence.prompt_gap[0]
         check.example = (
-            f"line {line}: {_token(backend, sequence.ids[k])} after "
+            f"{where}: {_token(backend, sequence.ids[k])} after "
             f"{_token(backend, sequence.ids[k - 1])}"
         )
 
 
-def _check_tags(check: TagCheck, sequence: MaskedSequence, backend: MaskBackend, line: int) -> None:
+def _check_tags(
+    check: TagCheck, sequence: MaskedSequence, backend: MaskBackend, where: str
+) -> None:
     positions = sequence.tag_disagreements
     if not positions:
         return
@@ -213,10 +265,10 @@ def _check_tags(check: TagCheck, sequence: MaskedSequence, backend: MaskBackend,
     check.conversations += 1
     if check.example is None:
         k = positions[0]
-        where = "outside" if sequence.provenance.sampled[k] else "inside"
+        side = "outside" if sequence.provenance.sampled[k] else "inside"
         served = "samples" if sequence.provenance.sampled[k] else "does not sample"
         check.example = (
-            f"line {line}: {_token(backend, sequence.ids[k])} is {where} the tags, but serving "
+            f"{where}: {_token(backend, sequence.ids[k])} is {side} the tags, but serving "
             f"{served} it"
         )
 

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -30,11 +31,13 @@ Echo = Callable[..., None]
 class ShowOptions:
     config: str
     data: str | None
-    index: int
+    index: int | None  # None: row 0, unless `random` picks rows
     compare: str | None
     mode: str | None
     html: str | None
     color: bool | None
+    random: int | None = None  # show this many rows picked at random (with `seed`)
+    seed: int = 0
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class AuditOptions:
     data: str | None
     output_format: str
     fail_under_stop_rate: float | None
+    sample: int | None = None  # audit this many rows picked at random (with `seed`)
+    seed: int = 0
+    jobs: int = 1
 
 
 @dataclass
@@ -104,11 +110,8 @@ def execute_show(options: ShowOptions, echo: Echo = click.echo) -> MaskCommandRe
 
 
 def _show(options: ShowOptions, echo: Echo, report: MaskCommandReport) -> None:
-    from lossmask.masks.app.conversations import iter_conversations
+    from lossmask.data import DataRowError, iter_conversations, select_rows
     from lossmask.masks.app.setup import mask_setup_from_config
-    from lossmask.masks.app.view import build_view, render_html, render_terminal
-    from lossmask.masks.engine.build import mask_conversation
-    from lossmask.masks.engine.sample import shift_and_truncate
 
     if options.compare and options.mode:
         raise MaskError("give --compare or --mode, not both")
@@ -118,32 +121,52 @@ def _show(options: ShowOptions, echo: Echo, report: MaskCommandReport) -> None:
         other = mask_setup_from_config(options.compare)
     elif options.mode:
         other = setup.with_mode(options.mode)
-    path = setup.data_path(options.data)
-    rows = list(iter_conversations(path))
-    if not 0 <= options.index < len(rows):
-        raise MaskError(f"--index {options.index} is out of range: {path} has {len(rows)} rows")
-    line, conversation = rows[options.index]
+    source = setup.data_source(options.data)
+    report.problems.extend(part.to_problem() for part in source.problems)
+    index = options.index if options.index is not None or options.random else 0
+    try:
+        rows = select_rows(source, index=index, random_rows=options.random, seed=options.seed)
+    except ValueError as error:
+        raise MaskError(str(error)) from None
+    for item in iter_conversations(source, rows):
+        if isinstance(item, DataRowError):
+            report.problems.append(item.to_problem())
+            continue
+        _show_row(item, setup, other, options, echo, report)
+    if source.problems:
+        report.error = True
+
+
+def _show_row(
+    item: Any, setup: Any, other: Any, options: ShowOptions, echo: Echo, report: MaskCommandReport
+) -> None:
+    from lossmask.masks.app.view import build_view, render_html, render_terminal
+    from lossmask.masks.engine.build import mask_conversation
+    from lossmask.masks.engine.sample import shift_and_truncate
+
+    ref = item.ref
     backend = setup.backend()
     try:
-        sequence = mask_conversation(conversation, setup.loss_mask, backend)
+        sequence = mask_conversation(item.conversation, setup.loss_mask, backend)
         other_sample = None
         if other is not None:
-            other_sequence = mask_conversation(conversation, other.loss_mask, other.backend())
+            other_sequence = mask_conversation(item.conversation, other.loss_mask, other.backend())
             other_sample = shift_and_truncate(other_sequence, other.seq_len)
     except MaskError as error:  # this row cannot be masked: something to fix in the data
-        report.problems.append(Problem(str(error), file=str(path), line=line))
-        raise _Abort from None
+        message = str(error) if ref.line is not None else f"row {ref.row}: {error}"
+        report.problems.append(Problem(message, file=ref.source, line=ref.line))
+        return
     sample = shift_and_truncate(sequence, setup.seq_len)
     if other_sample is not None and other_sample.target_ids != sample.target_ids:
-        assert other is not None
         raise MaskError(
             f"{setup.description} and {other.description} render this conversation as "
             "different tokens, so they cannot be compared token by token; show each alone"
         )
+    where = f" (line {ref.line})" if ref.line is not None else ""
     view = build_view(
         backend.tokenizer,
         sample,
-        title=f"{path} row {options.index} (line {line})",
+        title=f"{ref.source} row {ref.row}{where}",
         setting=f"{setup.label}: {setup.description}",
         other=other_sample,
         other_setting=f"{other.label}: {other.description}" if other else None,
@@ -156,6 +179,36 @@ def _show(options: ShowOptions, echo: Echo, report: MaskCommandReport) -> None:
         echo(f"wrote {options.html}")
 
 
+def _audit_chunk(items: Any, setup: Any, label: str) -> Any:
+    """One chunk's audit, its totals left open (a top-level function: workers pickle it)."""
+    from lossmask.masks.app.audit import audit_conversations
+
+    return audit_conversations(
+        items, setup.loss_mask, setup.backend(), seq_len=setup.seq_len, label=label, finish=False
+    )
+
+
+def _audit_source(source: Any, setup: Any, label: str, rows: Any, jobs: int) -> Any:
+    """The audit of `rows` (None: all) of `source`, in `jobs` processes, with a progress bar."""
+    import functools
+
+    from lossmask.data import map_chunks
+    from lossmask.masks.engine.contract import coerce_loss_mask
+
+    setup.backend()  # built once here: forked workers inherit it
+    chunk = functools.partial(_audit_chunk, setup=setup, label=label)
+    total = None
+    for part in map_chunks(source, chunk, jobs=jobs, rows=rows, progress=True):
+        if total is None:
+            total = part
+        else:
+            total.merge(part)
+    if total is None:  # no rows at all
+        total = _audit_chunk([], setup, label)
+    total.stats.finish(coerce_loss_mask(setup.loss_mask))
+    return total
+
+
 def execute_audit(options: AuditOptions, echo: Echo = click.echo) -> MaskCommandReport:
     report = MaskCommandReport()
     with _reporting(report, options.configs[0] if len(options.configs) == 1 else None):
@@ -164,8 +217,8 @@ def execute_audit(options: AuditOptions, echo: Echo = click.echo) -> MaskCommand
 
 
 def _audit(options: AuditOptions, echo: Echo, report: MaskCommandReport) -> None:
-    from lossmask.masks.app.audit import audit_conversations, format_report
-    from lossmask.masks.app.conversations import count_rows, iter_conversations
+    from lossmask.data import sample_rows
+    from lossmask.masks.app.audit import format_report
     from lossmask.masks.app.setup import mask_setup_from_config
     from lossmask.schema.roles import describe_loss_mask
 
@@ -175,24 +228,20 @@ def _audit(options: AuditOptions, echo: Echo, report: MaskCommandReport) -> None
     audits = []
     for config in options.configs:
         setup = mask_setup_from_config(config)
-        path = setup.data_path(options.data)
-        backend = setup.backend()
-        total = count_rows(path)
-        show_progress = sys.stderr.isatty() and total >= 500
-        with click.progressbar(
-            length=total, label=f"auditing {path}", file=sys.stderr, hidden=not show_progress
-        ) as bar:
-            audit = audit_conversations(
-                iter_conversations(path),
-                setup.loss_mask,
-                backend,
-                seq_len=setup.seq_len,
-                label=config,
-                on_progress=bar.update,
-            )
+        source = setup.data_source(options.data)
+        report.problems.extend(part.to_problem() for part in source.problems)
+        if source.problems:
+            report.error = True  # the readable parts are still audited
+        rows = None
+        if options.sample is not None:
+            try:
+                rows = sample_rows(len(source), options.sample, options.seed)
+            except ValueError as error:
+                raise MaskError(str(error)) from None
+        audit = _audit_source(source, setup, config, rows, options.jobs)
         audits.append(audit)
         for row in audit.errors:
-            report.problems.append(Problem(row.message, file=str(path), line=row.line))
+            report.problems.append(row.problem())
         for warning in audit.stats.warnings:
             report.problems.append(
                 Problem(warning, ("data", "loss_mask"), config, severity="warning")

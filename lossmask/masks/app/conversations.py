@@ -1,59 +1,57 @@
-"""Reading conversations from a data file: the one entry point `show`, `audit` and training use.
+"""Where `show` and `audit` read their rows: `lossmask.data`, the reader training uses.
 
-Today this reads JSONL (one `{"messages": [...], "tools": [...]}` object per line). It sits behind
-`iter_conversations` / `read_conversations` so that a richer reader (Hugging Face datasets, parquet,
-ShareGPT columns) can replace it without touching the commands.
+Any source `lossmask.data` reads works here: a JSONL/JSON/parquet file or folder, a `save_to_disk`
+folder or a hub dataset in the local cache, with `messages`, `prompt`/`completion` or ShareGPT rows.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from lossmask.errors import ConfigError, Problem
+from lossmask.errors import ConfigError
 from lossmask.masks.engine.sample import Conversation
 
 
 class DataError(ConfigError):
-    """A data row could not be read; its problem names the file and the line."""
+    """Data could not be read: a source, or (for `read_conversations`) a bad row."""
 
 
-def _bad_row(path: str | Path, line: int, message: str, suggestion: str) -> DataError:
-    return DataError([Problem(message, file=str(path), line=line, suggestion=suggestion)])
+def open_data_source(spec: Any) -> Any:
+    """`lossmask.data.open_source(spec)` (a `DataSpec` or a path), its failure as `DataError`."""
+    from lossmask import data
+
+    try:
+        return data.open_source(spec)
+    except data.DataError as error:
+        raise DataError([part.to_problem() for part in error.errors]) from None
 
 
-def iter_conversations(path: str | Path) -> Iterator[tuple[int, Conversation]]:
-    """(line number, conversation) for every non-blank line; a bad line raises `DataError`."""
-    with open(path, encoding="utf-8") as handle:
-        for line_number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise _bad_row(
-                    path,
-                    line_number,
-                    f"invalid JSON: {error.msg} (column {error.colno})",
-                    "each line must be one JSON object",
-                ) from None
-            if not isinstance(row, dict) or not isinstance(row.get("messages"), list):
-                raise _bad_row(
-                    path,
-                    line_number,
-                    'expected an object with a "messages" list',
-                    'write {"messages": [{"role": ..., "content": ...}, ...]}',
-                )
-            yield line_number, row
+def read_rows(path: str | Path) -> list[Any]:
+    """Every row of a data source as `lossmask.data` reads it: `DataRow`s and `DataRowError`s."""
+    from lossmask.data import iter_conversations
+
+    return list(iter_conversations(open_data_source(str(path))))
 
 
 def read_conversations(path: str | Path) -> list[Conversation]:
-    """Every conversation of a data file; a bad line raises `DataError` naming file and line."""
-    return [conversation for _, conversation in iter_conversations(path)]
+    """Every conversation of a data source; bad rows raise `DataError`, each named by file and
+    line (or row)."""
+    from lossmask.data import DataRowError
+
+    rows = read_rows(path)
+    bad = [row for row in rows if isinstance(row, DataRowError)]
+    if bad:
+        raise DataError([row.to_problem() for row in bad])
+    return [row.conversation for row in rows]
 
 
-def count_rows(path: str | Path) -> int:
-    """Non-blank lines: the progress bar's length."""
-    with open(path, "rb") as handle:
-        return sum(1 for line in handle if line.strip())
+def as_rows(conversations: list[Conversation], source: str = "<conversations>") -> list[Any]:
+    """In-memory conversations as the `DataRow`s `audit_conversations` reads (row numbers from 0,
+    no line)."""
+    from lossmask.data import DataRow, RowRef
+
+    return [
+        DataRow(index, RowRef(source, index), conversation)
+        for index, conversation in enumerate(conversations)
+    ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from lossmask.masks.engine.backends import EMBEDDED_PREFIX, MaskBackend, load_backend
 from lossmask.masks.engine.contract import MODES
@@ -51,6 +52,7 @@ class MaskSetup:
     model: str | None
     renderer: str | None  # None: the chat-template path
     data: str | None = None
+    data_spec: Any = None  # lossmask.data.DataSpec of the config's [data], if it names a dataset
 
     @property
     def description(self) -> str:
@@ -68,20 +70,22 @@ class MaskSetup:
         loss_mask: str | LossMaskRolesConfig = LossMaskRolesConfig() if mode == "legacy" else mode
         return replace(self, label=f"--mode {mode}", loss_mask=loss_mask)
 
-    def data_path(self, data: str | None) -> Path:
-        """`--data`, else the config's `data.name` when it is a local file."""
-        if data is not None:
-            return Path(data)
-        if self.data and Path(self.data).is_file():
-            return Path(self.data)
-        raise MaskError(
-            f"no data to read: pass --data FILE.jsonl (the config's data.name {self.data!r} is "
-            "not a local file)"
-        )
+    def data_source(self, data: str | None) -> Any:
+        """What to read: `--data SOURCE`, else the config's `[data]` (`name`, `subsets`,
+        `splits`, `data_files`), opened with `lossmask.data`. Raises `MaskError` when neither
+        names a dataset, `DataError` when nothing can be read."""
+        from lossmask.data import DataSpec
+        from lossmask.masks.app.conversations import open_data_source
+
+        spec = DataSpec(data) if data is not None else self.data_spec
+        if spec is None:
+            raise MaskError("no data to read: pass --data SOURCE, or set data.name in the config")
+        return open_data_source(spec)
 
 
 def mask_setup_from_config(path: str | Path) -> MaskSetup:
     """Read a v2 config; raises `ConfigError` (file, key, line) when it is invalid."""
+    from lossmask.data import data_spec
     from lossmask.schema import load_config
 
     config = load_config(path, version=2)
@@ -93,4 +97,5 @@ def mask_setup_from_config(path: str | Path) -> MaskSetup:
         model=config.model.name,
         renderer=config.renderer.name if config.renderer is not None else None,
         data=config.data.name,
+        data_spec=data_spec(config.data, file=str(path)),
     )

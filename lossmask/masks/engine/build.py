@@ -77,6 +77,15 @@ class BuildStats:
                 self.trained_tokens_by_role[role or "none"] += 1
         return True
 
+    def merge(self, other: BuildStats) -> None:
+        """Add another chunk's counts (before `finish`, whose warnings need the totals)."""
+        self.samples += other.samples
+        self.skipped_nothing_to_train += other.skipped_nothing_to_train
+        self.truncated += other.truncated
+        self.trained_tokens += other.trained_tokens
+        self.trained_tokens_by_role.update(other.trained_tokens_by_role)
+        self.roles_seen |= other.roles_seen
+
     def finish(self, loss_mask: str | LossMaskRolesConfig) -> None:
         """Add the warning for every enabled role that appeared yet trained nothing."""
         self.warnings = roles_training_nothing(
