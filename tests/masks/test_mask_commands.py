@@ -99,12 +99,12 @@ def test_a_template_that_raises_is_a_row_error_with_its_line(tmp_path: Path) -> 
     assert code == 1
     assert "conversations 3, samples 2," in out and "errors 1" in out
     assert err == (
-        f"{data}:2: the chat template raised an error: This model only supports single "
+        f"{data}:2: row 1: the chat template raised an error: This model only supports single "
         "tool-calls at once!\n"
     )
     code, out, err = run("show", path, "--data", str(data), "--index", "1")
     assert code == 1 and out == ""
-    assert err.startswith(f"{data}:2: the chat template raised an error")
+    assert err.startswith(f"{data}:2: row 1: the chat template raised an error")
     assert "Traceback" not in out + err
 
 

@@ -55,8 +55,7 @@ class RowError:
 
     def problem(self) -> Problem:
         """The `file:line: message` line commands print."""
-        message = self.message if self.line is not None else f"row {self.row}: {self.message}"
-        return Problem(message, file=self.source, line=self.line)
+        return Problem(f"row {self.row}: {self.message}", file=self.source, line=self.line)
 
 
 @dataclass

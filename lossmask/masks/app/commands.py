@@ -153,8 +153,7 @@ def _show_row(
             other_sequence = mask_conversation(item.conversation, other.loss_mask, other.backend())
             other_sample = shift_and_truncate(other_sequence, other.seq_len)
     except MaskError as error:  # this row cannot be masked: something to fix in the data
-        message = str(error) if ref.line is not None else f"row {ref.row}: {error}"
-        report.problems.append(Problem(message, file=ref.source, line=ref.line))
+        report.problems.append(Problem(f"row {ref.row}: {error}", file=ref.source, line=ref.line))
         return
     sample = shift_and_truncate(sequence, setup.seq_len)
     if other_sample is not None and other_sample.target_ids != sample.target_ids:
