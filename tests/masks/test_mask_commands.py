@@ -168,6 +168,6 @@ def test_a_template_that_renders_nothing_is_a_row_error(tmp_path: Path) -> None:
     code, out, err = run("audit", path, "--data", str(data))
     assert code == 1 and "errors 2" in out
     assert err.splitlines() == [
-        f"{data}:{line}: the chat template rendered nothing for this conversation"
-        for line in (1, 2)
+        f"{data}:{row + 1}: row {row}: the chat template rendered nothing for this conversation"
+        for row in (0, 1)
     ]
