@@ -321,8 +321,6 @@ def load_settings(
     raw, text = read_toml(config_path)
     data = apply_overrides(raw, overrides)
     config, warnings = validate_data(data, version=2, file=file, text=text)
-    # The schema does not model prime-rl's `[ckpt] resume_step`; this trainer implements it.
-    warnings = [w for w in warnings if w.key != ("ckpt", "resume_step")]
     problems = _Problems(file, text)
 
     if config.max_steps is None:
@@ -375,8 +373,7 @@ def load_settings(
 
 def _resume_step(ckpt: Any, max_steps: int | None, problems: _Problems) -> int | None:
     """`[ckpt] resume_step` as prime-rl spells it: a step N >= 1, or -1 for the latest."""
-    extra = (ckpt.model_extra or {}) if ckpt is not None else {}
-    value = extra.get("resume_step")
+    value = ckpt.resume_step if ckpt is not None else None
     if value is None:
         return None
     key = ("ckpt", "resume_step")

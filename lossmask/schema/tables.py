@@ -147,6 +147,11 @@ class CheckpointConfig(OpenTable):
     keep_last: int | None = Field(
         default=None, gt=0, description="Keep only this many most recent checkpoints."
     )
+    resume_step: int | None = Field(
+        default=None,
+        ge=-1,
+        description="Resume from the checkpoint of this step; -1 resumes from the latest one.",
+    )
 
 
 class ResumeConfig(OpenTable):
@@ -174,8 +179,24 @@ class DataConfigBase(OpenTable):
     name: str | None = Field(
         default=None,
         description=(
-            "Dataset: a Hugging Face dataset id or a local JSONL file of conversations. Omit it to "
-            "use lossmask's embedded synthetic tool-calling conversations."
+            "Dataset: a Hugging Face dataset id (read from the local cache), a local JSONL, JSON "
+            "or parquet file or folder, a `save_to_disk` folder, or a builder such as "
+            "`\"json\"` with `data_files`. Omit it to use lossmask's embedded synthetic "
+            "tool-calling conversations."
+        ),
+    )
+    subsets: list[str] | None = Field(
+        default=None,
+        description="Subsets of the dataset to read, each with split `train` or `splits[i]`.",
+    )
+    splits: list[str] | None = Field(
+        default=None, description="Splits to read (default `train`); with `subsets`, one each."
+    )
+    data_files: list[str] | None = Field(
+        default=None,
+        description=(
+            "Files or glob patterns for `name` (a builder such as `\"json\"` or `\"parquet\"`, "
+            "or a folder); together they form the split `train`."
         ),
     )
     seq_len: int = Field(
