@@ -181,7 +181,7 @@ class DataConfigBase(OpenTable):
         description=(
             "Dataset: a Hugging Face dataset id (read from the local cache), a local JSONL, JSON "
             "or parquet file or folder, a `save_to_disk` folder, or a builder such as "
-            "`\"json\"` with `data_files`. Omit it to use lossmask's embedded synthetic "
+            '`"json"` with `data_files`. Omit it to use lossmask\'s embedded synthetic '
             "tool-calling conversations."
         ),
     )
@@ -195,7 +195,7 @@ class DataConfigBase(OpenTable):
     data_files: list[str] | None = Field(
         default=None,
         description=(
-            "Files or glob patterns for `name` (a builder such as `\"json\"` or `\"parquet\"`, "
+            'Files or glob patterns for `name` (a builder such as `"json"` or `"parquet"`, '
             "or a folder); together they form the split `train`."
         ),
     )

@@ -49,9 +49,11 @@ def expected(conversation: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_config(path: Path, cache_dir: str) -> list[dict[str, Any]]:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # data_files is not (yet) a modelled key
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         config = load_config(path, version=2)
+    # subsets, splits and data_files are modelled keys: the only warning is the v2 meaning one.
+    assert all("no loss_mask" in str(warning.message) for warning in caught), caught
     spec = data_spec(config.data, file=str(path))
     assert spec is not None
     items = list(iter_conversations(open_source(spec, cache_dir=cache_dir)))
