@@ -17,8 +17,9 @@ from tests.conftest import REPO_ROOT, executable
 
 GOOD = '[data]\nloss_mask = "sampled"\n'
 BAD = '[data]\nloss_mask = "sampeld"\n'
-# A legacy config: no loss_mask, so v1 trained assistant messages only.
-LEGACY = "[data]\nbatch_size = 8\n"
+# A legacy config: no loss_mask, so v1 trained assistant messages only. It names its dataset, so
+# it is a run of its own, not an overlay whose meaning depends on how it is launched.
+LEGACY = '[data]\nname = "org/tool-sft"\nbatch_size = 8\n'
 MIGRATED = (
     LEGACY
     + '\n# lossmask migrate: explicit legacy mask (v2 defaults to "sampled")\n'
