@@ -1,11 +1,10 @@
 """`lossmask train CONFIG.toml [CONFIG.toml ...]`: run the reference SFT trainer.
 
-Parses options and delegates to `lossmask.reference_trainer`; torch is imported only when it runs.
+Parses flags into `TrainOptions` and calls `execute`; torch is imported only when it runs.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -47,6 +46,13 @@ import click
     show_default=True,
     help="Token budget of each greedy turn in the stop eval.",
 )
+@click.option(
+    "--resume",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Continue from this checkpoint directory (model, optimizer, step, RNG, data position); "
+    "wins over [ckpt] resume_step.",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs only).")
 def command(
     configs: tuple[str, ...],
@@ -55,38 +61,30 @@ def command(
     output_dir: str | None,
     eval_examples: int,
     max_new_tokens: int,
+    resume: str | None,
     no_progress: bool,
 ) -> None:
     """Train on each v2 CONFIG, evaluate how the model stops, and compare the runs.
 
-    Keys the trainer does not implement are listed at start; invalid or incompatible settings stop
-    it before anything is allocated (exit 2). Several configs run one after the other and end with
+    Keys the trainer does not implement are listed at start; invalid or incompatible settings, bad
+    data rows and unusable models stop it before anything is allocated (exit 2). SIGINT/SIGTERM
+    finish the step, save, and exit 130/143. Several configs run one after the other and end with
     one comparison table, e.g. the experiment:
 
     \b
         lossmask train examples/experiment/legacy-roles.toml \\
             examples/experiment/sampled.toml
     """
-    from lossmask.errors import ConfigError
-    from lossmask.reference_trainer.experiment import load_all, run_configs
+    from lossmask.reference_trainer.command import TrainOptions, execute
 
-    def log(message: str) -> None:
-        click.echo(message, err=False)
-
-    try:
-        runs, warnings = load_all(
-            configs,
-            overrides,
-            device=device,
-            output_dir=output_dir,
-            eval_examples=eval_examples,
-            max_new_tokens=max_new_tokens,
-        )
-        if os.environ.get("RANK", "0") == "0":  # under torchrun, say it once
-            for warning in warnings:
-                click.echo(warning.format(), err=True)
-        run_configs(runs, output_dir=output_dir, log=log, progress=not no_progress)
-    except ConfigError as error:
-        for problem in error.problems:
-            click.echo(problem.format(), err=True)
-        sys.exit(2)
+    options = TrainOptions(
+        configs=configs,
+        overrides=overrides,
+        device=device,
+        output_dir=output_dir,
+        eval_examples=eval_examples,
+        max_new_tokens=max_new_tokens,
+        progress=not no_progress,
+        resume=resume,
+    )
+    sys.exit(int(execute(options).exit_code))

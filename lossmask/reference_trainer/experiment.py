@@ -7,26 +7,22 @@ first run starts, so a typo in the second file does not surface after the first 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from lossmask.errors import ConfigError, Problem
+from lossmask.reference_trainer.distributed import Launch
 from lossmask.reference_trainer.evaluate import (
     StopSummary,
     evaluate_stopping,
     format_table,
     write_summaries,
 )
-from lossmask.reference_trainer.settings import (
-    HELD_OUT_SEED_OFFSET,
-    TrainSettings,
-    load_settings,
-)
+from lossmask.reference_trainer.settings import TrainSettings, load_settings
 
 Log = Callable[[str], None]
+Warn = Callable[[Problem], None]
 STOP_EVAL_JSON = "stop_eval.json"
 STOP_EVAL_TABLE = "stop_eval.md"
 
@@ -38,23 +34,6 @@ class RunOutcome:
     summary: StopSummary | None
 
 
-def held_out_conversations(settings: TrainSettings) -> list[dict[str, Any]] | None:
-    """Stop-eval prompts: the synthetic generator under an unused seed, else the val data."""
-    from lossmask.masks.assets.synthetic import generate_conversations
-    from lossmask.reference_trainer.loop import load_conversations
-
-    if settings.eval_examples <= 0:
-        return None
-    if settings.data.is_synthetic:
-        return generate_conversations(
-            settings.eval_examples, seed=settings.seed + HELD_OUT_SEED_OFFSET
-        )
-    if settings.val_data is not None:
-        held_out = load_conversations(settings.val_data, settings.seed + HELD_OUT_SEED_OFFSET)
-        return held_out[: settings.eval_examples]
-    return None
-
-
 def load_all(
     config_paths: Sequence[str | Path],
     overrides: Sequence[str],
@@ -63,8 +42,15 @@ def load_all(
     output_dir: str | Path | None,
     eval_examples: int,
     max_new_tokens: int,
+    world_size: int = 1,
+    resume: str | Path | None = None,
 ) -> tuple[list[TrainSettings], list[Problem]]:
     """Every config's settings (raises ConfigError on the first bad file), output dirs assigned."""
+    if resume is not None and len(config_paths) > 1:
+        raise ConfigError.single(
+            f"--resume {resume} names one checkpoint, but {len(config_paths)} configs were given",
+            suggestion="resume one config at a time",
+        )
     several = len(config_paths) > 1
     loaded = []
     warnings: list[Problem] = []
@@ -79,6 +65,8 @@ def load_all(
             output_dir=run_dir,
             eval_examples=eval_examples,
             max_new_tokens=max_new_tokens,
+            world_size=world_size,
+            resume=resume,
         )
         loaded.append(settings)
         warnings.extend(found)
@@ -99,41 +87,57 @@ def comparison_dir(runs: Sequence[TrainSettings], output_dir: str | Path | None)
     return Path(runs[0].output_dir).parent
 
 
+@dataclass
+class ExperimentResult:
+    outcomes: list[RunOutcome]
+    stopped_by: int = 0  # the signal that stopped a run early; later runs did not start
+
+
 def run_configs(
     runs: Sequence[TrainSettings],
+    launch: Launch | None = None,
     *,
     output_dir: str | Path | None,
     log: Log = print,
+    warn: Warn | None = None,
     progress: bool = True,
-) -> list[RunOutcome]:
-    """Train each run in order, evaluate stopping on the main process, print and save the table."""
-    from lossmask.reference_trainer.loop import finish_distributed, train
+) -> ExperimentResult:
+    """Train each run in order, evaluate stopping on the main process, print and save the table.
 
-    outcomes = []
-    is_main = int(os.environ.get("RANK", "0")) == 0  # under torchrun only rank 0 reports
+    Runs inside the caller's process group (`distributed.process_group`). A run stopped by a signal
+    has saved its outputs; its stop eval and the runs after it are skipped.
+    """
+    from lossmask.reference_trainer.data_prep import held_out_conversations
+    from lossmask.reference_trainer.loop import train
+
+    launch = launch or Launch()
+    result = ExperimentResult([])
     for settings in runs:
-        if is_main:
+        if launch.is_main:
             log(f"== {settings.config_path} -> {settings.output_dir}")
-        result = train(settings, log=log, progress=progress)
-        is_main = result.dist.is_main
+        trained = train(settings, launch, log=log, warn=warn, progress=progress)
+        if trained.stopped_by:
+            result.outcomes.append(RunOutcome(settings, trained.losses, None))
+            result.stopped_by = trained.stopped_by
+            return result
         summary = None
-        held_out = held_out_conversations(settings) if is_main else None
+        held_out = held_out_conversations(settings) if launch.is_main else None
         if held_out is not None:
             summary = evaluate_stopping(
-                result.model,
-                result.backend,
+                trained.model,
+                trained.backend,
                 held_out,
                 loss_mask=settings.data.loss_mask,
                 label=Path(settings.config_path or "run").stem,
                 max_new_tokens=settings.max_new_tokens,
-                device=result.device,
+                device=trained.device,
             )
             write_summaries([summary], settings.output_dir / STOP_EVAL_JSON)
-        elif is_main and settings.eval_examples > 0:
+        elif launch.is_main and settings.eval_examples > 0:
             log("stop eval skipped: no held-out conversations (needs synthetic data or [val.data])")
-        outcomes.append(RunOutcome(settings, result.losses, summary))
-    summaries = [outcome.summary for outcome in outcomes if outcome.summary is not None]
-    if is_main and summaries:
+        result.outcomes.append(RunOutcome(settings, trained.losses, summary))
+    summaries = [outcome.summary for outcome in result.outcomes if outcome.summary is not None]
+    if launch.is_main and summaries:
         table = format_table(summaries)
         where = comparison_dir(runs, output_dir)
         where.mkdir(parents=True, exist_ok=True)
@@ -146,5 +150,4 @@ def run_configs(
             f"{summaries[0].final_turns} final turns (greedy; {where / STOP_EVAL_TABLE}):\n"
         )
         log(table)
-    finish_distributed()
-    return outcomes
+    return result

@@ -1,15 +1,16 @@
-"""The training loop: config -> conversations -> masked samples -> model -> trained-positions loss.
+"""The training loop: prepared samples -> model -> trained-positions loss, step by step.
 
 Deliberately plain PyTorch: one optimizer, gradient accumulation over micro-batches, DDP when
 launched by `torchrun`, and outputs a person can open (metrics JSONL, a loss-curve PNG, Hugging Face
-checkpoints). Everything that can be wrong with a config is checked before the model is allocated.
+checkpoints). Everything that can be wrong with a config, the data or the model is checked by
+`prepare` before the model is allocated; a run stopped by SIGINT/SIGTERM saves before it exits,
+and `[ckpt] resume_step` continues it as if it had never stopped.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +27,13 @@ from lossmask.reference_trainer.batching import (
     pack_batch,
     pad_batch,
 )
+from lossmask.reference_trainer.data_prep import PreparedData, load_mask_backend, prepare_data
+from lossmask.reference_trainer.distributed import (
+    Launch,
+    all_reduce_max,
+    all_reduce_sum,
+    select_device,
+)
 from lossmask.reference_trainer.loss import CausalLMWithTrainedLoss
 from lossmask.reference_trainer.model import (
     ModelResolveError,
@@ -33,71 +41,24 @@ from lossmask.reference_trainer.model import (
     build_model,
     count_parameters,
     is_embedded,
+    locate_model,
     resolve_model,
 )
-from lossmask.reference_trainer.outputs import (
-    MetricsWriter,
-    plot_loss_curve,
-    save_checkpoint,
-    write_resolved_config,
+from lossmask.reference_trainer.outputs import MetricsWriter, plot_loss_curve, write_resolved_config
+from lossmask.reference_trainer.resume import (
+    TrainerState,
+    changed_settings,
+    checkpoint_path,
+    find_resume_checkpoint,
+    load_trainer_state,
+    restore_rng,
+    save_resumable_checkpoint,
 )
-from lossmask.reference_trainer.settings import (
-    HELD_OUT_SEED_OFFSET,
-    DataSettings,
-    TrainSettings,
-)
+from lossmask.reference_trainer.settings import DataSettings, TrainSettings
+from lossmask.reference_trainer.stop_signals import StopRequests
 
 Log = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Distributed:
-    rank: int = 0
-    world_size: int = 1
-    local_rank: int = 0
-
-    @property
-    def is_main(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world_size > 1
-
-
-def init_distributed(device_type: str) -> Distributed:
-    """Join the process group `torchrun` set up (gloo on CPU, NCCL on CUDA); else one process."""
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
-    if world_size == 1:
-        return Distributed()
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device_type == "cuda" else "gloo")
-    return Distributed(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
-
-
-def finish_distributed() -> None:
-    """Leave the process group cleanly once every rank is done.
-
-    A rank that exits while the process group is alive can abort in C++ ("terminate called without
-    an active exception") as its communication threads are torn down, and torchrun then kills the
-    other ranks. So every rank waits here (rank 0 may still be evaluating or writing checkpoints),
-    then the group is destroyed. Not called after an error: a barrier would hang the healthy ranks.
-    """
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.barrier()
-        dist.destroy_process_group()
-
-
-def select_device(requested: str, local_rank: int = 0) -> torch.device:
-    if requested == "auto":
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    if requested == "cuda":
-        return torch.device("cuda", local_rank)
-    return torch.device(requested)
+Warn = Callable[[Problem], None]
 
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
@@ -109,69 +70,68 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager[Any]:
 
 
 @dataclass
-class PreparedData:
-    backend: Any  # lossmask.masks.MaskBackend
-    samples: list[Any]  # lossmask.masks.TrainingSample
-    stats: Any  # lossmask.masks.BuildStats
-    val_samples: list[Any] = field(default_factory=list)
+class Prepared:
+    """Everything a run needs before its first tensor."""
+
+    data: PreparedData
+    source: ModelSource
+    resume_from: Path | None = None
+    state: TrainerState | None = None
+    warnings: list[Problem] = field(default_factory=list)
 
 
-def load_conversations(data: DataSettings, seed: int) -> list[dict[str, Any]]:
-    from lossmask.masks.app.conversations import read_conversations
-    from lossmask.masks.assets.synthetic import generate_conversations
-
-    if data.is_synthetic:
-        assert data.num_examples is not None  # settings always give the synthetic pool a size
-        return generate_conversations(data.num_examples, seed=seed)
-    conversations = read_conversations(data.name)
-    return conversations[: data.num_examples] if data.num_examples else conversations
+def _model_problem(settings: TrainSettings, error: ModelResolveError, resuming: bool) -> Problem:
+    if resuming and settings.resume_dir is not None:
+        return Problem(error.message, (), str(settings.resume_dir), suggestion=error.suggestion)
+    key = ("ckpt", "resume_step") if resuming else ("model", "name")
+    return settings.problem(error.message, key, error.suggestion)
 
 
-def load_mask_backend(settings: TrainSettings) -> Any:
-    from lossmask.masks import load_backend
+def prepare(settings: TrainSettings, log: Log) -> Prepared:
+    """Model location, mask backend, resume checkpoint, model config, samples. Raises ConfigError.
 
-    tokenizer = settings.tokenizer_name
-    if tokenizer is None and not is_embedded(settings.model_name):
-        tokenizer = settings.model_name  # prime-rl's rule: the tokenizer defaults to the model's
-    return load_backend(tokenizer=tokenizer, renderer=settings.renderer_name)
-
-
-def prepare(settings: TrainSettings, log: Log) -> tuple[PreparedData, ModelSource]:
-    """Everything before the first tensor: backend, samples, model config. Raises ConfigError."""
-    from lossmask.masks import build_samples
-
-    file = str(settings.config_path) if settings.config_path else None
-    backend = load_mask_backend(settings)
-    vocab_size = len(backend.tokenizer)
+    Cheap checks first: a wrong model name fails before the data is tokenised.
+    """
+    model_path = None
     try:
-        source = resolve_model(settings.model_name, vocab_size, settings.data.seq_len)
+        if not is_embedded(settings.model_name):
+            assert settings.model_name is not None
+            model_path = locate_model(settings.model_name)
     except ModelResolveError as error:
-        raise ConfigError(
-            [Problem(error.message, ("model", "name"), file, suggestion=error.suggestion)]
-        ) from None
-    conversations = load_conversations(settings.data, settings.seed)
-    samples, stats = build_samples(
-        conversations, settings.data.loss_mask, backend, seq_len=settings.data.seq_len
-    )
-    if not samples:
-        raise ConfigError([Problem("no sample has a trained token", ("data", "loss_mask"), file)])
-    val_samples: list[Any] = []
-    if settings.val_data is not None:
-        val_conversations = load_conversations(
-            settings.val_data, settings.seed + HELD_OUT_SEED_OFFSET
-        )
-        val_samples, _ = build_samples(
-            val_conversations,
-            settings.val_data.loss_mask,
-            backend,
-            seq_len=settings.val_data.seq_len,
-        )
-    log(
-        f"data: {stats.samples} samples from {len(conversations)} conversations "
-        f"({stats.skipped_nothing_to_train} skipped with nothing to train, {stats.truncated} cut "
-        f"at seq_len={settings.data.seq_len}); mask backend {backend.name}"
-    )
-    return PreparedData(backend, samples, stats, val_samples), source
+        raise ConfigError([_model_problem(settings, error, resuming=False)]) from None
+    backend = load_mask_backend(settings, model_path)
+    resume_from = find_resume_checkpoint(settings)
+    name = str(resume_from) if resume_from is not None else settings.model_name
+    try:
+        source = resolve_model(name, len(backend.tokenizer), settings.data.seq_len)
+    except ModelResolveError as error:
+        raise ConfigError([_model_problem(settings, error, resume_from is not None)]) from None
+    state = None
+    warnings: list[Problem] = []
+    if resume_from is not None:
+        changed = changed_settings(settings, resume_from)
+        if changed:
+            message = (
+                f"resuming {resume_from} with settings that differ from its own: "
+                + ", ".join(changed)
+                + "; the run goes on from its weights but no longer continues its loss curve"
+            )
+            warnings.append(settings.problem(message, ("ckpt", "resume_step"), severity="warning"))
+        state = load_trainer_state(resume_from)
+        if state.step >= settings.max_steps:
+            raise ConfigError(
+                [
+                    settings.problem(
+                        f"the checkpoint {resume_from} is at step {state.step}, and max_steps is "
+                        f"{settings.max_steps}: nothing left to train",
+                        ("max_steps",),
+                        f"raise max_steps above {state.step}",
+                    )
+                ]
+            )
+    data = prepare_data(settings, backend, log)
+    warnings += data.warnings
+    return Prepared(data, source, resume_from, state, warnings)
 
 
 def collate(samples: list[Any], data: DataSettings, pad_id: int) -> MicroBatch:
@@ -192,30 +152,19 @@ class TrainResult:
     model: Any  # the unwrapped transformers model, on its training device
     backend: Any
     device: torch.device
-    losses: list[float]
+    losses: list[float]  # every step's loss, resumed steps included
     output_dir: Path
-    dist: Distributed
+    launch: Launch
     metrics_path: Path | None = None
     checkpoints: list[Path] = field(default_factory=list)
-
-
-def _all_reduce_sum(
-    values: list[float], dist_ctx: Distributed, device: torch.device
-) -> list[float]:
-    if not dist_ctx.enabled:
-        return values
-    import torch.distributed as dist
-
-    tensor = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(tensor)
-    return tensor.tolist()
+    stopped_by: int = 0  # the signal that stopped the run early (0: it ran to max_steps)
 
 
 def accumulate_gradients(
     module: torch.nn.Module,
     batches: list[MicroBatch],
     normaliser: float,
-    dist_ctx: Distributed,
+    launch: Launch,
     device: torch.device,
 ) -> tuple[float, float]:
     """Forward and backward over this rank's micro-batches; returns (loss sum, real tokens).
@@ -226,7 +175,7 @@ def accumulate_gradients(
     for index, cpu_batch in enumerate(batches):
         batch = cpu_batch.to(device)
         sync: Any = contextlib.nullcontext()
-        if dist_ctx.enabled and index < len(batches) - 1:
+        if launch.enabled and index < len(batches) - 1:
             sync = module.no_sync()  # type: ignore[operator]
         with sync, autocast(device):
             loss, detached = module(
@@ -261,133 +210,183 @@ def validation_loss(
     return total / max(count, 1)
 
 
-def train(settings: TrainSettings, log: Log = print, progress: bool = True) -> TrainResult:
-    device = select_device(settings.device, int(os.environ.get("LOCAL_RANK", 0)))
-    dist_ctx = init_distributed(device.type)
-    quiet: Log = log if dist_ctx.is_main else (lambda _message: None)
-    if settings.unimplemented:
-        quiet(
-            "not implemented by the reference trainer, ignored: "
-            + ", ".join(settings.unimplemented)
-        )
-    prepared, source = prepare(settings, quiet)
-    backend = prepared.backend
-    pad_id = backend.tokenizer.pad_token_id
-    if pad_id is None:
-        pad_id = backend.tokenizer.eos_token_id or 0
-
+def _build_module(
+    source: ModelSource, settings: TrainSettings, launch: Launch, device: torch.device
+) -> tuple[Any, torch.nn.Module]:
     model = build_model(source, settings.seed)
     model.to(device)
     model.train()
     module: torch.nn.Module = CausalLMWithTrainedLoss(model)
-    if dist_ctx.enabled:
+    if launch.enabled:
         from torch.nn.parallel import DistributedDataParallel
 
         module = DistributedDataParallel(
             module, device_ids=[device.index] if device.type == "cuda" else None
         )
+    return model, module
+
+
+def train(
+    settings: TrainSettings,
+    launch: Launch | None = None,
+    *,
+    log: Log = print,
+    warn: Warn | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train `settings` on this process (one rank of `launch`, inside its process group)."""
+    launch = launch or Launch()
+    device = select_device(settings.device, launch.local_rank)
+    quiet: Log = log if launch.is_main else (lambda _message: None)
+    if settings.unimplemented:
+        quiet(
+            "not implemented by the reference trainer, ignored: "
+            + ", ".join(settings.unimplemented)
+        )
+    prepared = prepare(settings, quiet)
+    if launch.is_main:
+        for warning in prepared.warnings:
+            (warn or (lambda problem: log(problem.format())))(warning)
+    backend = prepared.data.backend
+    pad_id = backend.tokenizer.pad_token_id
+    if pad_id is None:
+        pad_id = backend.tokenizer.eos_token_id or 0
+
+    model, module = _build_module(prepared.source, settings, launch, device)
     quiet(
-        f"model: {source.describe()}, {count_parameters(model) / 1e6:.2f}M parameters on {device}"
-        f"{' (bf16 autocast)' if device.type == 'cuda' else ' (fp32)'}"
-        f"{f', {dist_ctx.world_size} processes' if dist_ctx.enabled else ''}"
+        f"model: {prepared.source.describe()}, {count_parameters(model) / 1e6:.2f}M parameters "
+        f"on {device}{' (bf16 autocast)' if device.type == 'cuda' else ' (fp32)'}"
+        f"{f', {launch.world_size} processes' if launch.enabled else ''}"
     )
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=settings.lr, betas=settings.betas, weight_decay=settings.weight_decay
     )
+    first_step = 0
+    losses: list[float] = []
+    if prepared.state is not None:
+        optimizer.load_state_dict(prepared.state.optimizer)
+        restore_rng(prepared.state.rng)
+        first_step, losses = prepared.state.step, list(prepared.state.losses)
+        quiet(f"resumed from {prepared.resume_from} at step {first_step}")
     data = settings.data
-    samples = prepared.samples
+    samples = prepared.data.samples
     sampler = GlobalBatchSampler(
-        len(samples), data.batch_size, settings.seed, dist_ctx.rank, dist_ctx.world_size
+        len(samples), data.batch_size, settings.seed, launch.rank, launch.world_size
     )
     out_dir = settings.output_dir
     metrics = None
-    if dist_ctx.is_main:
+    if launch.is_main:
         out_dir.mkdir(parents=True, exist_ok=True)
         write_resolved_config(settings, out_dir / "config.resolved.toml")
-        metrics = MetricsWriter(out_dir / "metrics.jsonl")
+        metrics = MetricsWriter(out_dir / "metrics.jsonl", keep_through_step=first_step)
     metrics_path = metrics.path if metrics is not None else None
-    result = TrainResult(model, backend, device, [], out_dir, dist_ctx, metrics_path)
+    result = TrainResult(model, backend, device, losses, out_dir, launch, metrics_path)
+    val_data = settings.val_data or data
+
+    def save(step: int) -> None:
+        if settings.checkpoint and launch.is_main:
+            path = checkpoint_path(out_dir, step)
+            save_resumable_checkpoint(model, backend, settings, optimizer, result.losses, path)
+            result.checkpoints.append(path)
 
     bar = None
-    if progress and dist_ctx.is_main:
+    if progress and launch.is_main:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=settings.max_steps, desc="train", unit="step", dynamic_ncols=True)
+        bar = tqdm(
+            total=settings.max_steps,
+            initial=first_step,
+            desc="train",
+            unit="step",
+            dynamic_ncols=True,
+        )
     started = time.perf_counter()
-    for step in range(settings.max_steps):
-        step_started = time.perf_counter()
-        lr = learning_rate(settings, step)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        # Every rank knows the whole global batch, so the normaliser needs no collective: each
-        # trained token of the step weighs 1 / (trained tokens in the global batch).
-        global_trained = sum(samples[i].num_trained for i in sampler.global_batch(step))
-        normaliser = global_trained / dist_ctx.world_size  # DDP averages gradients over ranks
-        batches = [
-            collate([samples[i] for i in chunk], data, pad_id)
-            for chunk in micro_batches(sampler.rank_batch(step), data.micro_batch_size)
-        ]
-        loss_sum, tokens = accumulate_gradients(module, batches, normaliser, dist_ctx, device)
-        grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_norm))
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        loss_sum, tokens = _all_reduce_sum([loss_sum, tokens], dist_ctx, device)
-        step_loss = loss_sum / global_trained
-        result.losses.append(step_loss)
-        seconds = time.perf_counter() - step_started
-        record = {
-            "step": step + 1,
-            "loss": step_loss,
-            "lr": lr,
-            "grad_norm": grad_norm,
-            "trained_tokens": global_trained,
-            "tokens": int(tokens),
-            "trained_tokens_per_s": global_trained / seconds,
-            "tokens_per_s": tokens / seconds,
-            "elapsed_s": time.perf_counter() - started,
-        }
-        if not math.isfinite(step_loss):
-            raise FloatingPointError(f"step {step + 1}: loss is {step_loss}")
-        if (
-            settings.val_interval
-            and (step + 1) % settings.val_interval == 0
-            and prepared.val_samples
-        ):
-            record["val_loss"] = validation_loss(
-                module, prepared.val_samples, settings.val_data or data, pad_id, device
-            )
-        if metrics is not None:
-            metrics.write(record)
-        if bar is not None:
-            bar.update(1)
-            bar.set_postfix(
-                loss=f"{step_loss:.4f}", trained_tok_s=f"{global_trained / seconds:,.0f}"
-            )
-        interval = settings.ckpt_interval
-        at_interval = interval is not None and (step + 1) % interval == 0
-        if (
-            settings.checkpoint
-            and dist_ctx.is_main
-            and (at_interval or step + 1 == settings.max_steps)
-        ):
-            path = out_dir / "checkpoints" / f"step_{step + 1}"
-            save_checkpoint(model, backend, settings, path)
-            result.checkpoints.append(path)
+    with StopRequests() as stop:
+        for step in range(first_step, settings.max_steps):
+            step_started = time.perf_counter()
+            lr = learning_rate(settings, step)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            # Every rank knows the whole global batch, so the normaliser needs no collective:
+            # each trained token of the step weighs 1 / (trained tokens in the global batch).
+            global_trained = sum(samples[i].num_trained for i in sampler.global_batch(step))
+            normaliser = global_trained / launch.world_size  # DDP averages gradients over ranks
+            batches = [
+                collate([samples[i] for i in chunk], data, pad_id)
+                for chunk in micro_batches(sampler.rank_batch(step), data.micro_batch_size)
+            ]
+            loss_sum, tokens = accumulate_gradients(module, batches, normaliser, launch, device)
+            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_norm))
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            loss_sum, tokens = all_reduce_sum([loss_sum, tokens], launch, device)
+            step_loss = loss_sum / global_trained
+            result.losses.append(step_loss)
+            seconds = time.perf_counter() - step_started
+            record = {
+                "step": step + 1,
+                "loss": step_loss,
+                "lr": lr,
+                "grad_norm": grad_norm,
+                "trained_tokens": global_trained,
+                "tokens": int(tokens),
+                "trained_tokens_per_s": global_trained / seconds,
+                "tokens_per_s": tokens / seconds,
+                "elapsed_s": time.perf_counter() - started,
+            }
+            if not math.isfinite(step_loss):  # every rank sees it: the loss is all-reduced
+                raise ConfigError(
+                    [
+                        settings.problem(
+                            f"the loss is {step_loss} at step {step + 1}",
+                            ("optim", "lr"),
+                            "lower lr or raise warmup_steps",
+                        )
+                    ]
+                )
+            at_val = settings.val_interval and (step + 1) % settings.val_interval == 0
+            if at_val and prepared.data.val_samples:
+                record["val_loss"] = validation_loss(
+                    module, prepared.data.val_samples, val_data, pad_id, device
+                )
+            if metrics is not None:
+                metrics.write(record)
+            if bar is not None:
+                bar.update(1)
+                bar.set_postfix(
+                    loss=f"{step_loss:.4f}", trained_tok_s=f"{global_trained / seconds:,.0f}"
+                )
+            # Ranks agree on a stop (one collective per step): a signal may reach only some.
+            result.stopped_by = all_reduce_max(stop.requested, launch, device)
+            interval = settings.ckpt_interval
+            at_interval = interval is not None and (step + 1) % interval == 0
+            if at_interval or step + 1 == settings.max_steps or result.stopped_by:
+                save(step + 1)
+            if result.stopped_by:
+                break
     if bar is not None:
         bar.close()
-    if prepared.val_samples and not settings.val_interval and metrics is not None:
+    once_at_end = prepared.data.val_samples and not settings.val_interval
+    if once_at_end and metrics is not None and not result.stopped_by:
         metrics.write(
             {
                 "step": settings.max_steps,
                 "val_loss": validation_loss(
-                    module, prepared.val_samples, settings.val_data or data, pad_id, device
+                    module, prepared.data.val_samples, val_data, pad_id, device
                 ),
             }
         )
-    if dist_ctx.is_main:
+    if launch.is_main:
         plot_loss_curve(result.losses, out_dir / "loss.png", title=str(settings.config_path or ""))
-        quiet(
-            f"done: {settings.max_steps} steps in {time.perf_counter() - started:.1f}s, final loss "
-            f"{result.losses[-1]:.4f}; outputs in {out_dir}"
-        )
+        ran = f"{len(result.losses) - first_step} steps in {time.perf_counter() - started:.1f}s"
+        if result.stopped_by:
+            import signal
+
+            saved = f", checkpoint {result.checkpoints[-1]}" if settings.checkpoint else ""
+            quiet(
+                f"stopped by {signal.Signals(result.stopped_by).name} after step "
+                f"{len(result.losses)} ({ran}){saved}; outputs in {out_dir}"
+            )
+        else:
+            quiet(f"done: {ran}, final loss {result.losses[-1]:.4f}; outputs in {out_dir}")
     return result

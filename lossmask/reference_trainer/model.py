@@ -1,8 +1,10 @@
 """The model: an embedded tiny Llama-style config, a local config-only directory, or a checkpoint.
 
-All three go through `transformers.AutoModelForCausalLM`, so the embedded default exercises the same
-code a real local checkpoint does. Resolving (`resolve_model`) reads configs only and allocates no
-tensor, so an incompatible model is rejected before anything is built.
+A checkpoint is a local directory or a hub id already in the local Hugging Face cache; the trainer
+runs with `HF_HUB_OFFLINE=1`, so a hub id that is not cached is an error, never a download or a
+hang. All three go through `transformers.AutoModelForCausalLM`, so the embedded default exercises
+the same code a real local checkpoint does. Resolving (`resolve_model`) reads configs only and
+allocates no tensor, so an incompatible model is rejected before anything is built.
 """
 
 from __future__ import annotations
@@ -26,7 +28,12 @@ TINY_LLAMA: dict[str, Any] = {
     "rope_theta": 10000.0,
 }
 
-_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+_WEIGHT_FILES = (
+    "model.safetensors",
+    "model.safetensors.index.json",
+    "pytorch_model.bin",
+    "pytorch_model.bin.index.json",
+)
 
 
 class ModelResolveError(ValueError):
@@ -72,16 +79,13 @@ def resolve_model(name: str | None, vocab_size: int, max_positions: int) -> Mode
             f"unknown embedded model {name!r}",
             suggestion=f'the embedded model is "{EMBEDDED_MODEL}"',
         )
-    path = Path(name).expanduser()
-    if not path.is_dir():
-        raise ModelResolveError(
-            f"{name!r} is not a local directory; the reference trainer never downloads models",
-            suggestion="point [model] name at a local checkpoint or config directory, or remove it "
-            "to use the embedded tiny model",
-        )
+    path = locate_model(name)
     if not (path / "config.json").is_file():
         raise ModelResolveError(f"{path} has no config.json")
-    config = AutoConfig.from_pretrained(path)
+    try:
+        config = AutoConfig.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as error:  # unreadable JSON, an unknown model_type, ...
+        raise ModelResolveError(f"could not read {path / 'config.json'}: {error}") from None
     model_vocab = getattr(config, "vocab_size", None)
     if model_vocab is not None and model_vocab < vocab_size:
         raise ModelResolveError(
@@ -89,8 +93,48 @@ def resolve_model(name: str | None, vocab_size: int, max_positions: int) -> Mode
             f"({vocab_size})",
             suggestion="use the tokenizer the model was trained with ([tokenizer] name)",
         )
-    has_weights = any((path / weight).exists() for weight in _WEIGHT_FILES)
-    return ModelSource("pretrained" if has_weights else "config", config, path)
+    if has_weights(path):
+        return ModelSource("pretrained", config, path)
+    others = sorted(item.name for item in path.iterdir() if item.name != "config.json")
+    if others:
+        shown = ", ".join(others[:4]) + (", ..." if len(others) > 4 else "")
+        raise ModelResolveError(
+            f"{name!r} has no weights ({' or '.join(_WEIGHT_FILES[:3])}) but holds {shown}: "
+            "it looks like a checkpoint whose weights are missing",
+            suggestion="copy the weights into it; for a seeded random init use a directory that "
+            "holds only config.json",
+        )
+    return ModelSource("config", config, path)
+
+
+def has_weights(path: Path) -> bool:
+    return any((path / weight).is_file() for weight in _WEIGHT_FILES)
+
+
+def locate_model(name: str) -> Path:
+    """A local directory, or the cached snapshot of a hub id (never downloaded)."""
+    path = Path(name).expanduser()
+    if path.is_dir():
+        return path
+    looks_like_hub_id = name.count("/") == 1 and not name.startswith((".", "/", "~"))
+    if not looks_like_hub_id or path.exists():
+        raise ModelResolveError(
+            f"{name!r} is not a local directory",
+            suggestion="point [model] name at a local checkpoint or config directory, a hub id in "
+            "the local Hugging Face cache, or remove it to use the embedded tiny model",
+        )
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import LocalEntryNotFoundError
+
+    try:
+        return Path(snapshot_download(name, local_files_only=True))
+    except (LocalEntryNotFoundError, OSError, ValueError):
+        raise ModelResolveError(
+            f"{name!r} is not a local directory and not in the local Hugging Face cache; the "
+            "reference trainer runs offline and never downloads models",
+            suggestion=f"download it first (`hf download {name}`) or point [model] name at a "
+            "local directory",
+        ) from None
 
 
 def build_model(source: ModelSource, seed: int) -> Any:

@@ -18,11 +18,18 @@ RESOLVED_CONFIG_NAME = "config.resolved.toml"
 
 
 class MetricsWriter:
-    """Appends one JSON object per line and flushes, so a crashed run keeps its metrics."""
+    """Appends one JSON object per line and flushes, so a crashed run keeps its metrics.
 
-    def __init__(self, path: Path) -> None:
+    A resumed run keeps the records of the steps it resumed after (`keep_through_step`) and drops
+    any later ones, which the interrupted run wrote after its last checkpoint.
+    """
+
+    def __init__(self, path: Path, keep_through_step: int = 0) -> None:
         self.path = path
-        path.write_text("", encoding="utf-8")
+        kept = []
+        if keep_through_step and path.is_file():
+            kept = [r for r in read_metrics(path) if r.get("step", 0) <= keep_through_step]
+        path.write_text("".join(json.dumps(record) + "\n" for record in kept), encoding="utf-8")
 
     def write(self, record: dict[str, Any]) -> None:
         with open(self.path, "a", encoding="utf-8") as handle:

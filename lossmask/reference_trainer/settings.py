@@ -8,12 +8,11 @@ the file, key and line: a bad run should fail in a second, not after the model i
 
 from __future__ import annotations
 
-import os
 import tomllib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
@@ -41,6 +40,7 @@ IMPLEMENTED_KEYS: frozenset[str] = frozenset(
         "optim.max_norm",
         "optim.warmup_steps",
         "ckpt.interval",
+        "ckpt.resume_step",
         "val.interval",
     }
     | {
@@ -94,11 +94,28 @@ class TrainSettings:
     warmup_steps: int
     checkpoint: bool  # a [ckpt] table is present: save at `ckpt_interval` and at the end
     ckpt_interval: int | None
+    # prime-rl's `[ckpt] resume_step`: N resumes from checkpoints/step_N of the output directory,
+    # -1 from the latest one there; `--resume DIR` names a checkpoint directory instead.
+    resume_step: int | None
+    resume_dir: Path | None
     output_dir: Path
     device: str  # "auto", "cpu", "cuda", "cuda:N"
     eval_examples: int
     max_new_tokens: int
     unimplemented: tuple[str, ...] = field(default=())
+    config_text: str | None = field(default=None, repr=False, compare=False)
+
+    def problem(
+        self,
+        message: str,
+        key: tuple[str, ...],
+        suggestion: str | None = None,
+        severity: Literal["error", "warning"] = "error",
+    ) -> Problem:
+        """A problem found after loading (data, model, renderer), located in this config."""
+        file = str(self.config_path) if self.config_path else None
+        line = _key_line(self.config_text, key)
+        return Problem(message, key, file, line, suggestion, severity)
 
     def resolved(self) -> dict[str, Any]:
         """The settings as a TOML-ready dict: what this run actually used (saved beside outputs)."""
@@ -129,6 +146,8 @@ class TrainSettings:
         }
         if self.checkpoint:
             out["ckpt"] = {} if self.ckpt_interval is None else {"interval": self.ckpt_interval}
+            if self.resume_step is not None:
+                out["ckpt"]["resume_step"] = self.resume_step
         return out
 
 
@@ -187,6 +206,21 @@ def unimplemented_keys(data: Mapping[str, Any]) -> list[str]:
     return found
 
 
+def _key_line(text: str | None, key: tuple[str, ...]) -> int | None:
+    """The line of `key` in the config, else of its closest enclosing key that is written."""
+    if text is None:
+        return None
+    from lossmask.schema.locate import find_line
+
+    path = key
+    while path:
+        line = find_line(text, path)
+        if line is not None:
+            return line
+        path = path[:-1]
+    return None
+
+
 @dataclass
 class _Problems:
     file: str | None
@@ -194,15 +228,7 @@ class _Problems:
     found: list[Problem] = field(default_factory=list)
 
     def add(self, message: str, key: tuple[str, ...], suggestion: str | None = None) -> None:
-        line = None
-        if self.text is not None:
-            from lossmask.schema.locate import find_line
-
-            path = key
-            while path and line is None:
-                line = find_line(self.text, path)
-                path = path[:-1]
-        self.found.append(Problem(message, key, self.file, line, suggestion))
+        self.found.append(Problem(message, key, self.file, _key_line(self.text, key), suggestion))
 
 
 def _data_settings(
@@ -264,10 +290,13 @@ def load_settings(
     output_dir: str | Path | None = None,
     eval_examples: int = 60,
     max_new_tokens: int = 160,
+    world_size: int = 1,
+    resume: str | Path | None = None,
 ) -> tuple[TrainSettings, list[Problem]]:
     """Read, override, validate and narrow a v2 config. Returns `(settings, warnings)`.
 
-    Raises `ConfigError` carrying every problem found.
+    `world_size` is the number of training processes; `resume` is `--resume DIR` (it wins over
+    `[ckpt] resume_step`). Raises `ConfigError` carrying every problem found.
     """
     from lossmask.schema import read_toml, validate_data
 
@@ -275,7 +304,8 @@ def load_settings(
     raw, text = read_toml(config_path)
     data = apply_overrides(raw, overrides)
     config, warnings = validate_data(data, version=2, file=file, text=text)
-    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    # The schema does not model prime-rl's `[ckpt] resume_step`; this trainer implements it.
+    warnings = [w for w in warnings if w.key != ("ckpt", "resume_step")]
     problems = _Problems(file, text)
 
     if config.max_steps is None:
@@ -290,10 +320,11 @@ def load_settings(
         elif val_interval is not None:
             problems.add("is set but [val.data] is missing", ("val", "interval"))
     _check_device(device, problems)
+    ckpt = config.ckpt
+    resume_step = _resume_step(ckpt, config.max_steps, problems)
     if problems.found:
         raise ConfigError(problems.found)
 
-    ckpt = config.ckpt
     out_dir = output_dir or config.output_dir or Path("runs") / Path(config_path).stem
     settings = TrainSettings(
         config_path=Path(config_path),
@@ -312,10 +343,35 @@ def load_settings(
         warmup_steps=config.optim.warmup_steps,
         checkpoint=ckpt is not None,
         ckpt_interval=ckpt.interval if ckpt is not None else None,
+        resume_step=resume_step,
+        resume_dir=Path(resume).expanduser() if resume is not None else None,
         output_dir=Path(out_dir),
         device=device,
         eval_examples=eval_examples,
         max_new_tokens=max_new_tokens,
         unimplemented=tuple(unimplemented_keys(data)),
+        config_text=text,
     )
     return settings, warnings
+
+
+def _resume_step(ckpt: Any, max_steps: int | None, problems: _Problems) -> int | None:
+    """`[ckpt] resume_step` as prime-rl spells it: a step N >= 1, or -1 for the latest."""
+    extra = (ckpt.model_extra or {}) if ckpt is not None else {}
+    value = extra.get("resume_step")
+    if value is None:
+        return None
+    key = ("ckpt", "resume_step")
+    if isinstance(value, bool) or not isinstance(value, int) or value == 0 or value < -1:
+        problems.add(
+            f"must be a step number >= 1, or -1 for the latest checkpoint, not {value!r}", key
+        )
+        return None
+    if max_steps is not None and value >= max_steps:
+        problems.add(
+            f"{value} leaves nothing to train: max_steps is {max_steps}",
+            key,
+            f"raise max_steps above {value} to train on from step {value}",
+        )
+        return None
+    return value

@@ -35,8 +35,9 @@ def test_small_experiment_shows_the_stop_token_failure_and_its_fix(tmp_path: Pat
         max_new_tokens=96,
     )
     logged: list[str] = []
-    outcomes = run_configs(runs, output_dir=tmp_path, log=logged.append, progress=False)
-    legacy, sampled = (outcome.summary for outcome in outcomes)
+    result = run_configs(runs, output_dir=tmp_path, log=logged.append, progress=False)
+    assert result.stopped_by == 0
+    legacy, sampled = (outcome.summary for outcome in result.outcomes)
     assert legacy is not None and sampled is not None
     assert (legacy.label, sampled.label) == ("legacy-roles", "sampled")
     assert legacy.tool_turns == sampled.tool_turns == 16

@@ -41,7 +41,12 @@ def test_seeded_init_is_reproducible_and_seed_dependent() -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("Qwen/Qwen3-0.6B", "is not a local directory; the reference trainer never downloads"),
+        (
+            "Qwen/Qwen3-0.6B",
+            "'Qwen/Qwen3-0.6B' is not a local directory and not in the local Hugging Face cache; "
+            "the reference trainer runs offline and never downloads models",
+        ),
+        ("./no/such/dir", "'./no/such/dir' is not a local directory"),
         ("embedded:gpt-9", "unknown embedded model 'embedded:gpt-9'"),
     ],
 )

@@ -120,15 +120,14 @@ def test_unimplemented_keys_are_in_the_settings(tmp_path: Path) -> None:
     assert settings.unimplemented == ("model.lora.rank", "deployment.num_train_gpus")
 
 
-def test_every_rejection_is_reported_with_file_key_and_line(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setenv("WORLD_SIZE", "2")
+def test_every_rejection_is_reported_with_file_key_and_line(tmp_path: Path) -> None:
     path = _write(
         tmp_path,
         '[data]\ntype = "fake"\nname = "org/remote-dataset"\nbatch_size = 6\nmicro_batch_size = 2\n'
         "[val]\ninterval = 10\n",
     )
     with pytest.raises(ConfigError) as caught:
-        load_settings(path, device="cpu")
+        load_settings(path, device="cpu", world_size=2)
     lines = [problem.format() for problem in caught.value.problems]
     assert lines == [
         f"{path}: max_steps: is required by the reference trainer (e.g. max_steps = 300)",
