@@ -1,9 +1,9 @@
 """Train one or more configs, evaluate how each model stops, and compare them in one table.
 
 `lossmask train A.toml B.toml` runs each config in turn; `train_and_evaluate` is one run and its
-stop eval, which the experiment grid (`grid.py`, `lossmask experiment`) reuses per cell. Every config
-is loaded and checked before the first run starts, so a typo in the second file does not surface
-after the first has trained.
+stop eval, which the experiment grid (`grid.py`, `lossmask experiment`) reuses per cell. Every
+config is loaded and checked before the first run starts, so a typo in the second file does not
+surface after the first has trained.
 """
 
 from __future__ import annotations
