@@ -2,7 +2,7 @@
 
 Every cell is loaded and checked first (exit 2 with located problems before anything trains); the
 cells then train one after the other in one process group; SIGINT/SIGTERM stop the running cell
-after it saves, skip the rest and exit 130/143. The table and picture cover the cells that ran.
+after it saves, skip the rest and exit 130/143. The table and picture cover the cells that finished.
 """
 
 from __future__ import annotations
@@ -96,10 +96,17 @@ def _run(options: ExperimentOptions, echo: Echo) -> ExperimentReport:
             )
         report.stopped_by = result.stopped_by
         report.cells_run = len(result.results)
-        if launch.is_main and result.results:
-            write_grid_outputs(
-                result.results, Path(options.output_dir), lambda message: echo(message, False)
+        # A cell stopped by a signal (always the last) has no eval: named, left out of the table.
+        finished = result.results[:-1] if result.stopped_by else result.results
+        if launch.is_main and result.stopped_by:
+            stopped = result.results[-1]
+            echo(
+                f"{stopped.cell.label} stopped after {len(stopped.losses)} steps; the table shows "
+                f"the {len(finished)} cells that finished",
+                True,
             )
+        if launch.is_main and finished:
+            write_grid_outputs(finished, Path(options.output_dir), lambda text: echo(text, False))
     except ConfigError as error:
         report.errors = list(error.problems)
     except KeyboardInterrupt:
