@@ -112,6 +112,7 @@ def format_grid_table(rows: Sequence[CellRow], *, markdown: bool = False) -> str
 def plot_grid(rows: Sequence[CellRow], path: Path, *, title: str = "") -> None:
     """Tool calls per turn (one panel per cell, paths × masks) above the loss curves."""
     import matplotlib
+    import matplotlib.ticker
 
     matplotlib.use("Agg")  # no display on servers and CI
     import matplotlib.pyplot as plt
@@ -159,6 +160,11 @@ def plot_grid(rows: Sequence[CellRow], path: Path, *, title: str = "") -> None:
             high = [max(curve[k] for curve in curves) for k in range(length)]
             axes.fill_between(steps, low, high, color=f"C{masks.index(row.mask)}", alpha=0.15)
     axes.set_yscale("log")
+    plain = matplotlib.ticker.FormatStrFormatter("%g")  # 0.4, not 4×10⁻¹
+    axes.yaxis.set_major_formatter(plain)
+    axes.yaxis.set_minor_locator(matplotlib.ticker.LogLocator(subs=(2.0, 3.0, 5.0)))
+    axes.yaxis.set_minor_formatter(plain)
+    axes.tick_params(axis="y", which="minor", labelsize=7)
     axes.set_xlabel("step")
     axes.set_ylabel("loss per trained token")
     axes.grid(alpha=0.3)
