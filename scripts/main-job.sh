@@ -3,7 +3,7 @@
 #  1. validate the bundled configs;
 #  2. show what `lossmask migrate` would change in the bundled legacy configs (writes nothing);
 #  3. show and audit which tokens train, legacy role table vs "sampled", on bundled GLM-4.5 data;
-#  4. the experiment: train both settings and compare how the models stop (a few minutes on CPU).
+#  4. the experiment grid at one seed: 2 paths x 3 masks, how each model stops (one table, one PNG).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -25,6 +25,6 @@ step "lossmask audit: stop tokens trained where turns end, over the bundled data
 lossmask audit examples/configs/show/glm-legacy-roles.toml examples/configs/show/glm-sampled.toml \
   --data examples/data/weather-tools.jsonl
 
-step "lossmask train: the experiment (legacy role table vs \"sampled\"), outputs in runs/experiment"
-lossmask train examples/experiment/legacy-roles.toml examples/experiment/sampled.toml \
-  --output-dir runs/experiment --no-progress
+step "lossmask experiment: paths x masks at seed 0, outputs in runs/experiment (grid.md, grid.png)"
+lossmask experiment examples/experiment/chat-template.toml examples/experiment/renderer.toml \
+  --seeds 0 --eval-examples 16 --max-new-tokens 96 --output-dir runs/experiment --no-progress

@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("lossmask.cli.show_command", "Show which tokens of one sample train."),
     "audit": ("lossmask.cli.audit_command", "Audit trained tokens and stop rates over a dataset."),
     "train": ("lossmask.cli.train_command", "Run the reference SFT trainer on a v2 config."),
+    "experiment": ("lossmask.cli.experiment_command", "Train paths x masks x seeds; one table."),
 }
 
 # Commands that run only with an optional extra installed.

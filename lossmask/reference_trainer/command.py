@@ -56,7 +56,7 @@ def _default_echo(text: str, err: bool) -> None:
 
 
 @contextmanager
-def _offline() -> Iterator[None]:
+def offline_hub() -> Iterator[None]:
     """HF_HUB_OFFLINE=1 while training: a hub id resolves from the local cache or fails at once,
     never a download or a minute of retries against an unreachable hub (set before transformers
     is imported, which reads it then). The caller's environment is restored afterwards."""
@@ -72,7 +72,7 @@ def _offline() -> Iterator[None]:
 
 
 def execute(options: TrainOptions, echo: Echo = _default_echo) -> TrainReport:
-    with _offline():
+    with offline_hub():
         report = _train_all(options, echo)
     return report
 

@@ -9,12 +9,11 @@ turn (plus the generation prompt) and decodes greedily until a serving stop toke
 A model trained with a role mask never saw `<|observation|>` as a target, so after `</tool_call>`
 the only continuation it learned is another `<tool_call>`: it runs on until the budget.
 
-The prompt is the backend's generation prompt, extended by the tokens that training rendered after
-it as given context (never trained). This matters for the `renderers` GLM-4.5 renderer (0.1.12): its
-generation prompt ends at `<|assistant|>`, but in training the newline after `<|assistant|>` is not
-marked sampled, so no model trained on its mask ever learned to produce that newline. Without the
-extension the eval would measure that renderer quirk instead of the stop behaviour; `forced_tokens`
-in the JSON counts how many prompts were extended.
+One prompt rule for every run: the prompt is the backend's own generation prompt
+(`backend.prompt_ids`, what a server would send), never extended per run. Whether a run was trained
+to continue from it is measured, not assumed: `served_from_prompt` is true when that prompt is a
+prefix of the training rendering of the same conversation and the token that follows it there is a
+trained target. A run whose prompts fail this was never taught the first token it must produce.
 """
 
 from __future__ import annotations
@@ -39,10 +38,13 @@ class TurnResult:
     stopped: bool
     stop_token: str | None
     generated: str
-    forced_tokens: int = 0  # untrained tokens training placed after the generation prompt
+    prompt_tokens: int = 0  # length of the backend's generation prompt the model was given
     # False when the backend's generation prompt is not a prefix of the training rendering of the
     # same conversation: the model is then asked to continue a context it never saw in training.
     prompt_matches_training: bool = True
+    # The prompt matches training and the token after it was trained: served from this prompt, the
+    # model was taught its first token.
+    served_from_prompt: bool = True
 
     @property
     def closed_with_observation(self) -> bool:
@@ -61,6 +63,7 @@ class StopSummary:
     pct_closed_with_observation: float
     pct_final_stopped: float
     prompts_not_matching_training: int = 0
+    pct_served_from_prompt: float = 100.0
     turns: list[TurnResult] = field(default_factory=list, repr=False)
 
     def to_json(self) -> dict[str, Any]:
@@ -86,22 +89,14 @@ def held_out_prompts(
     return prompts
 
 
-def extend_with_given_context(prompt: list[int], sample: Any) -> tuple[list[int], bool]:
-    """`prompt` plus the tokens the training sample renders right after it without training them.
-
-    Returns `(prompt, matched)`; unchanged and `matched=False` when `prompt` is not a prefix of the
-    training rendering (nothing to align to).
-    """
+def continues_training(prompt: list[int], sample: Any) -> tuple[bool, bool]:
+    """(`prompt` is a prefix of the training rendering, and the token after it there is trained)."""
     full = [*sample.input_ids[:1], *sample.target_ids]
     if full[: len(prompt)] != prompt:
-        return prompt, False
-    extended = list(prompt)
-    # full[j] is the target of loss_mask[j - 1]: extend while those targets are untrained.
+        return False, False
+    # full[j] is the target of loss_mask[j - 1].
     position = len(prompt)
-    while position < len(full) and not sample.loss_mask[position - 1]:
-        extended.append(full[position])
-        position += 1
-    return extended, True
+    return True, position < len(full) and bool(sample.loss_mask[position - 1])
 
 
 def _percent(part: int, whole: int) -> float:
@@ -124,6 +119,7 @@ def summarise(label: str, turns: list[TurnResult]) -> StopSummary:
         ),
         pct_final_stopped=_percent(sum(t.stopped for t in final), len(final)),
         prompts_not_matching_training=sum(not t.prompt_matches_training for t in turns),
+        pct_served_from_prompt=_percent(sum(t.served_from_prompt for t in turns), len(turns)),
         turns=turns,
     )
 
@@ -191,17 +187,17 @@ def evaluate_stopping(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else stop_ids[0]
     cases = held_out_prompts(conversations)
     rendered = [build_sample(conversation, loss_mask, backend) for conversation in conversations]
-    prompt_ids, forced, matched = [], [], []
+    prompt_ids, matched, served = [], [], []
     for index, _, _, messages, tools in cases:
         prompt = backend.prompt_ids(messages, tools)
-        extended, is_prefix = extend_with_given_context(prompt, rendered[index])
-        prompt_ids.append(extended)
-        forced.append(len(extended) - len(prompt))
+        is_prefix, next_trained = continues_training(prompt, rendered[index])
+        prompt_ids.append(prompt)
         matched.append(is_prefix)
+        served.append(next_trained)
     continuations = greedy_generate(model, prompt_ids, stop_ids, pad_id, max_new_tokens, device)
     turns = []
-    for (index, kind, requested, _, _), ids, extra, is_prefix in zip(
-        cases, continuations, forced, matched, strict=True
+    for (index, kind, requested, _, _), prompt, ids, is_prefix, trained_next in zip(
+        cases, prompt_ids, continuations, matched, served, strict=True
     ):
         stopped = bool(ids) and ids[-1] in stop_ids
         text = tokenizer.decode(ids, skip_special_tokens=False)
@@ -214,8 +210,9 @@ def evaluate_stopping(
                 stopped=stopped,
                 stop_token=tokenizer.convert_ids_to_tokens(ids[-1]) if stopped else None,
                 generated=text,
-                forced_tokens=extra,
+                prompt_tokens=len(prompt),
                 prompt_matches_training=is_prefix,
+                served_from_prompt=trained_next,
             )
         )
     return summarise(label, turns)
@@ -228,6 +225,7 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("pct_exact_calls", "exact call count", "{:.0f}%"),
     ("pct_closed_with_observation", "closed with <|observation|>", "{:.0f}%"),
     ("pct_final_stopped", "final turns stopped", "{:.0f}%"),
+    ("pct_served_from_prompt", "prompt's next token trained", "{:.0f}%"),
 )
 
 

@@ -1,8 +1,9 @@
 """Train one or more configs, evaluate how each model stops, and compare them in one table.
 
-`lossmask train examples/experiment/legacy-roles.toml examples/experiment/sampled.toml` is the
-experiment: two runs identical but for the loss mask. Every config is loaded and checked before the
-first run starts, so a typo in the second file does not surface after the first has trained.
+`lossmask train A.toml B.toml` runs each config in turn; `train_and_evaluate` is one run and its
+stop eval, which the experiment grid (`grid.py`, `lossmask experiment`) reuses per cell. Every
+config is loaded and checked before the first run starts, so a typo in the second file does not
+surface after the first has trained.
 """
 
 from __future__ import annotations
@@ -93,6 +94,43 @@ class ExperimentResult:
     stopped_by: int = 0  # the signal that stopped a run early; later runs did not start
 
 
+def train_and_evaluate(
+    settings: TrainSettings,
+    launch: Launch,
+    *,
+    label: str,
+    log: Log = print,
+    warn: Warn | None = None,
+    progress: bool = True,
+) -> tuple[RunOutcome, int]:
+    """Train one run, then (main process) its stop eval, saved beside its outputs.
+
+    Returns the outcome and the signal that stopped training early (0 if none; no eval then).
+    """
+    from lossmask.reference_trainer.data_prep import held_out_conversations
+    from lossmask.reference_trainer.loop import train
+
+    trained = train(settings, launch, log=log, warn=warn, progress=progress)
+    if trained.stopped_by:
+        return RunOutcome(settings, trained.losses, None), trained.stopped_by
+    summary = None
+    held_out = held_out_conversations(settings) if launch.is_main else None
+    if held_out is not None:
+        summary = evaluate_stopping(
+            trained.model,
+            trained.backend,
+            held_out,
+            loss_mask=settings.data.loss_mask,
+            label=label,
+            max_new_tokens=settings.max_new_tokens,
+            device=trained.device,
+        )
+        write_summaries([summary], settings.output_dir / STOP_EVAL_JSON)
+    elif launch.is_main and settings.eval_examples > 0:
+        log("stop eval skipped: no held-out conversations (needs synthetic data or [val.data])")
+    return RunOutcome(settings, trained.losses, summary), 0
+
+
 def run_configs(
     runs: Sequence[TrainSettings],
     launch: Launch | None = None,
@@ -107,35 +145,23 @@ def run_configs(
     Runs inside the caller's process group (`distributed.process_group`). A run stopped by a signal
     has saved its outputs; its stop eval and the runs after it are skipped.
     """
-    from lossmask.reference_trainer.data_prep import held_out_conversations
-    from lossmask.reference_trainer.loop import train
-
     launch = launch or Launch()
     result = ExperimentResult([])
     for settings in runs:
         if launch.is_main:
             log(f"== {settings.config_path} -> {settings.output_dir}")
-        trained = train(settings, launch, log=log, warn=warn, progress=progress)
-        if trained.stopped_by:
-            result.outcomes.append(RunOutcome(settings, trained.losses, None))
-            result.stopped_by = trained.stopped_by
+        outcome, stopped_by = train_and_evaluate(
+            settings,
+            launch,
+            label=Path(settings.config_path or "run").stem,
+            log=log,
+            warn=warn,
+            progress=progress,
+        )
+        result.outcomes.append(outcome)
+        if stopped_by:
+            result.stopped_by = stopped_by
             return result
-        summary = None
-        held_out = held_out_conversations(settings) if launch.is_main else None
-        if held_out is not None:
-            summary = evaluate_stopping(
-                trained.model,
-                trained.backend,
-                held_out,
-                loss_mask=settings.data.loss_mask,
-                label=Path(settings.config_path or "run").stem,
-                max_new_tokens=settings.max_new_tokens,
-                device=trained.device,
-            )
-            write_summaries([summary], settings.output_dir / STOP_EVAL_JSON)
-        elif launch.is_main and settings.eval_examples > 0:
-            log("stop eval skipped: no held-out conversations (needs synthetic data or [val.data])")
-        result.outcomes.append(RunOutcome(settings, trained.losses, summary))
     summaries = [outcome.summary for outcome in result.outcomes if outcome.summary is not None]
     if launch.is_main and summaries:
         table = format_table(summaries)

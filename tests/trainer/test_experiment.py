@@ -1,59 +1,228 @@
-"""The experiment, smaller: the legacy role mask runs on past the requested tool calls, "sampled"
-closes its tool turns with `<|observation|>`.
+"""The experiment grid (`lossmask experiment`): cells identical but for path and mask, one eval
+prompt rule for all, one table and one picture.
 
-Same two configs as examples/experiment/, fewer steps and held-out prompts so it fits in about two
-CPU minutes. The full-size figures are in docs/benchmarks.md. Margins are wide on purpose: the
-direction is the claim, and the full run shows 100% vs 0%.
+The fast tests check the protocol without training (cell settings, the eval prompt, the table and
+plot code on hand-made results, the command's errors). The slow test trains a small grid and
+asserts the direction with a wide margin on the chat-template cells; the measured figures are in
+docs/benchmarks.md.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
-from lossmask.reference_trainer.experiment import (
-    STOP_EVAL_JSON,
-    STOP_EVAL_TABLE,
-    load_all,
-    run_configs,
+from lossmask.cli import main
+from lossmask.reference_trainer.grid import (
+    GRID_JSON,
+    GRID_PLOT,
+    GRID_TABLE,
+    CellResult,
+    parse_seeds,
+    plan_cells,
+    run_grid,
 )
+from lossmask.reference_trainer.grid_report import aggregate, format_grid_table, plot_grid
+from lossmask.schema.roles import LossMaskRolesConfig
 from tests.conftest import REPO_ROOT
 
 EXPERIMENT = REPO_ROOT / "examples" / "experiment"
-SMALL = ["max_steps=60", "data.batch_size=8", "data.micro_batch_size=8", "data.num_examples=480"]
+PATHS = [EXPERIMENT / "chat-template.toml", EXPERIMENT / "renderer.toml"]
+
+
+def _plan(tmp_path: Path, masks: tuple[str, ...], seeds: tuple[int, ...], eval_examples: int = 4):
+    cells, _ = plan_cells(
+        PATHS,
+        masks,
+        seeds,
+        [],
+        output_dir=tmp_path,
+        device="cpu",
+        eval_examples=eval_examples,
+        max_new_tokens=8,
+    )
+    return cells
+
+
+def test_cells_differ_only_in_path_and_mask(tmp_path: Path) -> None:
+    cells = _plan(tmp_path, ("legacy", "sampled", "all"), (0, 1))
+    assert [cell.label for cell in cells[:6]] == [
+        "chat-template/legacy/seed0",
+        "chat-template/sampled/seed0",
+        "chat-template/all/seed0",
+        "renderer/legacy/seed0",
+        "renderer/sampled/seed0",
+        "renderer/all/seed0",
+    ]
+    assert len(cells) == 12 and {cell.seed for cell in cells[6:]} == {1}
+    masks = {cell.mask: cell.settings.data.loss_mask for cell in cells}
+    assert masks == {
+        "legacy": LossMaskRolesConfig(system=False, user=False, assistant=True, tool=False),
+        "sampled": "sampled",
+        "all": "all",
+    }
+    assert cells[0].settings.tokenizer_name == "embedded:glm-4.5-notags"
+    assert cells[0].settings.renderer_name is None
+    assert cells[3].settings.renderer_name == "glm-4.5"
+    assert cells[4].settings.output_dir == tmp_path / "renderer" / "sampled" / "seed0"
+
+    def protocol(cell) -> dict:
+        resolved = cell.settings.resolved()
+        for key in ("output_dir", "tokenizer", "renderer"):
+            resolved.pop(key, None)
+        resolved["data"].pop("loss_mask")
+        return resolved
+
+    for seed in (0, 1):
+        of_seed = [protocol(cell) for cell in cells if cell.seed == seed]
+        assert all(entry == of_seed[0] for entry in of_seed)
+        assert of_seed[0]["seed"] == seed
+
+
+def test_every_cell_is_evaluated_from_its_backends_generation_prompt(tmp_path: Path) -> None:
+    """The eval's prompt is `backend.prompt_ids` as a server would send it: no per-run extension.
+    With the renderer's serving-prompt gap trained, every cell's prompt is followed in training by
+    a trained token (the renderer's `\\n` after `<|assistant|>` included)."""
+    import torch
+
+    from lossmask.masks import load_backend
+    from lossmask.reference_trainer.data_prep import held_out_conversations
+    from lossmask.reference_trainer.evaluate import evaluate_stopping, held_out_prompts
+    from lossmask.reference_trainer.model import build_model, resolve_model
+
+    for cell in _plan(tmp_path, ("legacy", "sampled"), (0,), eval_examples=2):
+        settings = cell.settings
+        backend = load_backend(tokenizer=settings.tokenizer_name, renderer=settings.renderer_name)
+        conversations = held_out_conversations(settings)
+        assert conversations is not None
+        model = build_model(resolve_model(None, len(backend.tokenizer), 512), seed=0)
+        summary = evaluate_stopping(
+            model,
+            backend,
+            conversations,
+            loss_mask=settings.data.loss_mask,
+            label=cell.label,
+            max_new_tokens=2,
+            device=torch.device("cpu"),
+        )
+        cases = held_out_prompts(conversations)
+        assert len(summary.turns) == len(cases) == 4
+        expected = [len(backend.prompt_ids(messages, tools)) for _, _, _, messages, tools in cases]
+        assert [turn.prompt_tokens for turn in summary.turns] == expected, cell.label
+        assert summary.pct_served_from_prompt == 100.0, cell.label
+        assert summary.prompts_not_matching_training == 0, cell.label
+        if settings.renderer_name is not None:
+            prompt = backend.prompt_ids(cases[0][3], cases[0][4])
+            last = backend.tokenizer.convert_ids_to_tokens(prompt[-1])
+            assert last == "<|assistant|>", "the renderer's prompt ends at <|assistant|>"
+
+
+def _fake_result(cell, calls: list[int], final_loss: float):
+    from lossmask.reference_trainer.evaluate import TurnResult, summarise
+
+    turns = [
+        TurnResult(i, "tool", 1, n, True, "<|observation|>" if n == 1 else None, "")
+        for i, n in enumerate(calls)
+    ]
+    turns.append(TurnResult(9, "final", 0, 0, True, "<|endoftext|>", ""))
+    return CellResult(cell, [2.0, final_loss], summarise(cell.label, turns), 1.0)
+
+
+def test_table_reports_mean_and_range_over_seeds_and_the_plot_is_written(tmp_path: Path) -> None:
+    cells = _plan(tmp_path, ("legacy",), (0, 1))
+    by_label = {cell.label: cell for cell in cells}
+    results = [
+        _fake_result(by_label["chat-template/legacy/seed0"], [3, 3, 3, 3], 0.5),
+        _fake_result(by_label["renderer/legacy/seed0"], [1, 1, 1, 1], 0.25),
+        _fake_result(by_label["chat-template/legacy/seed1"], [3, 3, 1, 1], 0.7),
+        _fake_result(by_label["renderer/legacy/seed1"], [1, 1, 1, 1], 0.25),
+    ]
+    rows = aggregate(results)
+    table = format_grid_table(rows).splitlines()
+    assert table[0].split("|")[1:4] == [" path          ", " mask              ", " seeds "]
+    assert "closed with <|observation|>" in table[0]
+    assert "prompt's next token trained" in table[0]
+    template = [cell.strip() for cell in table[2].split("|")[1:-1]]
+    renderer = [cell.strip() for cell in table[3].split("|")[1:-1]]
+    # ran on, closed with <|observation|>, exact, most calls, final stopped, next token, loss
+    assert template == [
+        "chat-template", "legacy role table", "0,1", "75% [50%–100%]", "25% [0%–50%]",
+        "25% [0%–50%]", "3 [3–3]", "100% [100%–100%]", "100% [100%–100%]",
+        "0.6000 [0.5000–0.7000]",
+    ]  # fmt: skip
+    assert renderer[3:5] == ["0% [0%–0%]", "100% [100%–100%]"]
+    markdown = format_grid_table(rows, markdown=True)
+    assert "closed with <\\|observation\\|>" in markdown
+    plot_grid(rows, tmp_path / "grid.png")
+    assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert rows[0].calls == [3, 3, 3, 3, 3, 3, 1, 1] and rows[0].requested == [1] * 8
+
+
+def test_parse_seeds() -> None:
+    assert parse_seeds("0, 1,2") == (0, 1, 2)
+    for bad in ("", "a", "0,0"):
+        with pytest.raises(ValueError):
+            parse_seeds(bad)
+
+
+def test_command_errors_exit_2_with_a_located_message(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('max_steps = 3\n\n[data]\nseq_len = "long"\n', encoding="utf-8")
+    result = CliRunner().invoke(
+        main, ["experiment", str(PATHS[0]), str(bad), "--output-dir", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 2
+    assert f"{bad}:4: data.seq_len:" in result.output
+    assert not (tmp_path / "out").exists()  # nothing trained, nothing written
+    result = CliRunner().invoke(main, ["experiment", str(PATHS[0]), "--seeds", "0,x"])
+    assert result.exit_code == 2 and "Invalid value for '--seeds'" in result.output
+    result = CliRunner().invoke(main, ["experiment", str(PATHS[0]), "--mask", "roles"])
+    assert result.exit_code == 2 and "Invalid value for '--mask'" in result.output
 
 
 @pytest.mark.slow
-def test_small_experiment_shows_the_stop_token_failure_and_its_fix(tmp_path: Path) -> None:
-    runs, _ = load_all(
-        [EXPERIMENT / "legacy-roles.toml", EXPERIMENT / "sampled.toml"],
-        SMALL,
-        device="cpu",
+def test_small_grid_shows_the_failure_needs_a_role_table_over_the_chat_template(
+    tmp_path: Path,
+) -> None:
+    from lossmask.reference_trainer.grid_report import write_grid_outputs
+
+    cells, _ = plan_cells(
+        PATHS,
+        ("legacy", "sampled"),
+        (0,),
+        [],  # the configs as the main job runs them
         output_dir=tmp_path,
+        device="cpu",
         eval_examples=16,
         max_new_tokens=96,
     )
     logged: list[str] = []
-    result = run_configs(runs, output_dir=tmp_path, log=logged.append, progress=False)
+    result = run_grid(cells, log=logged.append, progress=False)
     assert result.stopped_by == 0
-    legacy, sampled = (outcome.summary for outcome in result.outcomes)
-    assert legacy is not None and sampled is not None
-    assert (legacy.label, sampled.label) == ("legacy-roles", "sampled")
-    assert legacy.tool_turns == sampled.tool_turns == 16
-
-    table = (tmp_path / STOP_EVAL_TABLE).read_text()
+    rows = write_grid_outputs(result.results, tmp_path, logged.append)
+    table = (tmp_path / GRID_TABLE).read_text()
     print(table)  # the figures, for the CI log
-    assert "closed with <\\|observation\\|>" in table.splitlines()[0]  # Markdown-escaped
-    assert legacy.pct_ran_on >= 50, table
-    assert legacy.pct_closed_with_observation <= 20, table
-    assert sampled.pct_closed_with_observation >= 80, table
-    assert sampled.pct_ran_on <= 20, table
-    assert sampled.max_calls < legacy.max_calls, table
-    assert table.splitlines()[2].startswith("| legacy-roles |")
-    assert table.splitlines()[3].startswith("| sampled      |")
-    printed = "\n".join(logged)
-    assert "closed with <|observation|>" in printed
-    assert "| legacy-roles |" in printed and "| sampled      |" in printed
-    assert (tmp_path / STOP_EVAL_JSON).is_file()
-    assert (tmp_path / "sampled" / STOP_EVAL_JSON).is_file()
+    by_cell = {(row.path, row.mask): row for row in rows}
+    assert list(by_cell) == [
+        ("chat-template", "legacy"),
+        ("chat-template", "sampled"),
+        ("renderer", "legacy"),
+        ("renderer", "sampled"),
+    ]
+    legacy = by_cell["chat-template", "legacy"].values
+    sampled = by_cell["chat-template", "sampled"].values
+    assert legacy["pct_ran_on"][0] >= 50, table
+    assert legacy["pct_closed_with_observation"][0] <= 20, table
+    assert sampled["pct_closed_with_observation"][0] >= 80, table
+    # 60 steps of 8 teach the stop better than the call count: "sampled" still runs on in some
+    # turns (38% measured at seed 0), always far less than the legacy table (100%).
+    assert sampled["pct_ran_on"][0] <= legacy["pct_ran_on"][0] - 30, table
+    for row in rows:  # one prompt rule, and every cell was trained to continue from it
+        assert row.values["pct_served_from_prompt"] == [100.0], table
+    saved = json.loads((tmp_path / GRID_JSON).read_text())
+    assert [entry["mask"] for entry in saved] == ["legacy", "sampled", "legacy", "sampled"]
+    assert (tmp_path / GRID_PLOT).read_bytes()[:4] == b"\x89PNG"
+    assert "| chat-template | legacy role table |" in "\n".join(logged)

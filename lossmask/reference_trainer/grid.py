@@ -1,0 +1,158 @@
+"""The experiment grid: paths × masks × seeds from one config set, one table, one picture.
+
+Each path is one v2 config (`examples/experiment/chat-template.toml`, `renderer.toml`): the configs
+differ only in how tokens are rendered. A cell is a path config with `seed` and `data.loss_mask`
+set by `--set`-style overrides, so every cell of a seed has the same model init (the embedded
+tokenizers share one vocabulary), the same data and batch order, the same steps and the same
+held-out eval prompts; nothing but the path and the mask differs. Every cell is evaluated from its
+backend's own generation prompt (`evaluate.py`), and the table says, per cell, how often that
+prompt's next token was a trained target.
+
+All cells are loaded and checked before the first one trains, so a typo fails in a second.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lossmask.errors import ConfigError, Problem
+from lossmask.reference_trainer.distributed import Launch
+from lossmask.reference_trainer.settings import TrainSettings, load_settings
+
+if TYPE_CHECKING:  # evaluate imports torch; the CLI reads MASKS without it
+    from lossmask.reference_trainer.evaluate import StopSummary
+
+Log = Callable[[str], None]
+Warn = Callable[[Problem], None]
+
+MASKS: dict[str, str] = {
+    # What `lossmask migrate` writes for a v1 config that never set loss_mask.
+    "legacy": "{system = false, user = false, assistant = true, tool = false}",
+    "sampled": '"sampled"',
+    "all": '"all"',
+}
+"""Mask name on the command line -> the TOML value of `data.loss_mask` for that cell."""
+MASK_TITLES: dict[str, str] = {
+    "legacy": "legacy role table",
+    "sampled": '"sampled"',
+    "all": '"all"',
+}
+DEFAULT_MASKS = ("legacy", "sampled", "all")
+GRID_TABLE = "grid.md"
+GRID_PLOT = "grid.png"
+GRID_JSON = "grid.json"
+
+
+@dataclass(frozen=True)
+class Cell:
+    path: str  # the path config's file stem, e.g. "chat-template"
+    mask: str  # a MASKS key
+    seed: int
+    settings: TrainSettings
+
+    @property
+    def label(self) -> str:
+        return f"{self.path}/{self.mask}/seed{self.seed}"
+
+
+@dataclass
+class CellResult:
+    cell: Cell
+    losses: list[float]
+    summary: StopSummary | None
+    seconds: float
+
+
+@dataclass
+class GridResult:
+    results: list[CellResult] = field(default_factory=list)
+    stopped_by: int = 0  # the signal that stopped a cell early; later cells did not start
+
+
+def parse_seeds(text: str) -> tuple[int, ...]:
+    """`"0,1,2"` -> (0, 1, 2); raises ValueError with a readable message."""
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if not parts or not all(part.lstrip("-").isdigit() for part in parts):
+        raise ValueError(f"expected comma-separated integers such as 0,1,2, not {text!r}")
+    seeds = tuple(int(part) for part in parts)
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"a seed is repeated in {text!r}")
+    return seeds
+
+
+def plan_cells(
+    configs: Sequence[str | Path],
+    masks: Sequence[str],
+    seeds: Sequence[int],
+    overrides: Sequence[str],
+    *,
+    output_dir: str | Path,
+    device: str,
+    eval_examples: int,
+    max_new_tokens: int,
+) -> tuple[list[Cell], list[Problem]]:
+    """Every cell's settings, in run order (seed, then path, then mask). Raises ConfigError."""
+    stems = [Path(config).stem for config in configs]
+    if len(set(stems)) != len(stems):
+        raise ConfigError.single(
+            "two path configs have the same file name and would share an output directory",
+            suggestion="rename one",
+        )
+    unknown = [mask for mask in masks if mask not in MASKS]
+    if unknown:
+        raise ConfigError.single(
+            f"unknown mask {unknown[0]!r}", suggestion="choose from " + ", ".join(MASKS)
+        )
+    cells: list[Cell] = []
+    warnings: list[Problem] = []
+    seen: set[str] = set()
+    for seed in seeds:
+        for config, stem in zip(configs, stems, strict=True):
+            for mask in masks:
+                cell_overrides = [*overrides, f"seed={seed}", f"data.loss_mask={MASKS[mask]}"]
+                settings, found = load_settings(
+                    config,
+                    cell_overrides,
+                    device=device,
+                    output_dir=Path(output_dir) / stem / mask / f"seed{seed}",
+                    eval_examples=eval_examples,
+                    max_new_tokens=max_new_tokens,
+                )
+                cells.append(Cell(stem, mask, seed, settings))
+                for warning in found:  # the same warning from every cell of a config: once
+                    if warning.format() not in seen:
+                        seen.add(warning.format())
+                        warnings.append(warning)
+    return cells, warnings
+
+
+def run_grid(
+    cells: Sequence[Cell],
+    launch: Launch | None = None,
+    *,
+    log: Log = print,
+    warn: Warn | None = None,
+    progress: bool = True,
+) -> GridResult:
+    """Train and evaluate every cell in order (inside the caller's process group)."""
+    from lossmask.reference_trainer.experiment import train_and_evaluate
+
+    launch = launch or Launch()
+    result = GridResult()
+    for number, cell in enumerate(cells, start=1):
+        if launch.is_main:
+            log(f"== cell {number}/{len(cells)}: {cell.label} -> {cell.settings.output_dir}")
+        started = time.perf_counter()
+        outcome, stopped_by = train_and_evaluate(
+            cell.settings, launch, label=cell.label, log=log, warn=warn, progress=progress
+        )
+        seconds = time.perf_counter() - started
+        result.results.append(CellResult(cell, outcome.losses, outcome.summary, seconds))
+        if stopped_by:
+            result.stopped_by = stopped_by
+            break
+    return result
