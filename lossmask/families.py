@@ -167,26 +167,13 @@ def build_tokenizer(
     Deterministic: the corpus comes from the seeded synthetic generator and `tokenizers`' BPE
     trainer is deterministic for a fixed corpus. Special tokens get ids 0..len-1 in list order.
     """
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
     from transformers import PreTrainedTokenizerFast
+
+    from lossmask.masks.assets.embedded import train_byte_level_bpe
 
     if not special_tokens:
         raise ValueError("build_tokenizer needs at least one special token (the end of text)")
-    tokenizer = Tokenizer(models.BPE())
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
-        [
-            pre_tokenizers.Split(Regex("\n"), behavior="isolated"),
-            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
-        ]
-    )
-    tokenizer.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        special_tokens=list(special_tokens),
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    tokenizer.train_from_iterator(_corpus(corpus_seed), trainer=trainer)
+    tokenizer = train_byte_level_bpe(special_tokens, _corpus(corpus_seed), vocab_size)
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         eos_token=special_tokens[0],

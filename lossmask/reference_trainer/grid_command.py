@@ -7,14 +7,11 @@ after it saves, skip the rest and exit 130/143. The table and picture cover the 
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from lossmask.errors import ConfigError, Problem
-from lossmask.exit_codes import ExitCode
-
-Echo = Callable[[str, bool], None]  # (text, to stderr)
+from lossmask.errors import ConfigError
+from lossmask.reference_trainer.command import Echo, TrainReport, _default_echo
 
 
 @dataclass(frozen=True)
@@ -31,29 +28,10 @@ class ExperimentOptions:
 
 
 @dataclass
-class ExperimentReport:
-    errors: list[Problem] = field(default_factory=list)
-    stopped_by: int = 0
-    interrupted_before_training: bool = False
+class ExperimentReport(TrainReport):
+    """A `lossmask train` report (the exit code is decided the same way) plus the cells run."""
+
     cells_run: int = 0
-
-    @property
-    def exit_code(self) -> ExitCode:
-        from lossmask.reference_trainer.stop_signals import exit_code_for
-
-        if self.errors:
-            return ExitCode.ERROR
-        if self.stopped_by:
-            return exit_code_for(self.stopped_by)
-        if self.interrupted_before_training:
-            return ExitCode.INTERRUPTED
-        return ExitCode.OK
-
-
-def _default_echo(text: str, err: bool) -> None:
-    import click
-
-    click.echo(text, err=err)
 
 
 def execute(options: ExperimentOptions, echo: Echo = _default_echo) -> ExperimentReport:

@@ -17,7 +17,8 @@ from __future__ import annotations
 import copy
 import functools
 import json
-from typing import TYPE_CHECKING
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from lossmask.masks.assets.chat_templates import (
     GLM45_CHAT_TEMPLATE,
@@ -69,13 +70,10 @@ def _training_corpus() -> list[str]:
     return [line for line in lines if line]
 
 
-def build_tiny_tokenizer(
-    specials: tuple[str, ...], name: str, chat_template: str, *, eos_token: str
-) -> PreTrainedTokenizerFast:
-    """A byte-level BPE over the seeded corpus with these special tokens (the embedded recipe;
-    tests use it to give real template shapes a tokenizer with their own special tokens)."""
+def train_byte_level_bpe(specials: Sequence[str], corpus: Iterable[str], vocab_size: int) -> Any:
+    """A `tokenizers` byte-level BPE trained on `corpus`, newlines kept as their own pieces, the
+    special tokens first (ids 0..n-1 in order). Deterministic for a fixed corpus."""
     from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
 
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
@@ -86,12 +84,23 @@ def build_tiny_tokenizer(
     )
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=EMBEDDED_VOCAB_SIZE,
+        vocab_size=vocab_size,
         special_tokens=list(specials),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    tokenizer.train_from_iterator(_training_corpus(), trainer=trainer)
+    tokenizer.train_from_iterator(corpus, trainer=trainer)
+    return tokenizer
+
+
+def build_tiny_tokenizer(
+    specials: tuple[str, ...], name: str, chat_template: str, *, eos_token: str
+) -> PreTrainedTokenizerFast:
+    """A byte-level BPE over the seeded corpus with these special tokens (the embedded recipe;
+    tests use it to give real template shapes a tokenizer with their own special tokens)."""
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = train_byte_level_bpe(specials, _training_corpus(), EMBEDDED_VOCAB_SIZE)
     wrapped = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         eos_token=eos_token,
