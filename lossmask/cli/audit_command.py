@@ -16,6 +16,13 @@ import click
     "(default: the config's [data] name, subsets, splits and data_files).",
 )
 @click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config key (TOML value), e.g. --set tokenizer.name=./tok. Repeatable.",
+)
+@click.option(
     "--sample", type=click.IntRange(min=1), metavar="K", help="Audit K random rows, not all."
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of --sample.")
@@ -37,6 +44,7 @@ import click
 def command(
     configs: tuple[str, ...],
     data: str | None,
+    overrides: tuple[str, ...],
     sample: int | None,
     seed: int,
     jobs: int,
@@ -53,7 +61,14 @@ def command(
     from lossmask.masks.app.commands import AuditOptions, execute_audit
 
     options = AuditOptions(
-        configs, data, output_format, fail_under_stop_rate, sample=sample, seed=seed, jobs=jobs
+        configs,
+        data,
+        output_format,
+        fail_under_stop_rate,
+        sample=sample,
+        seed=seed,
+        jobs=jobs,
+        overrides=overrides,
     )
     report = execute_audit(options)
     sys.exit(int(report.exit_code))

@@ -21,6 +21,13 @@ from lossmask.masks.app.setup import MODE_CHOICES
 @click.option("--random", "random_rows", type=click.IntRange(min=1), help="Show K random rows.")
 @click.option("--seed", default=0, show_default=True, help="Seed of --random.")
 @click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config key (TOML value), e.g. --set tokenizer.name=./tok. Repeatable.",
+)
+@click.option(
     "--compare",
     type=click.Path(dir_okay=False),
     help="A second config: mark every token whose status differs.",
@@ -37,6 +44,9 @@ from lossmask.masks.app.setup import MODE_CHOICES
     help="Also write a self-contained HTML page with per-token details on hover.",
 )
 @click.option(
+    "--ids", is_flag=True, help="Also list every target: position, token id, trained, token."
+)
+@click.option(
     "--color/--no-color", default=None, help="Force colours on or off (default: when a terminal)."
 )
 def command(
@@ -45,9 +55,11 @@ def command(
     index: int | None,
     random_rows: int | None,
     seed: int,
+    overrides: tuple[str, ...],
     compare: str | None,
     mode: str | None,
     html_path: str | None,
+    ids: bool,
     color: bool | None,
 ) -> None:
     """Show which tokens of one sample train.
@@ -60,7 +72,17 @@ def command(
     from lossmask.masks.app.commands import ShowOptions, execute_show
 
     options = ShowOptions(
-        config, data, index, compare, mode, html_path, color, random=random_rows, seed=seed
+        config,
+        data,
+        index,
+        compare,
+        mode,
+        html_path,
+        color,
+        random=random_rows,
+        seed=seed,
+        overrides=overrides,
+        ids=ids,
     )
     report = execute_show(options)
     sys.exit(int(report.exit_code))

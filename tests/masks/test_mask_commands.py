@@ -171,3 +171,40 @@ def test_a_template_that_renders_nothing_is_a_row_error(tmp_path: Path) -> None:
         f"{data}:{row + 1}: row {row}: the chat template rendered nothing for this conversation"
         for row in (0, 1)
     ]
+
+
+def test_show_ids_lists_every_target_the_trainer_sees(tmp_path: Path) -> None:
+    from lossmask.masks import build_sample, generate_conversations, load_backend
+
+    data = tmp_path / "one.jsonl"
+    write_jsonl(generate_conversations(2, seed=4), data)
+    config = tmp_path / "c.toml"
+    config.write_text('[renderer]\nname = "glm-4.5"\n\n[data]\nloss_mask = "sampled"\n')
+    code, out, _ = run("show", str(config), "--data", str(data), "--index", "1", "--ids")
+    assert code == 0
+    table = out.split("position     id  trained  token\n", 1)[1].splitlines()
+    rows = [line.split(maxsplit=3) for line in table]
+    conversation = generate_conversations(2, seed=4)[1]
+    # The reference: the renderer path's sample, whose parity with renderers'
+    # build_training_sample is asserted in test_mask_parity.py.
+    sample = build_sample(conversation, "sampled", load_backend(renderer="glm-4.5"), 2048)
+    assert [int(row[1]) for row in rows] == sample.target_ids
+    assert [row[2] == "yes" for row in rows] == list(sample.loss_mask)
+
+
+def test_set_overrides_a_config_key_and_warnings_are_said_once(tmp_path: Path) -> None:
+    data = tmp_path / "one.jsonl"
+    write_jsonl(generate_conversations(2, seed=4), data)
+    config = tmp_path / "c.toml"
+    config.write_text('[data]\nfoo = 1\nloss_mask = "sampled"\n')
+    code, out, err = run(
+        "audit", str(config), "--data", str(data), "--set", "tokenizer.name=embedded:glm-4.5-notags"
+    )
+    assert code == 0
+    assert f'{config}: "sampled" on chat-template' in out
+    assert err.splitlines() == [
+        f"{config}:2: data.foo: warning: unknown key in table [data]; lossmask keeps it but does "
+        "not check or use it"
+    ]
+    code, _, err = run("audit", str(config), "--data", str(data), "--set", "data.loss_mask=3")
+    assert code == 2 and err.startswith(f"{config}:3: data.loss_mask: ")

@@ -7,12 +7,11 @@ from pathlib import Path
 import pytest
 
 from lossmask.errors import ConfigError
+from lossmask.overrides import apply_overrides, parse_override
 from lossmask.reference_trainer.outputs import write_resolved_config
 from lossmask.reference_trainer.settings import (
     SYNTHETIC_DATA,
-    apply_overrides,
     load_settings,
-    parse_override,
     unimplemented_keys,
 )
 from lossmask.schema import LossMaskRolesConfig

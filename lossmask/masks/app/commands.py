@@ -38,6 +38,8 @@ class ShowOptions:
     color: bool | None
     random: int | None = None  # show this many rows picked at random (with `seed`)
     seed: int = 0
+    overrides: tuple[str, ...] = ()  # `--set KEY=VALUE`, applied to both configs
+    ids: bool = False  # also list every target: position, token id, token, trained
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,7 @@ class AuditOptions:
     sample: int | None = None  # audit this many rows picked at random (with `seed`)
     seed: int = 0
     jobs: int = 1
+    overrides: tuple[str, ...] = ()  # `--set KEY=VALUE`, applied to every config
 
 
 @dataclass
@@ -115,10 +118,12 @@ def _show(options: ShowOptions, echo: Echo, report: MaskCommandReport) -> None:
 
     if options.compare and options.mode:
         raise MaskError("give --compare or --mode, not both")
-    setup = mask_setup_from_config(options.config)
+    setup = mask_setup_from_config(options.config, options.overrides)
+    report.problems.extend(setup.warnings)
     other = None
     if options.compare:
-        other = mask_setup_from_config(options.compare)
+        other = mask_setup_from_config(options.compare, options.overrides)
+        report.problems.extend(other.warnings)
     elif options.mode:
         other = setup.with_mode(options.mode)
     source = setup.data_source(options.data)
@@ -173,9 +178,22 @@ def _show_row(
     )
     color = options.color if options.color is not None else color_by_default(sys.stdout)
     echo(render_terminal(view, color=color), color=color)
+    if options.ids:
+        echo(_id_table(backend.tokenizer, sample))
     if options.html:
         Path(options.html).write_text(render_html(view), encoding="utf-8")
         echo(f"wrote {options.html}")
+
+
+def _id_table(tokenizer: Any, sample: Any) -> str:
+    """Every target as `position  id  token  trained`, the ids a trainer would see."""
+    tokens = tokenizer.convert_ids_to_tokens(sample.target_ids)
+    rows = ["position     id  trained  token"]
+    for position, (token_id, token, trained) in enumerate(
+        zip(sample.target_ids, tokens, sample.loss_mask, strict=True)
+    ):
+        rows.append(f"{position:8d} {token_id:6d}  {'yes' if trained else 'no':7s}  {token!r}")
+    return "\n".join(rows)
 
 
 def _audit_chunk(items: Any, setup: Any, label: str) -> Any:
@@ -226,7 +244,8 @@ def _audit(options: AuditOptions, echo: Echo, report: MaskCommandReport) -> None
         threshold /= 100  # accept 95 as well as 0.95
     audits = []
     for config in options.configs:
-        setup = mask_setup_from_config(config)
+        setup = mask_setup_from_config(config, options.overrides)
+        report.problems.extend(setup.warnings)
         source = setup.data_source(options.data)
         report.problems.extend(part.to_problem() for part in source.problems)
         if source.problems:

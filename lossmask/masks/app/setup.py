@@ -9,10 +9,12 @@ the tokenizer's directory, then the model's.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from lossmask.errors import Problem
 from lossmask.masks.engine.backends import EMBEDDED_PREFIX, MaskBackend, load_backend
 from lossmask.masks.engine.contract import MODES
 from lossmask.masks.engine.sample import MaskError
@@ -53,6 +55,7 @@ class MaskSetup:
     renderer: str | None  # None: the chat-template path
     data: str | None = None
     data_spec: Any = None  # lossmask.data.DataSpec of the config's [data], if it names a dataset
+    warnings: tuple[Problem, ...] = ()  # what validating the config found (unknown keys, ...)
 
     @property
     def description(self) -> str:
@@ -83,12 +86,16 @@ class MaskSetup:
         return open_data_source(spec)
 
 
-def mask_setup_from_config(path: str | Path) -> MaskSetup:
-    """Read a v2 config; raises `ConfigError` (file, key, line) when it is invalid."""
+def mask_setup_from_config(path: str | Path, overrides: Sequence[str] = ()) -> MaskSetup:
+    """Read a v2 config, with `--set KEY=VALUE` overrides; raises `ConfigError` (file, key, line)
+    when it is invalid. Its warnings come back in `MaskSetup.warnings`, as Problem lines."""
     from lossmask.data import data_spec
-    from lossmask.schema import load_config
+    from lossmask.overrides import apply_overrides
+    from lossmask.schema.validation import read_toml, validate_data
 
-    config = load_config(path, version=2)
+    raw, text = read_toml(path)
+    data = apply_overrides(raw, overrides) if overrides else raw
+    config, found = validate_data(data, version=2, file=str(path), text=text)
     return MaskSetup(
         label=str(path),
         loss_mask=config.data.loss_mask,
@@ -98,4 +105,5 @@ def mask_setup_from_config(path: str | Path) -> MaskSetup:
         renderer=config.renderer.name if config.renderer is not None else None,
         data=config.data.name,
         data_spec=data_spec(config.data, file=str(path)),
+        warnings=tuple(found),
     )
