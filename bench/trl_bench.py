@@ -126,7 +126,8 @@ def run_trl(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     from lossmask.reference_trainer.model import build_model
 
     settings = _settings(args, folder)
-    prepared, source = prepare(settings, lambda _message: None)
+    everything = prepare(settings, lambda _message: None)
+    prepared, source = everything.data, everything.source
     assert len(prepared.samples) == args.steps * args.batch, "pool must be one epoch exactly"
     rows: dict[str, list[list[int]]] = {"input_ids": [], "labels": []}
     for sample in prepared.samples:
