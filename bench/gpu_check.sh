@@ -59,12 +59,12 @@ else
 fi
 "$py" -c "import sys, torch; print(f'python {sys.executable}, torch {torch.__version__}')"
 
-echo "== 1. the experiment on $device"
+echo "== 1. the experiment grid (2 paths x 3 masks, seed 0) on $device"
 started=$(date +%s)
 experiment_rc=0
-"$py" -m lossmask train examples/experiment/legacy-roles.toml examples/experiment/sampled.toml \
-  --device "$device" --output-dir "$scratch/experiment" --no-progress "${experiment_flags[@]}" ||
-  experiment_rc=$?
+"$py" -m lossmask experiment examples/experiment/chat-template.toml \
+  examples/experiment/renderer.toml --seeds 0 --device "$device" \
+  --output-dir "$scratch/experiment" --no-progress "${experiment_flags[@]}" || experiment_rc=$?
 echo "$(($(date +%s) - started))" > "$scratch/experiment_seconds"
 
 echo "== 2. training throughput (tokens/s, MFU, peak memory)"
@@ -109,7 +109,7 @@ def gib(value):
 
 print(f"| {summary['device']} | figure |")
 print("|---|---|")
-print(f"| experiment, both runs (exit {sys.argv[3]}) | {summary['experiment']['seconds']} s |")
+print(f"| experiment grid, six cells (exit {sys.argv[3]}) | {summary['experiment']['seconds']} s |")
 for run in throughput:
     print(
         f"| throughput, {run['parameters'] / 1e6:,.0f}M params, density {run['density']:.0%} "
