@@ -6,22 +6,13 @@ import sys
 
 import click
 
+from lossmask.cli.options import data_option, set_option
+
 
 @click.command("audit")
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
-@click.option(
-    "--data",
-    metavar="SOURCE",
-    help="A JSONL/JSON/parquet file or folder, a save_to_disk folder or a cached hub dataset id "
-    "(default: the config's [data] name, subsets, splits and data_files).",
-)
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a config key (TOML value), e.g. --set tokenizer.name=./tok. Repeatable.",
-)
+@data_option
+@set_option
 @click.option(
     "--sample", type=click.IntRange(min=1), metavar="K", help="Audit K random rows, not all."
 )

@@ -1,4 +1,4 @@
-"""Options every config command spells the same way, and the old spellings kept as aliases."""
+"""Options several commands spell the same way, and the old spellings kept as aliases."""
 
 from __future__ import annotations
 
@@ -51,3 +51,19 @@ def prefer_alias(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
     if ctx.get_parameter_source(param.name) is ParameterSource.COMMANDLINE:
         return value
     return ctx.meta.get(f"lossmask.alias.{param.name}", value)
+
+
+# `show` and `audit`: where the rows come from, and `--set` overrides of the config.
+data_option = click.option(
+    "--data",
+    metavar="SOURCE",
+    help="A JSONL/JSON/parquet file or folder, a save_to_disk folder or a cached hub dataset id "
+    "(default: the config's [data] name, subsets, splits and data_files).",
+)
+set_option = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Override a config key (TOML value), e.g. --set tokenizer.name=./tok. Repeatable.",
+)

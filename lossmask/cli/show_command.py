@@ -6,27 +6,17 @@ import sys
 
 import click
 
+from lossmask.cli.options import data_option, set_option
 from lossmask.masks.app.setup import MODE_CHOICES
 
 
 @click.command("show")
 @click.argument("config", type=click.Path(dir_okay=False))
-@click.option(
-    "--data",
-    metavar="SOURCE",
-    help="A JSONL/JSON/parquet file or folder, a save_to_disk folder or a cached hub dataset id "
-    "(default: the config's [data] name, subsets, splits and data_files).",
-)
+@data_option
 @click.option("--index", type=click.IntRange(min=0), help="Which row to show, from 0 (default: 0).")
 @click.option("--random", "random_rows", type=click.IntRange(min=1), help="Show K random rows.")
 @click.option("--seed", default=0, show_default=True, help="Seed of --random.")
-@click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a config key (TOML value), e.g. --set tokenizer.name=./tok. Repeatable.",
-)
+@set_option
 @click.option(
     "--compare",
     type=click.Path(dir_okay=False),
