@@ -8,8 +8,9 @@ Measures in one run, on the same files (best of --repeat, wall clock):
 2. write mode over a legacy tree vs a bare tomlkit parse + dump + write of the files that change
    (target <= 1.3x);
 3. `--jobs 2` vs `--jobs 1`, write mode and check mode (target >= 1.7x on 2 cores);
-4. write mode on one --big-mb file (default 50: a legacy config whose `[[eval.source]]` tables
-   embed long prompts) against a `tomllib` parse of it (target: under 20 s).
+4. `lossmask migrate` on one file of each --big-mb size (default 50: a legacy config whose
+   `[[eval.source]]` tables embed long prompts) against a `tomllib` parse of it, each in its own
+   process, with its peak memory (target: under 20 s for 50 MB; `--big-mb 50 1024` adds 1 GB).
 
 Every `migrate` run goes through `lossmask.migrate.command.run`, stack discovery included: the
 walk for launch scripts and the launch lines in every file's comments.
@@ -24,6 +25,7 @@ import argparse
 import os
 import random
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from lossmask.migrate.command import run
 from lossmask.migrate.options import MigrateOptions
+
+REPO = Path(__file__).resolve().parents[1]
 
 HEADER = """# {title}
 # Generated for the lossmask migrate benchmark (prime-rl shape).
@@ -184,6 +188,18 @@ def best_pair(repeat: int, first: Timed, second: Timed) -> tuple[float, float]:
     return min(times[0]), min(times[1])
 
 
+def measured_child(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak memory (max RSS, MB) of one child process run to its end."""
+    start = time.perf_counter()
+    child = subprocess.Popen(command, env={**os.environ, "PYTHONPATH": str(REPO)})
+    _, status, usage = os.wait4(child.pid, 0)
+    seconds = time.perf_counter() - start
+    child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+    if child.returncode != 0:
+        raise SystemExit(f"{command[:3]} exited with {child.returncode}")
+    return seconds, usage.ru_maxrss / 1024  # Linux reports kilobytes
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
@@ -192,7 +208,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dir", default=None, help="where to generate (default: a temp dir)")
-    parser.add_argument("--big-mb", type=int, default=50, help="size of the one big file (MB)")
+    parser.add_argument(
+        "--big-mb", type=int, nargs="+", default=[50], help="size of each big file (MB)"
+    )
     args = parser.parse_args()
     # Taken before this script loads the machine itself: the 1-minute load average that follows
     # the tree's generation counts that work too, so it cannot say whether something else ran.
@@ -234,7 +252,7 @@ def main() -> None:
     def migrate(mode: str, jobs: int, root: Path) -> Callable[[], object]:
         return lambda: run(MigrateOptions([str(root)], mode=mode, jobs=jobs))  # type: ignore[arg-type]
 
-    rows = []
+    rows: list[tuple[str, float, str, float, float | None, str]] = []
     n = args.repeat
     load_before = os.getloadavg()[0]
     check_1, parse = best_pair(
@@ -253,21 +271,27 @@ def main() -> None:
         n, (nothing, migrate("check", 1, migrated)), (nothing, migrate("check", 2, migrated))
     )
     rows.append(("--check, migrated, -j1", check_1b, "--check, migrated, -j2", check_2, 1.7, ">="))
-    big_text = big_config(args.big_mb, args.seed)
-    big = base / "big" / "sft.toml"
-    big.parent.mkdir()
-
-    def fresh_big() -> None:
+    peaks = []
+    for megabytes in args.big_mb:
+        big_text = big_config(megabytes, args.seed)
+        big = base / f"big-{megabytes}" / "sft.toml"
+        big.parent.mkdir()
         big.write_text(big_text)
-
-    def tomllib_parse_big() -> None:
-        tomllib.loads(big.read_text())
-
-    big_write, big_parse = best_pair(
-        1, (fresh_big, migrate("write", 1, big.parent)), (nothing, tomllib_parse_big)
-    )
-    big_name = f"write, one {len(big_text) / 1e6:.0f} MB file"
-    rows.append((big_name, big_write, "tomllib parse of it", big_parse, None, "<20s"))
+        big_chars = len(big_text)
+        del big_text  # the children read the file; this process need not hold it meanwhile
+        # Each side is its own process (interpreter start included): its peak memory is its own.
+        big_parse, parse_peak = measured_child(
+            [sys.executable, "-c", f"import tomllib; tomllib.loads(open({str(big)!r}).read())"]
+        )
+        big_write, write_peak = measured_child(
+            [sys.executable, "-m", "lossmask", "migrate", "-q", str(big.parent)]
+        )
+        big_name = f"write, one {big_chars / 1e6:.0f} MB file"
+        # The issue's target is for 50 MB; a bigger file is measured, with no target.
+        sense = "<20s" if megabytes <= 50 else "(no target)"
+        rows.append((big_name, big_write, "tomllib parse of it", big_parse, None, sense))
+        peaks.append((big_chars, write_peak, parse_peak))
+        big.unlink()
     print(
         f"load average at start: {load_at_start:.2f}; before timing (after the setup): "
         f"{load_before:.2f}"
@@ -278,13 +302,18 @@ def main() -> None:
         if target is None:  # an absolute target, in seconds
             print(
                 f"{name:34} {ours:7.3f}   {other_name:36} {other:7.3f}  {ratio:5.2f}  "
-                f"{sense} {'ok' if ours < 20 else 'MISSED'}"
+                f"{sense}{'' if sense != '<20s' else ' ok' if ours < 20 else ' MISSED'}"
             )
             continue
         ok = ratio <= target if sense == "<=" else ratio >= target
         print(
             f"{name:34} {ours:7.3f}   {other_name:36} {other:7.3f}  {ratio:5.2f}  "
             f"{sense} {target} {'ok' if ok else 'MISSED'}"
+        )
+    for big_chars, write_peak, parse_peak in peaks:
+        print(
+            f"peak memory (max RSS) of the {big_chars / 1e6:.0f} MB file's processes: migrate "
+            f"{write_peak:.0f} MB, tomllib parse {parse_peak:.0f} MB"
         )
     print(f"load average after timing: {os.getloadavg()[0]:.2f}")
     shutil.rmtree(base, ignore_errors=True)

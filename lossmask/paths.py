@@ -84,53 +84,87 @@ def iter_toml_files(paths: Iterable[str | Path]) -> Iterator[Path | UnlistedDire
                 yield Path(entry[0])
 
 
-Walked = tuple[str, bool] | UnlistedDirectory | LeftoverTemporary
+class LaunchFile(NamedTuple):
+    """A script, Makefile, Markdown or CI file met in a walk that looks for launch lines."""
+
+    path: str
 
 
-def walk_toml_files(top: str) -> list[Walked]:
-    """(path, is a symbolic link) of each `*.toml` file under `top`.
+# Files that hold launch lines (`uv run sft @ a.toml @ b.toml`) besides TOML comments.
+LAUNCH_SUFFIXES = (".sh", ".bash", ".zsh", ".md", ".markdown", ".mk", ".yml", ".yaml")
+LAUNCH_NAMES = frozenset({"Makefile", "makefile", "GNUmakefile", "Justfile", "justfile"})
+# Hidden directories that hold launch lines (CI workflows): walked for launch files only.
+LAUNCH_DIRECTORIES = frozenset({".github", ".gitlab", ".circleci", ".buildkite"})
 
-    A directory's own files (sorted) come before its subdirectories (sorted, depth first), as
-    `os.walk` lists them, skipping hidden directories and `SKIPPED_DIRECTORIES`, never entering
-    linked directories (no cycles, nothing outside the tree). A directory that cannot be listed
-    takes its place in that order as an `UnlistedDirectory`; a `migrate` temporary file is listed
-    as a `LeftoverTemporary`. Built on `os.scandir` entries, whose
-    type is known without a `stat` per file, and a loop instead of nested generators: `migrate`
-    discovers files before it splits the work between processes, so this time is never shared out.
+
+def is_launch_file(name: str) -> bool:
+    return name in LAUNCH_NAMES or name.endswith(LAUNCH_SUFFIXES)
+
+
+Walked = tuple[str, bool] | UnlistedDirectory | LeftoverTemporary | LaunchFile
+
+
+def walk(top: str, *, launch_files: bool = False) -> Iterator[list[Walked]]:
+    """What each directory under `top` holds for a command, one list per directory listed.
+
+    Each list holds (path, is a symbolic link) of the directory's `*.toml` files, a `migrate`
+    temporary file as a `LeftoverTemporary`, and with `launch_files` its scripts, Makefiles,
+    Markdown and CI YAML as `LaunchFile`s, in name order. A directory that cannot be listed is
+    a list of one `UnlistedDirectory`. A directory's own files come before its subdirectories
+    (sorted, depth first), as `os.walk` lists them; hidden directories and
+    `SKIPPED_DIRECTORIES` are skipped and linked directories never entered (no cycles, nothing
+    outside the tree), except that `launch_files` enters `LAUNCH_DIRECTORIES` (`.github`) for
+    launch files only.
+
+    One walk finds both kinds of file, and yields each directory as soon as it is listed, so
+    `migrate` can hand the first files to its workers while it lists the rest. Built on
+    `os.scandir` entries, whose type is known without a `stat` per file.
     """
-    found: list[Walked] = []
     # Paths are written as `str(Path(...))` writes them: normalized once at the top, then joined,
-    # except that under "." `Path` drops the leading "./".
-    pending = [str(Path(top))]
+    # except that under "." `Path` drops the leading "./". The flag: launch files only.
+    pending = [(str(Path(top)), False)]
     while pending:
-        directory = pending.pop()
+        directory, launch_only = pending.pop()
         prefix = "" if directory == "." else os.path.join(directory, "")
         try:
             with os.scandir(directory) as listing:
                 entries = sorted(listing, key=lambda entry: entry.name)
         except OSError as exc:
-            found.append(UnlistedDirectory(directory, describe_error(exc)))
+            if not launch_only:
+                yield [UnlistedDirectory(directory, describe_error(exc))]
             continue
+        found: list[Walked] = []
         subdirectories = []
         for entry in entries:
+            name = entry.name
             try:
                 is_dir = entry.is_dir()
             except OSError:
                 is_dir = False
             if not is_dir:
-                if entry.name.endswith(".toml"):
-                    found.append((prefix + entry.name, entry.is_symlink()))
-                elif entry.name.endswith(TEMP_SUFFIX):
-                    found.append(LeftoverTemporary(prefix + entry.name))
-            elif not (
-                entry.name.startswith(".")
-                or entry.name in SKIPPED_DIRECTORIES
-                or entry.is_symlink()
-            ):
-                subdirectories.append(prefix + entry.name)
+                if launch_files and is_launch_file(name):
+                    found.append(LaunchFile(prefix + name))
+                elif launch_only:
+                    continue
+                elif name.endswith(".toml"):
+                    found.append((prefix + name, entry.is_symlink()))
+                elif name.endswith(TEMP_SUFFIX):
+                    found.append(LeftoverTemporary(prefix + name))
+            elif name in SKIPPED_DIRECTORIES or entry.is_symlink():
+                continue
+            elif not name.startswith("."):
+                subdirectories.append((prefix + name, launch_only))
+            elif launch_files and name in LAUNCH_DIRECTORIES:
+                subdirectories.append((prefix + name, True))
+        if found:
+            yield found
         # A stack: pushed in reverse, so the first subdirectory is walked next, depth first.
         pending.extend(reversed(subdirectories))
-    return found
+
+
+def walk_toml_files(top: str) -> list[Walked]:
+    """Every entry `walk(top)` yields, in order, as one list."""
+    return [entry for listed in walk(top) for entry in listed]
 
 
 def describe_error(exc: OSError) -> str:

@@ -195,7 +195,7 @@ def test_recursion_anywhere_in_a_migration_is_reported(monkeypatch: pytest.Monke
     def too_deep_to_compare(*args: object) -> None:
         raise RecursionError("maximum recursion depth exceeded in comparison")
 
-    monkeypatch.setattr(safety, "verify", too_deep_to_compare)
+    monkeypatch.setattr(safety, "verify_meaning", too_deep_to_compare)
     message = (
         "deep.toml:5: nesting too deep: arrays and inline tables nested 40 levels deep, more "
         "than lossmask can follow (write the inner levels as [table] headers, or split the value "

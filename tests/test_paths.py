@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from lossmask.paths import UnlistedDirectory, iter_toml_files, walk_toml_files
+from lossmask.paths import LaunchFile, UnlistedDirectory, iter_toml_files, walk, walk_toml_files
 from tests.conftest import REPO_ROOT
 
 
@@ -47,14 +47,16 @@ def test_named_files_come_first_as_given_even_when_missing(toml_tree: Path) -> N
 def test_a_directory_that_cannot_be_listed_takes_its_place_in_the_walk(tmp_path: Path) -> None:
     # Permissions bind only without root's override: as root the walk runs under setpriv with
     # CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH dropped.
-    for name in ("a.toml", "locked/hidden.toml", "z/b.toml"):
+    for name in ("a.toml", "locked/hidden.toml", "z/b.toml", ".github/ci.yml"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text("")
     (tmp_path / "locked").chmod(0)
+    (tmp_path / ".github").chmod(0)  # searched for launch lines only: nothing to report there
     command = [
         sys.executable,
         "-c",
-        "from lossmask.paths import walk_toml_files; print(walk_toml_files('.'))",
+        "from lossmask.paths import walk, walk_toml_files; print(walk_toml_files('.')); "
+        "print([entry for listed in walk('.', launch_files=True) for entry in listed])",
     ]
     if os.geteuid() == 0:
         if shutil.which("setpriv") is None:
@@ -72,14 +74,45 @@ def test_a_directory_that_cannot_be_listed_takes_its_place_in_the_walk(tmp_path:
         )
     finally:
         (tmp_path / "locked").chmod(0o755)
-    assert (
-        done.stdout
-        == repr(
-            [
-                ("a.toml", False),
-                UnlistedDirectory("locked", "permission denied"),
-                ("z/b.toml", False),
-            ]
-        )
-        + "\n"
-    )
+        (tmp_path / ".github").chmod(0o755)
+    walked = [
+        ("a.toml", False),
+        UnlistedDirectory("locked", "permission denied"),
+        ("z/b.toml", False),
+    ]
+    assert done.stdout == f"{walked!r}\n{walked!r}\n"
+
+
+def test_one_walk_lists_configs_and_launch_files_directory_by_directory(toml_tree: Path) -> None:
+    for name in [
+        "run.sh",
+        "Makefile",
+        "README.md",
+        "sub/train.yaml",
+        ".github/workflows/ci.yml",
+        ".github/workflows/not-a-config.toml",  # CI directories are searched for launches only
+        ".hidden/launch.sh",  # other hidden directories are not searched at all
+        "node_modules/pkg/run.sh",
+    ]:
+        (toml_tree / name).parent.mkdir(parents=True, exist_ok=True)
+        (toml_tree / name).write_text("")
+    assert list(walk(".", launch_files=True)) == [
+        [
+            LaunchFile("Makefile"),
+            LaunchFile("README.md"),
+            ("a.toml", False),
+            ("b.toml", False),
+            ("dangling.toml", True),
+            ("link.toml", True),
+            LaunchFile("run.sh"),
+        ],
+        [LaunchFile(".github/workflows/ci.yml")],
+        [("a-dir/c.toml", False)],
+        [("dir.toml/inside.toml", False)],
+        [("sub/.x.toml", False), LaunchFile("sub/train.yaml"), ("sub/z.toml", False)],
+        [("sub/deeper/y.toml", False)],
+    ]
+    # Without launch files the same walk is the configs' walk, and skips .github entirely.
+    assert [entry for listed in walk(".") for entry in listed] == walk_toml_files(".")
+    assert not any(isinstance(entry, LaunchFile) for entry in walk_toml_files("."))
+    assert ("a.toml", False) in walk_toml_files(".")

@@ -1,6 +1,7 @@
 """`lossmask migrate` as a function of its options: decide, check, write, print, report.
 
-1. every discovered file is read and decided on its own (in worker processes; nothing written);
+1. every discovered file is read and decided on its own (in worker processes, which start on the
+   first files while the walk lists the rest; nothing written);
 2. the stacks are collected: those given (`@ a.toml @ b.toml`, `--standalone`) and those the
    tree's launch lines compose (TOML comments, scripts, Makefiles, Markdown, CI YAML);
 3. every file in a stack is decided by its stacks instead (`stack_plan`); a file that looks like
@@ -61,16 +62,6 @@ def _searched(options: MigrateOptions) -> list[str]:
     return [path for path in options.paths if os.path.isdir(path)] if options.find_launches else []
 
 
-def _script_launches(directories: Sequence[str]) -> list[launches.LaunchLine]:
-    """Launch lines in the scripts, Makefiles, Markdown and CI files under `directories`."""
-    return [
-        line
-        for directory in directories
-        for name in launches.walk_launch_files(directory)
-        for line in launches.read_launch_file(name)
-    ]
-
-
 def _found_stacks(
     directories: Sequence[str],
     by_target: dict[str, str],
@@ -126,18 +117,25 @@ def run(options: MigrateOptions, progress: TextIO | None = None) -> MigrateRepor
     """Migrate what `options` names and return the report; prints nothing."""
     given = _given_stacks(options)
     named = [layer.path for stack in given for layer in stack.layers]
-    jobs = files.discover([*options.paths, *named])
     directories = _searched(options)
+    # One walk finds the configs and the scripts, Makefiles, Markdown and CI files beside them.
+    discovery = files.Discovery([*options.paths, *named], launch_roots=directories)
     script_lines: list[launches.LaunchLine] = []
 
-    def find_scripts() -> None:  # while the workers read the configs
-        script_lines.extend(_script_launches(directories))
+    def read_scripts() -> None:  # once the walk is done, while the workers read the configs
+        for name in discovery.launch_files:
+            script_lines.extend(launches.read_launch_file(name))
 
-    if progress is not None and len(jobs) >= PROGRESS_THRESHOLD:
-        with click.progressbar(length=len(jobs), label="Migrating", file=progress) as bar:
-            results = process_all(jobs, options, lambda _: bar.update(1), find_scripts)
+    if progress is not None:
+        jobs = list(discovery)  # a bar needs its length
+        if len(jobs) >= PROGRESS_THRESHOLD:
+            with click.progressbar(length=len(jobs), label="Migrating", file=progress) as bar:
+                results = process_all(jobs, options, lambda _: bar.update(1), read_scripts)
+        else:
+            results = process_all(jobs, options, meanwhile=read_scripts)
     else:
-        results = process_all(jobs, options, meanwhile=find_scripts)
+        results = process_all(discovery, options, meanwhile=read_scripts)
+    jobs = discovery.jobs
     # `job.target` is absolute (and resolved, for a link): launch paths are looked up in it.
     by_target = {job.target: job.path for job in jobs}
     # A file named in a stack and met in a walk is one file, named as the walk names it.

@@ -3,7 +3,8 @@
 The decision is made on the `tomllib` dict (fast, and most files need nothing); only a file that
 needs a change is parsed with tomlkit, edited, rendered and verified. tomlkit parses ten times
 slower than `tomllib`, so it is given only the blocks the edit touches when that is provably the
-same (`fragment`); the whole new text is verified either way.
+same (`fragment`); then the text checks run on those blocks too, and the meaning checks on the
+new dict they give (`safety.verify_part`), so a big file is parsed whole once, not twice.
 """
 
 from __future__ import annotations
@@ -32,8 +33,9 @@ class Outcome:
     problems: list[Problem] = field(default_factory=list)
 
 
-# Checks a rewrite (old text, old dict, new text) and returns the new dict and the problems.
-Check = Callable[[str, dict[str, Any], str], tuple[dict[str, Any], list[Problem]]]
+# What a rewrite must mean: (old dict, new dict) -> problems. The text checks (it parses, keeps
+# comments and line endings) are the engine's, on the part or the whole text.
+Check = Callable[[dict[str, Any], dict[str, Any]], list[Problem]]
 
 
 def _rewrite_part(
@@ -66,10 +68,23 @@ def _rewrite_part(
         return None
     if not part.endswith(following):
         return None
-    rendered = text[:start] + part[: len(part) - len(following)] + text[end:]
-    rendered = safety.keep_line_endings(text, rendered)
-    new, problems = check(text, config, rendered)
-    return None if problems else (rendered, new)
+    part = safety.keep_line_endings(
+        text, part[: len(part) - len(following)], at_end=end == len(text)
+    )
+    new = safety.verify_part(text, config, bounds, following, part, names)
+    if new is None or check(config, new):
+        return None
+    return _splice(text, bounds, part), new
+
+
+def _splice(text: str, bounds: tuple[int, int], part: str) -> str:
+    """`text[:start] + part + text[end:]`, without a copy of `text[end:]` on the way when the
+    old part's first occurrence is at `start` (a 1 GB file then costs one new text, not two)."""
+    start, end = bounds
+    old = text[start:end]
+    if text.find(old, 0, end) == start:
+        return text.replace(old, part, 1)
+    return text[:start] + part + text[end:]
 
 
 def _rewrite_whole(
@@ -91,7 +106,10 @@ def _rewrite_whole(
             )
         ]
     rendered = safety.keep_line_endings(text, rendered)
-    new, problems = check(text, config, rendered)
+    new, problems = safety.verify_text(text, rendered)
+    if new is None:
+        return problems
+    problems = check(config, new) + problems
     return problems if problems else (rendered, new)
 
 
@@ -128,7 +146,7 @@ def _migrate_config(
         if not inspection.changes:
             continue
         result = rewrite(
-            step, current_text, current, inspection.changes, partial(safety.verify, step)
+            step, current_text, current, inspection.changes, partial(safety.verify_meaning, step)
         )
         if isinstance(result, list):
             return Outcome(problems=located(result, file, current_text))

@@ -26,19 +26,21 @@ import signal
 import stat
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from lossmask.errors import Problem
 from lossmask.paths import (
     TEMP_SUFFIX,
+    LaunchFile,
     LeftoverTemporary,
     UnlistedDirectory,
+    Walked,
     cannot_read,
     is_directory,
     link_problem,
-    walk_toml_files,
+    walk,
 )
 
 # The one call between "temporary file complete" and "original replaced"; tests swap it to inject a
@@ -63,53 +65,85 @@ class FileJob:
         return self.target != os.path.abspath(self.path)
 
 
-def discover(paths: Iterable[str]) -> list[FileJob]:
-    """Files named on the command line, and `*.toml` files under named directories, in order.
+# What discovery looks at: an entry of a walk, or a path named on the command line (no link flag).
+_Entry = Walked | tuple[str, None]
 
-    A path that cannot be looked at (missing, in a directory without search permission, a link
-    loop) and a directory that cannot be listed become jobs that carry their problem, in order.
+
+class Discovery:
+    """The files named on the command line, and `*.toml` files under named directories, in order.
+
+    Iterating yields the jobs one directory at a time, as the walk lists them, so the work on the
+    first files can start before the walk ends (`runner.map_files`); `jobs` holds every job
+    yielded so far. A path that cannot be looked at (missing, in a directory without search
+    permission, a link loop) and a directory that cannot be listed become jobs that carry their
+    problem, in order. Under the directories in `launch_roots` the same walk collects the
+    scripts, Makefiles, Markdown and CI YAML that may hold launch lines, in `launch_files`.
     """
-    jobs: list[FileJob] = []
-    seen: set[str] = set()
-    leftovers = _Leftovers()
-    for given in paths:
-        found: Iterable[tuple[str, bool | None] | UnlistedDirectory | LeftoverTemporary]
-        if is_directory(given):
-            found = walk_toml_files(str(Path(given)))
+
+    def __init__(self, paths: Iterable[str], launch_roots: Collection[str] = ()) -> None:
+        self.paths = list(paths)
+        self.launch_roots = set(launch_roots)
+        self.jobs: list[FileJob] = []
+        self.launch_files: list[str] = []
+
+    def __iter__(self) -> Iterator[FileJob]:
+        seen: set[str] = set()
+        leftovers = _Leftovers()
+        for given in self.paths:
+            listings: Iterable[Sequence[_Entry]]
+            if is_directory(given):
+                listings = walk(str(Path(given)), launch_files=given in self.launch_roots)
+            else:
+                listings = [[(str(Path(given)), None)]]
+            for listing in listings:
+                # A listing's leftover temporary files are known before its jobs are attached.
+                found = [job for entry in listing if (job := self._job(entry, seen, leftovers))]
+                for job in found:
+                    job = leftovers.attach(job)
+                    self.jobs.append(job)
+                    yield job
+
+    def _job(
+        self,
+        entry: _Entry,
+        seen: set[str],
+        leftovers: _Leftovers,
+    ) -> FileJob | None:
+        if isinstance(entry, UnlistedDirectory):
+            return FileJob(entry.path, os.path.abspath(entry.path), entry.problem())
+        if isinstance(entry, LeftoverTemporary):
+            leftovers.add(os.path.abspath(entry.path))
+            return None
+        if isinstance(entry, LaunchFile):
+            self.launch_files.append(entry.path)
+            return None
+        path, listed_link = entry
+        if listed_link is None:  # named on the command line, not listed by the walk
+            try:
+                is_link = stat.S_ISLNK(os.lstat(path).st_mode)
+            except OSError as exc:
+                return FileJob(path, os.path.abspath(path), _unreadable(path, exc))
         else:
-            found = [(str(Path(given)), None)]
-        for entry in found:
-            if isinstance(entry, UnlistedDirectory):
-                jobs.append(FileJob(entry.path, os.path.abspath(entry.path), entry.problem()))
-                continue
-            if isinstance(entry, LeftoverTemporary):
-                leftovers.add(os.path.abspath(entry.path))
-                continue
-            path, listed_link = entry
-            if listed_link is None:  # named on the command line, not listed by the walk
-                try:
-                    is_link = stat.S_ISLNK(os.lstat(path).st_mode)
-                except OSError as exc:
-                    jobs.append(FileJob(path, os.path.abspath(path), _unreadable(path, exc)))
-                    continue
-            else:
-                is_link = listed_link
-            if is_link:
-                target = os.path.realpath(path)
-                broken = link_problem(path)
-                if broken is not None:
-                    problem = Problem(broken.message, file=path, suggestion=broken.suggestion)
-                    jobs.append(FileJob(path, target, problem))
-                    continue
-            else:
-                target = os.path.abspath(path)
-                if listed_link is not None:
-                    leftovers.listed.add(os.path.dirname(target))
-            if target in seen:
-                continue
-            seen.add(target)
-            jobs.append(FileJob(path, target))
-    return [leftovers.attach(job) for job in jobs]
+            is_link = listed_link
+        if is_link:
+            target = os.path.realpath(path)
+            broken = link_problem(path)
+            if broken is not None:
+                problem = Problem(broken.message, file=path, suggestion=broken.suggestion)
+                return FileJob(path, target, problem)
+        else:
+            target = os.path.abspath(path)
+            if listed_link is not None:
+                leftovers.listed.add(os.path.dirname(target))
+        if target in seen:
+            return None
+        seen.add(target)
+        return FileJob(path, target)
+
+
+def discover(paths: Iterable[str]) -> list[FileJob]:
+    """Every job `Discovery(paths)` yields, in order."""
+    return list(Discovery(paths))
 
 
 # What `atomic_write` names its temporary files: "." + name + "." + 8 random characters + suffix.
@@ -309,9 +343,14 @@ def _keep_owner_and_attributes(target: str, temporary: str, original: os.stat_re
             ) from None
 
 
-def atomic_write(target: str, data: bytes, original: os.stat_result) -> None:
-    """Replace `target` with `data` atomically, keeping its permissions, owner, group, extended
-    attributes and ACLs as far as the OS allows (`_keep_owner_and_attributes`).
+# Text is encoded and written this many characters at a time, so a 1 GB rewrite is never held
+# twice (as text and as bytes).
+WRITE_CHUNK = 8 * 1024 * 1024
+
+
+def atomic_write(target: str, text: str, original: os.stat_result) -> None:
+    """Replace `target` with `text` (UTF-8) atomically, keeping its permissions, owner, group,
+    extended attributes and ACLs as far as the OS allows (`_keep_owner_and_attributes`).
 
     `original` is the stat taken before the file was read: if the file changed since (an editor
     saved it meanwhile), nothing is written and `WriteRefused` is raised. The temporary file is
@@ -326,7 +365,8 @@ def atomic_write(target: str, data: bytes, original: os.stat_result) -> None:
                 dir=directory, prefix="." + os.path.basename(target) + ".", suffix=TEMP_SUFFIX
             )
             with os.fdopen(descriptor, "wb") as handle:
-                handle.write(data)
+                for start in range(0, len(text), WRITE_CHUNK):
+                    handle.write(text[start : start + WRITE_CHUNK].encode("utf-8"))
                 handle.flush()
                 os.fsync(handle.fileno())
             _keep_owner_and_attributes(target, temporary, original)

@@ -17,15 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from lossmask.errors import format_key
-from lossmask.paths import SKIPPED_DIRECTORIES
 from lossmask.schema.sections import sft_sections
 from lossmask.stacks import KeyPath, Layer
 
-# Files that hold launch lines besides TOML comments.
-LAUNCH_SUFFIXES = (".sh", ".bash", ".zsh", ".md", ".markdown", ".mk", ".yml", ".yaml")
-LAUNCH_NAMES = frozenset({"Makefile", "makefile", "GNUmakefile", "Justfile", "justfile"})
-# Hidden directories that hold launch lines (CI workflows); every other hidden one is skipped.
-LAUNCH_DIRECTORIES = frozenset({".github", ".gitlab", ".circleci", ".buildkite"})
 # prime-rl's entrypoints; the last one named before the layers is the launch's command.
 ENTRYPOINTS = ("sft", "rl", "trainer", "orchestrator", "inference", "eval")
 
@@ -105,38 +99,6 @@ def launch_lines(text: str, file: str, *, comments_only: bool) -> list[LaunchLin
 
 def _nesting(option: str | None) -> KeyPath:
     return tuple(option[2:].split(".")) if option else ()
-
-
-def is_launch_file(name: str) -> bool:
-    return name in LAUNCH_NAMES or name.endswith(LAUNCH_SUFFIXES)
-
-
-def walk_launch_files(top: str) -> list[str]:
-    """Scripts, Makefiles, Markdown and CI YAML under `top` (TOML files are read by migrate)."""
-    found: list[str] = []
-    pending = [os.path.normpath(top)]
-    while pending:
-        directory = pending.pop()
-        prefix = "" if directory == "." else os.path.join(directory, "")  # as migrate names files
-        try:
-            with os.scandir(directory) as listing:
-                entries = sorted(listing, key=lambda entry: entry.name)
-        except OSError:
-            continue  # discovery of the configs themselves reports unreadable directories
-        subdirectories = []
-        for entry in entries:
-            try:
-                is_dir = entry.is_dir(follow_symlinks=False)
-            except OSError:
-                continue
-            if is_dir:
-                hidden = entry.name.startswith(".") and entry.name not in LAUNCH_DIRECTORIES
-                if not hidden and entry.name not in SKIPPED_DIRECTORIES:
-                    subdirectories.append(prefix + entry.name)
-            elif is_launch_file(entry.name):
-                found.append(prefix + entry.name)
-        pending.extend(reversed(subdirectories))
-    return found
 
 
 def read_launch_file(path: str) -> list[LaunchLine]:

@@ -1,15 +1,16 @@
 """Run a migration over many files: one result per file, one bad file never stops the others.
 
-Files are independent, so `--jobs N` splits them into contiguous batches for a process pool (fork
-where the platform has it: no re-import per worker). Results come back in discovery order, so the
-output is the same for any N.
+Files are independent, so `--jobs N` hands them in contiguous batches to a process pool (fork
+where the platform has it: no re-import per worker), as discovery finds them. Results come back
+in discovery order, so the output is the same for any N.
 """
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
@@ -99,7 +100,7 @@ def write(result: FileResult) -> FileResult:
     job = files.FileJob(result.path, result.target or os.path.abspath(result.path))
     try:
         files.check_writable(job)
-        files.atomic_write(job.target, result.new_text.encode("utf-8"), result.before)
+        files.atomic_write(job.target, result.new_text, result.before)
     except files.WriteRefused as exc:
         problem = exc.problem
         if problem.file != job.path:
@@ -111,32 +112,25 @@ def write(result: FileResult) -> FileResult:
     return replace(result, status="migrated", new_text=None)
 
 
-# The work list, handed to each worker once when it starts (inherited, not pickled, where
-# processes fork); batches then travel as index ranges instead of pickled items.
-_worker_items: Sequence[object] = ()
+# The function, handed to each worker once when it starts (inherited, not pickled, where
+# processes fork); the items then travel in batches.
 _worker_function: Callable[[Any], FileResult] | None = None
 
 
-def _adopt(items: Sequence[object], function: Callable[[Any], FileResult]) -> None:
-    global _worker_items, _worker_function
-    _worker_items, _worker_function = items, function
+def _adopt(function: Callable[[Any], FileResult]) -> None:
+    global _worker_function
+    _worker_function = function
 
 
-def _process_range(bounds: tuple[int, int]) -> list[FileResult]:
-    start, end = bounds
+def _process_batch(batch: Sequence[object]) -> list[FileResult]:
     assert _worker_function is not None
-    return [_worker_function(item) for item in _worker_items[start:end]]
+    return [_worker_function(item) for item in batch]
 
 
 # At most this many files per batch: while one worker finishes the last batch the others idle,
 # so a batch should be a small slice of the run (tens of milliseconds, not a sixteenth of it),
 # while one round trip to a worker still carries many files.
-BATCH_FILES = 32
-
-
-def _ranges(total: int, count: int) -> list[tuple[int, int]]:
-    size = max(1, min(BATCH_FILES, -(-total // count)))
-    return [(start, min(start + size, total)) for start in range(0, total, size)]
+BATCH_FILES = 64
 
 
 def worker_count(jobs: int | None, file_count: int) -> int:
@@ -147,44 +141,63 @@ def worker_count(jobs: int | None, file_count: int) -> int:
     return max(1, min(os.cpu_count() or 1, file_count // PARALLEL_THRESHOLD))
 
 
+def _enough_to_decide(jobs: int | None) -> int:
+    """How many items settle `worker_count`: any count above this gives the same answer."""
+    return jobs if jobs is not None else (os.cpu_count() or 1) * PARALLEL_THRESHOLD
+
+
 T = TypeVar("T")
+
+
+def _batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Lists of `size` items in order, the last one shorter (`itertools.batched` is 3.12+)."""
+    iterator = iter(items)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
 
 
 def map_files(
     function: Callable[[T], FileResult],
-    items: Sequence[T],
-    workers: int,
+    items: Iterable[T],
+    jobs: int | None,
     on_result: Callable[[FileResult], None] | None = None,
     meanwhile: Callable[[], None] | None = None,
 ) -> list[FileResult]:
-    """`function` over `items`, in order, in `workers` processes (fork where the OS has it).
+    """`function` over `items`, in order, in `worker_count` processes (fork where the OS has it).
 
-    `meanwhile` runs in this process while the workers start on the items (first, with one).
+    `items` may be a generator that is still finding them (`files.Discovery`): the workers start
+    on the first batches while it finds the rest. `meanwhile` runs in this process once every
+    item has been handed out (before the first, in one process).
     """
+    iterator = iter(items)
+    head = list(itertools.islice(iterator, _enough_to_decide(jobs)))
+    workers = worker_count(jobs, len(head))
     results: list[FileResult] = []
     if workers == 1:
+        rest = list(iterator)
         if meanwhile is not None:
             meanwhile()
-        for item in items:
+        for item in itertools.chain(head, rest):
             result = function(item)
             results.append(result)
             if on_result is not None:
                 on_result(result)
         return results
-    # Several batches per worker keep both busy to the end and let a progress bar move.
-    ranges = _ranges(len(items), workers * 8)
+    # Several batches per worker keep both busy to the end and let a progress bar move; a known
+    # total is cut into at least eight batches per worker.
+    known = len(items) if isinstance(items, Sized) else None
+    size = BATCH_FILES if known is None else max(1, min(BATCH_FILES, -(-known // (workers * 8))))
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
     with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=_adopt,
-        initargs=(list(items), function),
+        max_workers=workers, mp_context=context, initializer=_adopt, initargs=(function,)
     ) as pool:
-        batches = pool.map(_process_range, ranges)  # submits every batch now
+        pending = itertools.chain(head, iterator)
+        batches = [pool.submit(_process_batch, batch) for batch in _batched(pending, size)]
         if meanwhile is not None:
             meanwhile()
-        for batch_results in batches:
+        for batch in batches:
+            batch_results = batch.result()
             results.extend(batch_results)
             if on_result is not None:
                 for result in batch_results:
@@ -193,16 +206,15 @@ def map_files(
 
 
 def process_all(
-    jobs: Sequence[files.FileJob],
+    jobs: Iterable[files.FileJob],
     options: MigrateOptions,
     on_result: Callable[[FileResult], None] | None = None,
     meanwhile: Callable[[], None] | None = None,
 ) -> list[FileResult]:
     """Decide every discovered file on its own, in order (nothing is written yet)."""
-    workers = worker_count(options.jobs, len(jobs))
-    return map_files(partial(process, options=options), jobs, workers, on_result, meanwhile)
+    return map_files(partial(process, options=options), jobs, options.jobs, on_result, meanwhile)
 
 
 def write_all(results: Sequence[FileResult], jobs: int | None) -> list[FileResult]:
     """Write every decided rewrite, in order."""
-    return map_files(write, results, worker_count(jobs, len(results)))
+    return map_files(write, results, jobs)

@@ -133,12 +133,8 @@ def _stack_differences(
 def _root_check(relative_paths: Sequence[KeyPath]) -> engine.Check:
     """The per-file check of a root's rewrite: only the legacy tables were added."""
 
-    def check(
-        old_text: str, old: dict[str, Any], new_text: str
-    ) -> tuple[dict[str, Any], list[Problem]]:
-        new, problems = safety.verify_text(old_text, new_text)
-        if new is None:
-            return {}, problems
+    def check(old: dict[str, Any], new: dict[str, Any]) -> list[Problem]:
+        problems = []
         stripped = copy.deepcopy(new)
         for path in relative_paths:
             found, value = value_at(new, (*path, "loss_mask"))
@@ -151,7 +147,7 @@ def _root_check(relative_paths: Sequence[KeyPath]) -> engine.Check:
             problems.append(
                 Problem(f"the rewrite changed a value outside loss_mask{safety.SUFFIX}", changed)
             )
-        return new, problems
+        return problems
 
     return check
 

@@ -174,6 +174,7 @@ def read_toml(path: str | Path) -> tuple[dict[str, Any], str]:
             line=line,
             suggestion="TOML files must be UTF-8; re-save the file as UTF-8",
         ) from None
+    del raw  # a big file's bytes need not stay beside its text and its parse
     return parse_toml(text, name), text
 
 

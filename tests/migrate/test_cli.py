@@ -320,7 +320,7 @@ def test_interrupt_between_temp_write_and_replace_cleans_up(
 
     monkeypatch.setattr(files, "_replace", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        files.atomic_write(str(path), MIGRATED.encode(), os.stat(path))
+        files.atomic_write(str(path), MIGRATED, os.stat(path))
     assert path.read_text() == LEGACY
     assert sorted(os.listdir(in_tmp)) == ["a.toml"]
 
@@ -330,6 +330,6 @@ def test_file_changed_since_read_is_not_overwritten(in_tmp: Path) -> None:
     before = os.stat(path)
     path.write_text(LEGACY + "# edited meanwhile\n")
     with pytest.raises(files.WriteRefused, match="file changed while it was being migrated"):
-        files.atomic_write(str(path), MIGRATED.encode(), before)
+        files.atomic_write(str(path), MIGRATED, before)
     assert path.read_text() == LEGACY + "# edited meanwhile\n"
     assert sorted(os.listdir(in_tmp)) == ["a.toml"]

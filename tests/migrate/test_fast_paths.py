@@ -11,6 +11,7 @@ import math
 import os
 import random
 import sys
+import tomllib
 from collections.abc import Iterable
 from datetime import date
 from pathlib import Path
@@ -139,15 +140,14 @@ def test_partial_parse_is_taken_for_a_typical_config() -> None:
 
 def test_a_failed_partial_rewrite_falls_back_to_the_whole_text() -> None:
     text = '[model]\nname = "m"\n\n[data]\nname = "x"\n\n[optim]\nlr = 1\n'
-    refused = ({}, [Problem("refused")])
     calls: list[int] = []
-    real_verify = safety.verify
+    real_verify = safety.verify_meaning
 
     def verify_once_refused(*args: Any) -> Any:
         calls.append(1)
-        return refused if len(calls) == 1 else real_verify(*args)
+        return [Problem("refused")] if len(calls) == 1 else real_verify(*args)
 
-    with mock.patch.object(safety, "verify", verify_once_refused):
+    with mock.patch.object(safety, "verify_meaning", verify_once_refused):
         outcome = migrate_text(text)
     assert len(calls) == 2
     assert outcome.problems == [] and outcome.new_text == _both(text)[1].new_text
@@ -159,6 +159,76 @@ def test_partial_parse_gives_the_whole_text_result_on_generated_configs(
     generated: tuple[str, list[str]],
 ) -> None:
     _same(*_both(generated[0]))
+
+
+# --- the checks on a part give the dict of the whole new text ----------------------------------
+
+
+def _checked_parts(text: str) -> list[tuple[Any, str]]:
+    """(dict `verify_part` gave, the whole new text) for each part it was asked to check."""
+    seen: list[tuple[Any, str]] = []
+    real = safety.verify_part
+
+    def spy(text: str, old: Any, bounds: Any, following: str, new_part: str, names: Any) -> Any:
+        result = real(text, old, bounds, following, new_part, names)
+        seen.append((result, text[: bounds[0]] + new_part + text[bounds[1] :]))
+        return result
+
+    with mock.patch.object(safety, "verify_part", spy):
+        migrate_text(text, file="f.toml")
+    return seen
+
+
+@pytest.mark.parametrize("text", list(_texts()))
+def test_a_part_that_passes_gives_the_dict_of_the_whole_new_text(text: str) -> None:
+    for checked, whole in _checked_parts(text):
+        if checked is not None:
+            assert checked == tomllib.loads(whole)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(configs())
+def test_a_part_that_passes_gives_the_dict_of_the_whole_new_text_on_generated_configs(
+    generated: tuple[str, list[str]],
+) -> None:
+    for checked, whole in _checked_parts(generated[0]):
+        if checked is not None:
+            assert checked == tomllib.loads(whole)
+
+
+def test_the_part_checks_are_used_on_the_benchmark_configs() -> None:
+    rng = random.Random(0)
+    texts = [migrate_bench.config_text(index, rng) for index in range(60)]
+    changed = [text for text in texts if migrate_text(text).new_text is not None]
+    assert len(changed) == 12
+    # Each rewrite passed the checks on its part, so its whole new text was not parsed again.
+    for text in changed:
+        assert [checked is not None for checked, _ in _checked_parts(text)] == [True]
+
+
+PART_TEXT = '# notes\nmax_steps = 1\n\n[data]\nname = "x"\n\n[model]\nname = "m"\n'
+PART_END = PART_TEXT.index("[model]")
+
+
+@pytest.mark.parametrize(
+    ("new_part", "why"),
+    [
+        ('# notes\nmax_steps = 2\n\n[data]\nname = "x"\n\n', "a root key changed"),
+        ('# notes\nmax_steps = 1\n[data]\nname = "x"\n\n', "the root lines changed"),
+        ('max_steps = 1\n\n[data]\nname = "x"\n\n', "a comment was lost"),
+        ('# notes\nmax_steps = 1\n\n[data]\nname = "x\n\n', "the part does not parse"),
+        ('# notes\nmax_steps = 1\n\n[data]\nname = "x"\n\n[model.x]\n', "a key outside"),
+    ],
+)
+def test_a_part_that_cannot_be_shown_safe_is_refused(new_part: str, why: str) -> None:
+    old = tomllib.loads(PART_TEXT)
+    bounds, following = (0, PART_END), "[model]\n"
+    assert safety.verify_part(PART_TEXT, old, bounds, following, new_part, {"data"}) is None, why
+    good = '# notes\nmax_steps = 1\n\n[data]\nname = "x"\nseq_len = 2\n\n'
+    expected = {"max_steps": 1, "data": {"name": "x", "seq_len": 2}, "model": {"name": "m"}}
+    assert safety.verify_part(PART_TEXT, old, bounds, following, good, {"data"}) == expected
+    # The same edit is refused when `data` is not a key the edit was to touch.
+    assert safety.verify_part(PART_TEXT, old, bounds, following, good, {"val"}) is None
 
 
 # --- the comment scanner -------------------------------------------------------------------------
@@ -272,3 +342,58 @@ def test_discovery_matches_iter_toml_files(toml_tree: Path) -> None:
         ["link.toml", "a.toml", "dangling.toml", "linked-dir"],
     ):
         assert files.discover(paths) == _reference_discover(paths), paths
+
+
+def test_discovery_yields_each_directory_as_it_is_listed(toml_tree: Path) -> None:
+    (toml_tree / "run.sh").write_text("uv run sft @ a.toml\n")
+    (toml_tree / "sub" / "notes.md").write_text("")
+    discovery = files.Discovery(["."], launch_roots=["."])
+    walking = iter(discovery)
+    assert next(walking).path == "a.toml"
+    # Only the top directory has been listed so far: not yet sub/, whose notes.md comes later.
+    assert discovery.launch_files == ["run.sh"]
+    rest = [job.path for job in walking]
+    assert (
+        ["a.toml", *rest]
+        == [job.path for job in discovery.jobs]
+        == [job.path for job in files.discover(["."])]
+    )
+    assert discovery.launch_files == ["run.sh", "sub/notes.md"]
+    # Launch files are collected only under the directories named for it.
+    configs_only = files.Discovery(["."])
+    assert list(configs_only) == discovery.jobs
+    assert configs_only.launch_files == []
+
+
+@pytest.mark.parametrize(
+    ("text", "bounds", "expected"),
+    [
+        ("head\n[data]\nx = 1\n[b]\n", (5, 18), "head\n[data]\nx = 2\n[b]\n"),
+        ('s = """\n[data]\nx = 1\n"""\n[data]\nx = 1\n', (25, 38), None),  # earlier copy
+    ],
+)
+def test_splice_replaces_exactly_the_part(
+    text: str, bounds: tuple[int, int], expected: str | None
+) -> None:
+    start, end = bounds
+    assert text[start:end] == "[data]\nx = 1\n"
+    new_part = "[data]\nx = 2\n"
+    assert engine._splice(text, bounds, new_part) == (
+        expected or text[:start] + new_part + text[end:]
+    )
+    assert engine._splice(text, bounds, new_part).count("x = 1") == text.count("x = 1") - 1
+
+
+def test_a_part_whose_edit_reaches_a_block_between_the_named_ones_is_refused() -> None:
+    text = '[data]\nname = "x"\n\n[optim]\nlr = 1\n\n[data.extra]\na = 1\n\n[model]\nname = "m"\n'
+    bounds = fragment.span(text, {"data"})
+    assert bounds == (0, text.index("[model]"))
+    old_part = text[: bounds[1]]
+    for new_part, expected in (
+        (old_part.replace("a = 1", "a = 1\nb = 2"), {"name": "x", "extra": {"a": 1, "b": 2}}),
+        (old_part.replace("lr = 1", "lr = 2"), None),  # [optim] is no key of the edit's
+    ):
+        checked = safety.verify_part(
+            text, tomllib.loads(text), bounds, "[model]\n", new_part, {"data"}
+        )
+        assert (checked and checked["data"]) == expected
