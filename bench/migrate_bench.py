@@ -12,8 +12,9 @@ Measures in one run, on the same files (best of --repeat, wall clock):
    `[[eval.source]]` tables embed long prompts) against a `tomllib` parse of it, each in its own
    process, with its peak memory (target: under 20 s for 50 MB; `--big-mb 50 1024` adds 1 GB).
 
-Every `migrate` run goes through `lossmask.migrate.command.run`, stack discovery included: the
-walk for launch scripts and the launch lines in every file's comments.
+Every `migrate` run goes through `lossmask.migrate.command.run` (the big files through the CLI),
+stack discovery included: launch scripts found by the walk and launch lines in every file's
+comments.
 
 The tree mixes what real repositories hold: explicit tables, missing `loss_mask`, partial tables
 (table, inline, dotted styles), `[val.data]`, RL configs, fake data and overlays.
