@@ -21,7 +21,6 @@ depend on where a renderer cuts its pieces.
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -142,19 +141,6 @@ _FIXED_LINES: tuple[str, ...] = (
 )
 
 
-def _corpus(seed: int) -> list[str]:
-    from lossmask.masks.assets.synthetic import GET_WEATHER_TOOL, generate_conversations
-
-    lines = [*_FIXED_LINES, json.dumps(GET_WEATHER_TOOL)]
-    for conversation in generate_conversations(200, seed=seed, reasoning_rate=0.3):
-        for message in conversation["messages"]:
-            lines.append(message.get("content") or "")
-            lines.append(message.get("reasoning_content") or "")
-            for call in message.get("tool_calls") or []:
-                lines.append(call["function"]["arguments"])
-    return [line for line in lines if line]
-
-
 def build_tokenizer(
     special_tokens: Sequence[str],
     name_or_path: str,
@@ -169,11 +155,13 @@ def build_tokenizer(
     """
     from transformers import PreTrainedTokenizerFast
 
-    from lossmask.masks.assets.embedded import train_byte_level_bpe
+    from lossmask.masks.assets.embedded import train_byte_level_bpe, training_corpus
 
     if not special_tokens:
         raise ValueError("build_tokenizer needs at least one special token (the end of text)")
-    tokenizer = train_byte_level_bpe(special_tokens, _corpus(corpus_seed), vocab_size)
+    tokenizer = train_byte_level_bpe(
+        special_tokens, training_corpus(_FIXED_LINES, corpus_seed), vocab_size
+    )
     return PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         eos_token=special_tokens[0],

@@ -55,13 +55,14 @@ _FIXED_LINES: tuple[str, ...] = (
 )
 
 
-def _training_corpus() -> list[str]:
+def training_corpus(fixed_lines: Sequence[str], seed: int) -> list[str]:
+    """What a test tokenizer is trained on: `fixed_lines`, the weather tool's schema, and the
+    texts of 200 synthetic tool-calling conversations drawn with `seed`."""
     # Imported here: synthetic imports errors, and this module must stay cheap to import.
     from lossmask.masks.assets.synthetic import GET_WEATHER_TOOL, generate_conversations
 
-    lines = list(_FIXED_LINES)
-    lines.append(json.dumps(GET_WEATHER_TOOL))
-    for conversation in generate_conversations(200, seed=CORPUS_SEED, reasoning_rate=0.3):
+    lines = [*fixed_lines, json.dumps(GET_WEATHER_TOOL)]
+    for conversation in generate_conversations(200, seed=seed, reasoning_rate=0.3):
         for message in conversation["messages"]:
             lines.append(message.get("content") or "")
             lines.append(message.get("reasoning_content") or "")
@@ -100,7 +101,9 @@ def build_tiny_tokenizer(
     tests use it to give real template shapes a tokenizer with their own special tokens)."""
     from transformers import PreTrainedTokenizerFast
 
-    tokenizer = train_byte_level_bpe(specials, _training_corpus(), EMBEDDED_VOCAB_SIZE)
+    tokenizer = train_byte_level_bpe(
+        specials, training_corpus(_FIXED_LINES, CORPUS_SEED), EMBEDDED_VOCAB_SIZE
+    )
     wrapped = PreTrainedTokenizerFast(
         tokenizer_object=tokenizer,
         eos_token=eos_token,
