@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import tomllib
 
+import pytest
+import tomlkit
+from tomlkit.exceptions import TOMLKitError
+
+from lossmask.migrate import engine
 from lossmask.migrate.engine import migrate_text
 
 MISSING = '# lossmask migrate: explicit legacy mask (v2 defaults to "sampled")\n'
@@ -235,13 +240,6 @@ ERRORS: dict[str, tuple[str, str]] = {
         'f.toml:2: val.data.loss_mask.tol: unknown role "tol" (valid roles are system, user, '
         'assistant, tool; did you mean "tool"?)',
     ),
-    # tomlkit #571: tomlkit 0.15.1+ rejects this valid out-of-order layout; the file is reported,
-    # not rewritten.
-    "tomlkit-571-out-of-order-child": (
-        '[data]\nname = "x"\n[data.extra.a]\n[data.extra]\n[optim]\n[data.extra.b]\n',
-        'f.toml: cannot rewrite this file with tomlkit: Key "extra" already exists. at line 6 '
-        "col 0 (add the loss_mask table by hand; `lossmask migrate --check` verifies it)",
-    ),
 }
 
 
@@ -250,3 +248,55 @@ def test_error(text: str, message: str) -> None:
     outcome = migrate_text(text, file="f.toml")
     assert outcome.new_text is None
     assert [problem.format() for problem in outcome.problems] == [message]
+
+
+# tomlkit #571: tomlkit 0.15.1 and 0.15.2 reject this valid out-of-order layout (pyproject.toml
+# excludes both). Whatever tomlkit is installed, lossmask either rewrites it exactly, with the
+# meaning proved, or refuses it with its message; the refusal itself is pinned by the next test
+# on any tomlkit.
+OUT_OF_ORDER = '[data]\nname = "x"\n[data.extra.a]\n[data.extra]\n[optim]\n[data.extra.b]\n'
+
+
+def test_out_of_order_layout_is_rewritten_exactly_or_refused() -> None:
+    outcome = migrate_text(OUT_OF_ORDER, file="f.toml")
+    try:
+        tomlkit.parse(OUT_OF_ORDER)
+    except TOMLKitError as exc:
+        assert outcome.new_text is None
+        assert [problem.format() for problem in outcome.problems] == [
+            f"f.toml: cannot rewrite this file with tomlkit: {exc} (add the loss_mask table by "
+            "hand; `lossmask migrate --check` verifies it)"
+        ]
+        return
+    assert outcome.problems == []
+    assert outcome.new_text == (
+        '[data]\nname = "x"\n\n'
+        + MISSING
+        + "[data.loss_mask]\n"
+        + LEGACY_LINES
+        + "\n[data.extra.a]\n[data.extra]\n[optim]\n[data.extra.b]\n"
+    )
+    # The composed meaning: v1's implicit default is now written, every other key is unchanged.
+    old, new = tomllib.loads(OUT_OF_ORDER), tomllib.loads(outcome.new_text)
+    assert new["data"].pop("loss_mask") == {
+        "system": False,
+        "user": False,
+        "assistant": True,
+        "tool": False,
+    }
+    assert new == old
+
+
+def test_a_file_tomlkit_cannot_parse_is_reported_and_left_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def refuse(text: str) -> None:
+        raise tomlkit.exceptions.ParseError(6, 0, 'Key "extra" already exists.')
+
+    monkeypatch.setattr(engine.tomlkit, "parse", refuse)
+    outcome = migrate_text('[data]\nname = "x"\n', file="f.toml")
+    assert outcome.new_text is None
+    assert [problem.format() for problem in outcome.problems] == [
+        'f.toml: cannot rewrite this file with tomlkit: Key "extra" already exists. at line 6 '
+        "col 0 (add the loss_mask table by hand; `lossmask migrate --check` verifies it)"
+    ]
