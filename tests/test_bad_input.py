@@ -16,14 +16,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from lossmask.cli import main
 from lossmask.errors import UnreadableFileError
 from lossmask.migrate import MigrateOptions, safety
 from lossmask.migrate import run as migrate_run
 from lossmask.migrate.engine import migrate_text
 from lossmask.schema.validation import load_config
+from tests.cli_runner import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LEGACY = '[data]\nname = "x"\n'
@@ -41,7 +41,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def cli(*args: str) -> Result:
-    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+    return run_cli(list(args), catch_exceptions=False)
 
 
 def run(

@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from lossmask.cli import main
 from lossmask.selection import Selection, discover_project_settings, select_files
 from lossmask.terminal import color_by_default
+from tests.cli_runner import run_cli
 from tests.conftest import CORPUS
 
 GOOD = '[data]\nloss_mask = "sampled"\n'
@@ -83,7 +82,7 @@ def test_the_prime_rl_corpus_without_its_rl_configs(
 ) -> None:
     """The 25 real configs: with the RL ones excluded by [tool.lossmask], only SFT warnings stay."""
     monkeypatch.chdir(tmp_path)
-    everything = CliRunner().invoke(main, ["validate", str(CORPUS)])
+    everything = run_cli(["validate", str(CORPUS)])
     assert everything.exit_code == 0
     assert everything.stderr.count("warning: unknown key in the top level") > 40
     (tmp_path / "pyproject.toml").write_text(
@@ -93,7 +92,7 @@ def test_the_prime_rl_corpus_without_its_rl_configs(
         '"sft_distill*.toml", "corpus/examples/advanced/"]\n'
     )
     (tmp_path / "corpus").symlink_to(CORPUS)
-    result = CliRunner().invoke(main, ["validate", "--format", "json", "corpus/"])
+    result = run_cli(["validate", "--format", "json", "corpus/"])
     assert result.exit_code == 0
     report = json.loads(result.stdout)
     assert [f["path"].removeprefix("corpus/") for f in report["files"]] == [

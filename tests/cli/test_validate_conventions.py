@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from lossmask.cli import main
 from lossmask.schema.jsonschema import render_schema
+from tests.cli_runner import run_cli
 
 GOOD = '[data]\nloss_mask = "sampled"\n'
 BAD = '[data]\nloss_mask = "sampeld"\n'
@@ -39,9 +38,7 @@ def _write(name: str, text: str) -> str:
 
 
 def test_stdin_is_reported_under_its_stdin_filename() -> None:
-    result = CliRunner().invoke(
-        main, ["validate", "-", "--stdin-filename", "configs/sft.toml"], input=BAD
-    )
+    result = run_cli(["validate", "-", "--stdin-filename", "configs/sft.toml"], input=BAD)
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         f'configs/sft.toml:2: data.loss_mask: {BAD_MESSAGE} (did you mean "sampled"?)',
@@ -51,7 +48,7 @@ def test_stdin_is_reported_under_its_stdin_filename() -> None:
 
 def test_stdin_without_a_name_and_alongside_files() -> None:
     _write("good.toml", GOOD)
-    result = CliRunner().invoke(main, ["validate", "good.toml", "-"], input="[data\n")
+    result = run_cli(["validate", "good.toml", "-"], input="[data\n")
     assert result.exit_code == 1
     first = result.stderr.splitlines()[0]
     assert first.startswith("<stdin>:1: invalid TOML: ")
@@ -61,7 +58,7 @@ def test_stdin_without_a_name_and_alongside_files() -> None:
 def test_json_format_is_one_document_on_stdout_and_nothing_on_stderr() -> None:
     _write("bad.toml", BAD)
     _write("warns.toml", WARNS)
-    result = CliRunner().invoke(main, ["validate", "--format", "json", "bad.toml", "warns.toml"])
+    result = run_cli(["validate", "--format", "json", "bad.toml", "warns.toml"])
     assert result.exit_code == 1
     assert result.stderr == ""
     report = json.loads(result.stdout)
@@ -95,7 +92,7 @@ def test_json_format_is_one_document_on_stdout_and_nothing_on_stderr() -> None:
 def test_github_format_writes_annotations() -> None:
     _write("bad.toml", BAD)
     _write("warns.toml", WARNS)
-    result = CliRunner().invoke(main, ["validate", "--format", "github", "bad.toml", "warns.toml"])
+    result = run_cli(["validate", "--format", "github", "bad.toml", "warns.toml"])
     assert result.exit_code == 1
     assert result.stdout.splitlines() == [
         "::error file=bad.toml,line=2,title=lossmask validate%3A data.loss_mask::"
@@ -108,14 +105,12 @@ def test_github_format_writes_annotations() -> None:
 
 def test_warnings_as_errors_exits_1_on_a_warning() -> None:
     _write("warns.toml", WARNS)
-    assert CliRunner().invoke(main, ["validate", "warns.toml"]).exit_code == 0
-    result = CliRunner().invoke(main, ["validate", "--warnings-as-errors", "-q", "warns.toml"])
+    assert run_cli(["validate", "warns.toml"]).exit_code == 0
+    result = run_cli(["validate", "--warnings-as-errors", "-q", "warns.toml"])
     assert result.exit_code == 1
     # Quiet hides warnings, except the ones that now fail the run.
     assert result.stderr == f"warns.toml:1: data: warning: {WARNING_MESSAGE} ({WARNING_HINT})\n"
-    github = CliRunner().invoke(
-        main, ["validate", "--warnings-as-errors", "--format", "github", "warns.toml"]
-    )
+    github = run_cli(["validate", "--warnings-as-errors", "--format", "github", "warns.toml"])
     assert github.stdout.startswith("::error file=warns.toml,line=1,")
 
 
@@ -123,11 +118,11 @@ def test_pyproject_settings_apply_and_the_command_line_wins() -> None:
     _write("pyproject.toml", "[tool.lossmask]\nwarnings-as-errors = true\nschema-version = 1\n")
     _write("configs/warns.toml", WARNS)
     _write("configs/v2.toml", GOOD)
-    result = CliRunner().invoke(main, ["validate", "configs"])
+    result = run_cli(["validate", "configs"])
     # Schema version 1: the string mode is an error there; no v2 meaning warning.
     assert result.exit_code == 1
     assert result.stderr.splitlines()[-1] == "1 file valid, 1 invalid (schema version 1)"
-    result = CliRunner().invoke(main, ["validate", "--schema-version", "2", "configs"])
+    result = run_cli(["validate", "--schema-version", "2", "configs"])
     assert result.exit_code == 1  # warnings-as-errors from pyproject.toml
     assert result.stderr.splitlines()[-1] == (
         "2 files valid, 1 warning (treated as errors) (schema version 2)"
@@ -137,7 +132,7 @@ def test_pyproject_settings_apply_and_the_command_line_wins() -> None:
 def test_a_wrong_tool_lossmask_table_exits_2_naming_file_line_and_key() -> None:
     _write("pyproject.toml", '[project]\nname = "x"\n\n[tool.lossmask]\nexclud = ["rl.toml"]\n')
     _write("sft.toml", GOOD)
-    result = CliRunner().invoke(main, ["validate", "sft.toml"])
+    result = run_cli(["validate", "sft.toml"])
     assert result.exit_code == 2
     assert result.stderr == (
         'pyproject.toml:5: tool.lossmask.exclud: unknown key (did you mean "exclude"? known keys '
@@ -148,15 +143,15 @@ def test_a_wrong_tool_lossmask_table_exits_2_naming_file_line_and_key() -> None:
 
 def test_schema_version_is_one_name_on_every_command() -> None:
     _write("legacy.toml", WARNS)
-    schema = CliRunner().invoke(main, ["schema", "--schema-version", "1"])
+    schema = run_cli(["schema", "--schema-version", "1"])
     assert (schema.exit_code, schema.stdout) == (0, render_schema(1))
-    old = CliRunner().invoke(main, ["schema", "--version", "1"])
+    old = run_cli(["schema", "--version", "1"])
     assert (old.exit_code, old.stdout) == (0, render_schema(1))
     assert old.stderr == "lossmask: --version is deprecated; use --schema-version\n"
-    both = CliRunner().invoke(main, ["schema", "--schema-version", "2", "--version", "1"])
+    both = run_cli(["schema", "--schema-version", "2", "--version", "1"])
     assert both.stdout == render_schema(2)
     for flag in ("--schema-version", "--from"):
-        migrate = CliRunner().invoke(main, ["migrate", "--check", flag, "1", "legacy.toml"])
+        migrate = run_cli(["migrate", "--check", flag, "1", "legacy.toml"])
         assert migrate.exit_code == 1
-    assert "--from" not in CliRunner().invoke(main, ["migrate", "--help"]).stdout
-    assert "--version" not in CliRunner().invoke(main, ["schema", "--help"]).stdout
+    assert "--from" not in run_cli(["migrate", "--help"]).stdout
+    assert "--version" not in run_cli(["schema", "--help"]).stdout

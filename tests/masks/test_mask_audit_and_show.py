@@ -7,14 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from lossmask.cli import main
 from lossmask.masks import MaskBackend, build_sample
 from lossmask.masks.app.audit import FINAL, TOOL_CALL, audit_conversations
 from lossmask.masks.app.conversations import as_rows, read_rows
 from lossmask.masks.app.view import build_view, render_html, render_terminal, token_texts
 from lossmask.schema.roles import LossMaskRolesConfig
+from tests.cli_runner import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DATA = str(REPO_ROOT / "examples" / "data" / "weather-tools.jsonl")
@@ -65,7 +64,7 @@ def test_audit_counts_stops_lost_to_seq_len(glm_renderer: MaskBackend) -> None:
 
 
 def run(*args: str) -> tuple[int, str]:
-    result = CliRunner().invoke(main, list(args))
+    result = run_cli(list(args))
     return result.exit_code, result.output
 
 

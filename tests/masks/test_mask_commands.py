@@ -6,11 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from lossmask.cli import main
 from lossmask.masks import generate_conversations, write_jsonl
 from lossmask.masks.assets.embedded import build_tiny_tokenizer
+from tests.cli_runner import run_cli
 from tests.masks.template_shapes import SHAPES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -20,7 +19,7 @@ NOTAGS_CONFIG = str(REPO_ROOT / "examples" / "configs" / "show" / "glm-notags-sa
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
+    result = run_cli(list(args))
     return result.exit_code, result.stdout, result.stderr
 
 

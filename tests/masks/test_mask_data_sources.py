@@ -10,10 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from lossmask.cli import main
 from lossmask.masks import generate_conversations, write_jsonl
+from tests.cli_runner import run_cli
 from tests.data.conftest import write_jsonl_rows, write_parquet_rows
 from tests.data.test_done_when import as_prompt_completion
 
@@ -23,7 +22,7 @@ MASK = '[renderer]\nname = "glm-4.5"\n'
 
 
 def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args))
+    result = run_cli(list(args))
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     return result.exit_code, result.stdout, result.stderr
 

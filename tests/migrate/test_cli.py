@@ -8,10 +8,10 @@ import stat
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from lossmask.cli import main
 from lossmask.migrate import files
+from tests.cli_runner import run_cli
 
 LEGACY = '[data]\nname = "x"\n'
 MIGRATED = (
@@ -22,7 +22,7 @@ FULL = "[data.loss_mask]\nsystem = false\nuser = false\nassistant = true\ntool =
 
 
 def migrate(*args: str) -> Result:
-    return CliRunner().invoke(main, ["migrate", *args], catch_exceptions=False)
+    return run_cli(["migrate", *args], catch_exceptions=False)
 
 
 @pytest.fixture(autouse=True)

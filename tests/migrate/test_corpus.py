@@ -8,9 +8,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from lossmask.cli import main
+from tests.cli_runner import run_cli
 from tests.conftest import CORPUS
 
 # The README: an SFT file with an SFT [data] table and no loss_mask gains the legacy table.
@@ -64,7 +63,7 @@ def test_corpus_migrates_exactly_as_its_readme_says(corpus_copy: Path) -> None:
     assert set(manifest) >= GAINS_LEGACY_TABLE | NAMED_UNTOUCHED
     rl_files = {name for name, kind in manifest.items() if kind == "rl"}
 
-    result = CliRunner().invoke(main, ["migrate", str(corpus_copy)])
+    result = run_cli(["migrate", str(corpus_copy)])
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
     rewritten = {
@@ -99,7 +98,7 @@ def test_corpus_migrates_exactly_as_its_readme_says(corpus_copy: Path) -> None:
             assert (corpus_copy / name).read_bytes() == (CORPUS / name).read_bytes(), name
 
     # slim_sft.toml stays undecided, so --check still fails for it ...
-    again = CliRunner().invoke(main, ["migrate", "--check", str(corpus_copy)])
+    again = run_cli(["migrate", "--check", str(corpus_copy)])
     assert (again.exit_code, again.stderr.splitlines()[-1]) == (
         1,
         "0 files would be migrated, 24 unchanged, 1 whose meaning depends on how it is launched, "
@@ -108,13 +107,13 @@ def test_corpus_migrates_exactly_as_its_readme_says(corpus_copy: Path) -> None:
     # ... until the user says it is launched alone: then it gains [data] with the legacy mask,
     # since an sft launch without [data] trains the default dataset, assistant only under v1.
     standalone = ["--standalone", str(slim)]
-    settled = CliRunner().invoke(main, ["migrate", *standalone, str(corpus_copy)])
+    settled = run_cli(["migrate", *standalone, str(corpus_copy)])
     assert settled.exit_code == 0, settled.output
     assert settled.stderr.splitlines()[-1] == "1 file migrated, 24 unchanged, 3 stacks"
     assert (corpus_copy / SLIM).read_text() == (CORPUS / SLIM).read_text() + "\n" + "\n".join(
         BLOCK[1:]
     ) + "\n"
-    final = CliRunner().invoke(main, ["migrate", "--check", *standalone, str(corpus_copy)])
+    final = run_cli(["migrate", "--check", *standalone, str(corpus_copy)])
     assert (final.exit_code, final.stderr.splitlines()[-1]) == (
         0,
         "0 files would be migrated, 25 unchanged, 3 stacks",
@@ -144,7 +143,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "configs" / "legac
 def test_legacy_examples_migrate_and_only_those_without_a_mask_change(tmp_path: Path) -> None:
     copy = tmp_path / "legacy"
     shutil.copytree(EXAMPLES, copy)
-    result = CliRunner().invoke(main, ["migrate", str(copy)])
+    result = run_cli(["migrate", str(copy)])
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [
         f"Rewriting {copy}/sft_dotted_keys.toml",
@@ -157,4 +156,4 @@ def test_legacy_examples_migrate_and_only_those_without_a_mask_change(tmp_path: 
     # A partial table (inline or not) already means under v2 what it meant under v1.
     for name in ("rl.toml", "sft_full_table.toml", "sft_inline_table.toml"):
         assert (copy / name).read_bytes() == (EXAMPLES / name).read_bytes()
-    assert CliRunner().invoke(main, ["migrate", "--check", str(copy)]).exit_code == 0
+    assert run_cli(["migrate", "--check", str(copy)]).exit_code == 0

@@ -7,10 +7,9 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from lossmask.cli import main
 from lossmask.migrate.diff import lines, unified_diff
+from tests.cli_runner import run_cli
 
 # Each file needs the legacy table; each has a shape that used to corrupt the patch.
 FILES = {
@@ -62,13 +61,13 @@ def test_every_diff_applies(
     for root in (original, patched, migrated):
         _tree(root)
     monkeypatch.chdir(original)
-    diff = CliRunner().invoke(main, ["migrate", "--diff", "."], catch_exceptions=False)
+    diff = run_cli(["migrate", "--diff", "."], catch_exceptions=False)
     assert diff.exit_code == 0
     # Bytes: `Result.stdout` would turn the CRLF lines of the patch into LF.
     assert diff.stdout_bytes.count(b"\\ No newline at end of file\n") == 4
     (tmp_path / "changes.diff").write_bytes(diff.stdout_bytes)
     monkeypatch.chdir(migrated)
-    assert CliRunner().invoke(main, ["migrate", "."]).exit_code == 0
+    assert run_cli(["migrate", "."]).exit_code == 0
     applied = subprocess.run(
         [*tool, str(tmp_path / "changes.diff")], cwd=patched, capture_output=True, check=False
     )
@@ -83,7 +82,7 @@ def test_check_with_diff_prints_the_diff_and_exits_1(
     monkeypatch.chdir(tmp_path)
     Path("a.toml").write_bytes(FILES["no-final-newline.toml"])
     Path("done.toml").write_text('[data]\nloss_mask = "sampled"\n')
-    result = CliRunner().invoke(main, ["migrate", "--check", "--diff", "a.toml", "done.toml"])
+    result = run_cli(["migrate", "--check", "--diff", "a.toml", "done.toml"])
     assert (result.exit_code, result.stderr) == (
         1,
         "Would rewrite a.toml\n1 file would be migrated, 1 unchanged\n",

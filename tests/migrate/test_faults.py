@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
+from click.testing import Result
 
-from lossmask.cli import main
 from lossmask.migrate.files import TEMP_SUFFIX
+from tests.cli_runner import run_cli
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LEGACY = '[data]\nname = "x"\n'
@@ -49,7 +49,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def migrate(*args: str) -> Result:
-    return CliRunner().invoke(main, ["migrate", *args], catch_exceptions=False)
+    return run_cli(["migrate", *args], catch_exceptions=False)
 
 
 def temporaries() -> list[str]:

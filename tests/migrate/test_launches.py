@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from lossmask.cli import main
 from lossmask.migrate.launches import LaunchLine, launch_lines
 from lossmask.stacks import Layer
+from tests.cli_runner import run_cli
 from tests.migrate.test_stacks import ASSISTANT, _merge, _trains
 
 
@@ -111,7 +110,7 @@ def test_a_prime_rl_like_tree_keeps_what_every_launch_trains(
     shutil.copytree(repo, tmp_path / "old")
     monkeypatch.chdir(tmp_path)
 
-    result = CliRunner().invoke(main, ["migrate", "repo"])
+    result = run_cli(["migrate", "repo"])
     assert result.exit_code == 0, result.output
     # TOML comments first (in discovery order), then scripts, docs and CI files, as walked.
     assert result.stderr.splitlines() == [
@@ -160,6 +159,6 @@ def test_a_prime_rl_like_tree_keeps_what_every_launch_trains(
         assert after == before, layers
     assert _trains(_compose(repo, LAUNCHED[0]), 2) == {"data": {**ASSISTANT, "user": True}}
 
-    again = CliRunner().invoke(main, ["migrate", "--check", "repo"])
+    again = run_cli(["migrate", "--check", "repo"])
     assert again.exit_code == 0, again.output
     assert again.stderr.splitlines()[-1] == "0 files would be migrated, 11 unchanged, 7 stacks"

@@ -15,12 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from lossmask.cli import main
 from lossmask.migrate.command import run
 from lossmask.migrate.options import MigrateOptions
 from lossmask.stacks import split_arguments
+from tests.cli_runner import run_cli
 
 MISSING = '# lossmask migrate: explicit legacy mask (v2 defaults to "sampled")\n'
 LEGACY_LINES = "system = false\nuser = false\nassistant = true\ntool = false\n"
@@ -230,15 +229,15 @@ def test_stack_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.chdir(tmp_path)
     for name, text in case.before.items():
         (tmp_path / name).write_text(text)
-    check = CliRunner().invoke(main, ["migrate", "--check", *case.stack.split()])
+    check = run_cli(["migrate", "--check", *case.stack.split()])
     assert check.exit_code == (1 if case.after else 0), check.output
-    result = CliRunner().invoke(main, ["migrate", *case.stack.split()])
+    result = run_cli(["migrate", *case.stack.split()])
     assert result.exit_code == case.exit_code, result.output
     lines = result.stderr.splitlines()
     assert lines[0] == f"Stack `sft {case.stack}` (from the command line)"
     assert lines[-1] == case.summary
     _check_outcome(tmp_path, case)
-    quoted = CliRunner().invoke(main, ["migrate", "--check", "--stack", case.stack])
+    quoted = run_cli(["migrate", "--check", "--stack", case.stack])
     assert quoted.exit_code == 0, quoted.output
 
 
@@ -253,8 +252,7 @@ def test_a_root_that_is_an_overlay_elsewhere_is_a_conflict(
     (tmp_path / "base.toml").write_text(CONFLICT_BASE)
     (tmp_path / "other.toml").write_text(CONFLICT_OTHER)
     (tmp_path / "fine.toml").write_text('[data]\nname = "f"\n')
-    result = CliRunner().invoke(
-        main,
+    result = run_cli(
         ["migrate", "--stack", "@ base.toml", "--stack", "@ other.toml @ base.toml", "fine.toml"],
     )
     assert result.exit_code == 2
@@ -290,7 +288,7 @@ def test_check_with_diff_prints_the_diff_and_exits_1(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a.toml").write_text('[data]\nname = "x"\n')
-    result = CliRunner().invoke(main, ["migrate", "--check", "--diff", "a.toml"])
+    result = run_cli(["migrate", "--check", "--diff", "a.toml"])
     assert result.exit_code == 1
     assert result.stdout.startswith("--- a.toml\n+++ a.toml\n")
     assert "+[data.loss_mask]\n" in result.stdout
@@ -302,7 +300,7 @@ def test_overlay_looking_files_are_undecided_until_settled(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "overlay.toml").write_text("[data]\nseq_len = 8192\n")
-    check = CliRunner().invoke(main, ["migrate", "--check", "overlay.toml"])
+    check = run_cli(["migrate", "--check", "overlay.toml"])
     assert check.exit_code == 1
     assert check.stderr.splitlines() == [
         "Undecided overlay.toml: meaning depends on how it is launched ([data] sets neither name "
@@ -310,10 +308,10 @@ def test_overlay_looking_files_are_undecided_until_settled(
         "this.toml`) or pass --standalone overlay.toml",
         "0 files would be migrated, 0 unchanged, 1 whose meaning depends on how it is launched",
     ]
-    written = CliRunner().invoke(main, ["migrate", "overlay.toml"])
+    written = run_cli(["migrate", "overlay.toml"])
     assert written.exit_code == 0
     assert (tmp_path / "overlay.toml").read_text() == "[data]\nseq_len = 8192\n"
-    settled = CliRunner().invoke(main, ["migrate", "--standalone", "overlay.toml"])
+    settled = run_cli(["migrate", "--standalone", "overlay.toml"])
     assert settled.exit_code == 0, settled.output
     assert (tmp_path / "overlay.toml").read_text() == (
         "[data]\nseq_len = 8192\n\n" + MISSING + "[data.loss_mask]\n" + LEGACY_LINES
@@ -329,7 +327,7 @@ def test_overlay_looking_files_are_undecided_until_settled(
     ],
 )
 def test_stack_usage_errors_exit_2(words: list[str], message: str) -> None:
-    result = CliRunner().invoke(main, ["migrate", *words])
+    result = run_cli(["migrate", *words])
     assert result.exit_code == 2
     assert f"Error: {message}" in result.stderr
 
@@ -342,7 +340,7 @@ def test_json_report_lists_stacks_and_undecided_files(
     (tmp_path / "data.toml").write_text('name = "x"\n')
     (tmp_path / "overlay.toml").write_text("[data]\nseq_len = 8\n")
     words = ["@", "base.toml", "--data", "@", "data.toml", "overlay.toml"]
-    result = CliRunner().invoke(main, ["migrate", "--check", "--format", "json", *words])
+    result = run_cli(["migrate", "--check", "--format", "json", *words])
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["stacks"] == [

@@ -5,15 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
-
 from lossmask import __version__
-from lossmask.cli import main
 from lossmask.schema.jsonschema import render_schema
+from tests.cli_runner import run_cli
 
 
 def test_version() -> None:
-    result = CliRunner().invoke(main, ["--version"])
+    result = run_cli(["--version"])
     assert result.exit_code == 0
     assert result.output == f"lossmask, version {__version__}\n"
 
@@ -26,7 +24,7 @@ def test_unreadable_file_exits_2_and_other_files_are_still_checked(tmp_path: Pat
     latin1 = tmp_path / "latin1.toml"
     latin1.write_bytes(b'[model]\nname = "caf\xe9"\n')
     missing = tmp_path / "missing.toml"
-    result = CliRunner().invoke(main, ["validate", str(missing), str(bad), str(latin1), str(good)])
+    result = run_cli(["validate", str(missing), str(bad), str(latin1), str(good)])
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         f"{missing}: cannot read: No such file or directory",
@@ -44,29 +42,29 @@ def test_directories_are_walked_for_toml_files(tmp_path: Path) -> None:
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "ignored.toml").write_text("not toml at all [")
     (tmp_path / "notes.txt").write_text("not a config")
-    result = CliRunner().invoke(main, ["validate", str(tmp_path)])
+    result = run_cli(["validate", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert result.stderr == "1 file valid (schema version 2)\n"
 
 
 def test_usage_error_exits_2() -> None:
-    assert CliRunner().invoke(main, ["validate"]).exit_code == 2
-    assert CliRunner().invoke(main, ["validate", "--schema-version", "3", "x.toml"]).exit_code == 2
-    assert CliRunner().invoke(main, ["schema", "--version", "9"]).exit_code == 2
+    assert run_cli(["validate"]).exit_code == 2
+    assert run_cli(["validate", "--schema-version", "3", "x.toml"]).exit_code == 2
+    assert run_cli(["schema", "--version", "9"]).exit_code == 2
 
 
 def test_schema_prints_and_writes(tmp_path: Path) -> None:
-    printed = CliRunner().invoke(main, ["schema", "--version", "1"])
+    printed = run_cli(["schema", "--version", "1"])
     assert printed.exit_code == 0
     assert printed.stdout == render_schema(1)
     target = tmp_path / "schema.json"
-    written = CliRunner().invoke(main, ["schema", "--output", str(target)])
+    written = run_cli(["schema", "--output", str(target)])
     assert written.exit_code == 0
     assert target.read_text() == render_schema(2)
     assert json.loads(target.read_text())["title"] == "lossmask SFT config, schema version 2"
 
 
 def test_schema_to_unwritable_place_exits_2(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["schema", "--output", str(tmp_path / "no" / "such.json")])
+    result = run_cli(["schema", "--output", str(tmp_path / "no" / "such.json")])
     assert result.exit_code == 2
     assert "such.json" in result.output

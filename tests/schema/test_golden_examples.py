@@ -7,11 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from click.testing import CliRunner
 
-from lossmask.cli import main
 from lossmask.errors import ConfigError
 from lossmask.schema import check_config, load_config
+from tests.cli_runner import run_cli
 from tests.conftest import executable
 from tests.schema.golden import INVALID, VALID, Example
 
@@ -44,9 +43,7 @@ def test_invalid_example_api(example: Example) -> None:
 
 @pytest.mark.parametrize("example", VALID, ids=lambda e: e.id)
 def test_valid_example_cli(example: Example) -> None:
-    result = CliRunner().invoke(
-        main, ["validate", "--schema-version", str(example.version), example.path.name]
-    )
+    result = run_cli(["validate", "--schema-version", str(example.version), example.path.name])
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
     assert lines[:-1] == example.expected(".warnings.txt")
@@ -55,8 +52,8 @@ def test_valid_example_cli(example: Example) -> None:
 
 @pytest.mark.parametrize("example", INVALID, ids=lambda e: e.id)
 def test_invalid_example_cli(example: Example) -> None:
-    result = CliRunner().invoke(
-        main, ["validate", "-q", "--schema-version", str(example.version), example.path.name]
+    result = run_cli(
+        ["validate", "-q", "--schema-version", str(example.version), example.path.name]
     )
     assert result.exit_code == 1
     assert result.stderr.splitlines() == example.expected(".errors.txt")
@@ -66,9 +63,7 @@ def test_invalid_example_cli(example: Example) -> None:
 def test_validation_never_modifies_input(example: Example) -> None:
     before = example.path.read_bytes()
     stat_before = os.stat(example.path)
-    CliRunner().invoke(
-        main, ["validate", "--schema-version", str(example.version), example.path.name]
-    )
+    run_cli(["validate", "--schema-version", str(example.version), example.path.name])
     with pytest.raises(ConfigError) if example in INVALID else _no_error():
         check_config(example.path.name, example.version)
     assert example.path.read_bytes() == before

@@ -12,9 +12,8 @@ HEAVY = ("torch", "transformers", "renderers", "tokenizers", "datasets", "pyarro
 
 PROBE = """
 import sys
-from click.testing import CliRunner
-from lossmask.cli import main
-result = CliRunner().invoke(main, sys.argv[1:])
+from tests.cli_runner import run_cli
+result = run_cli(sys.argv[1:])
 if result.exception is not None and not isinstance(result.exception, SystemExit):
     raise result.exception
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})

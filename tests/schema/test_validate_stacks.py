@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from lossmask.cli import main
+from tests.cli_runner import run_cli
 
 BASE = (
     '[model]\nname = "m"\n\n[data]\nname = "x"\nbatch_size = 4\n\n[data.loss_mask]\nuser = true\n'
@@ -17,7 +16,7 @@ BASE = (
 def _validate(tmp: Path, files: dict[str, str], *words: str) -> tuple[int, list[str]]:
     for name, text in files.items():
         (tmp / name).write_text(text)
-    result = CliRunner().invoke(main, ["validate", *words])
+    result = run_cli(["validate", *words])
     return result.exit_code, result.stderr.splitlines()
 
 

@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from lossmask.cli import main
 from lossmask.errors import ConfigError
 from lossmask.reference_trainer.data_prep import load_mask_backend, prepare_data
 from lossmask.reference_trainer.settings import load_settings
+from tests.cli_runner import run_cli
 
 QUESTION = {"role": "user", "content": "What is the weather in Oslo?"}
 ANSWER = {"role": "assistant", "content": "Sunny."}
@@ -53,7 +52,7 @@ def _write_rows(tmp_path: Path, rows: list[Any]) -> Path:
 
 def _train(config: Path, out: Path) -> tuple[int, list[str]]:
     args = ["train", str(config), "--device", "cpu", "--output-dir", str(out)]
-    result = CliRunner().invoke(main, [*args, "--eval-examples", "0", "--no-progress"])
+    result = run_cli([*args, "--eval-examples", "0", "--no-progress"])
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert not out.exists(), "a failed run wrote outputs"
     return result.exit_code, result.stderr.splitlines()
@@ -198,7 +197,7 @@ def test_resume_names_one_checkpoint_so_one_config(tmp_path: Path) -> None:
     data = _write_rows(tmp_path, [{"messages": [QUESTION, ANSWER]}])
     config = _write_config(tmp_path, data)
     args = ["train", str(config), str(config), "--resume", str(tmp_path / "ckpt")]
-    result = CliRunner().invoke(main, args)
+    result = run_cli(args)
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         f"<string>: --resume {tmp_path / 'ckpt'} names one checkpoint, but 2 configs were given "

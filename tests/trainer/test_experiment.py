@@ -13,9 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from lossmask.cli import main
 from lossmask.reference_trainer.grid import (
     GRID_JSON,
     GRID_PLOT,
@@ -27,6 +25,7 @@ from lossmask.reference_trainer.grid import (
 )
 from lossmask.reference_trainer.grid_report import aggregate, format_grid_table, plot_grid
 from lossmask.schema.roles import LossMaskRolesConfig
+from tests.cli_runner import run_cli
 from tests.conftest import REPO_ROOT
 
 EXPERIMENT = REPO_ROOT / "examples" / "experiment"
@@ -171,15 +170,13 @@ def test_parse_seeds() -> None:
 def test_command_errors_exit_2_with_a_located_message(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('max_steps = 3\n\n[data]\nseq_len = "long"\n', encoding="utf-8")
-    result = CliRunner().invoke(
-        main, ["experiment", str(PATHS[0]), str(bad), "--output-dir", str(tmp_path / "out")]
-    )
+    result = run_cli(["experiment", str(PATHS[0]), str(bad), "--output-dir", str(tmp_path / "out")])
     assert result.exit_code == 2
     assert f"{bad}:4: data.seq_len:" in result.output
     assert not (tmp_path / "out").exists()  # nothing trained, nothing written
-    result = CliRunner().invoke(main, ["experiment", str(PATHS[0]), "--seeds", "0,x"])
+    result = run_cli(["experiment", str(PATHS[0]), "--seeds", "0,x"])
     assert result.exit_code == 2 and "Invalid value for '--seeds'" in result.output
-    result = CliRunner().invoke(main, ["experiment", str(PATHS[0]), "--mask", "roles"])
+    result = run_cli(["experiment", str(PATHS[0]), "--mask", "roles"])
     assert result.exit_code == 2 and "Invalid value for '--mask'" in result.output
 
 
