@@ -4,9 +4,10 @@
     python bench/families.py --check    # measure, exit 1 if docs/families.md differs
 
 Every renderer that `renderers` registers runs, unmodified, on a tiny embedded tokenizer carrying
-its family's special tokens (`lossmask.families`), over the same seeded synthetic tool-calling
-conversations. What each column measures is written out in `COLUMN_NOTES` below, which is also the
-text docs/families.md prints, so the description and the code cannot drift apart.
+its family's special tokens (`lossmask.masks.assets.families`), over the same seeded synthetic
+tool-calling conversations. What each column measures is written out in `COLUMN_NOTES` below,
+which is also the text docs/families.md prints, so the description and the code cannot drift
+apart.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no hub: a renderer that needs it must fail loudly
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
-from lossmask.families import family_renderer, family_tokenizer, renderer_names
+from lossmask.masks.assets.families import family_renderer, family_tokenizer, renderer_names
 from lossmask.masks.assets.synthetic import generate_conversations
 
 CONVERSATIONS = 40
@@ -245,7 +246,8 @@ of user question, assistant tool-call turn (1 to 3 parallel
 are parsed from JSON; `reasoning_content` is kept only after the last user message (most families
 strip earlier reasoning, which would change the render for reasons unrelated to masks). Each family
 runs the real `renderers` renderer with its default config on the embedded tokenizer
-`lossmask.families.family_tokenizer(name)` (byte-level BPE, 1024 ids, the family's special tokens).
+`lossmask.masks.assets.families.family_tokenizer(name)` (byte-level BPE, 1024 ids, the family's
+special tokens).
 
 - **rendered**: conversations the renderer accepted, of {CONVERSATIONS}.
 - **structural span**: for assistant message j, the block that `render(messages[:j+1])` adds

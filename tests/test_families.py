@@ -16,7 +16,7 @@ pytest.importorskip("transformers")
 
 from renderers import build_training_sample
 
-from lossmask.families import (
+from lossmask.masks.assets.families import (
     FAMILY_SPECIAL_TOKENS,
     family_renderer,
     family_tokenizer,

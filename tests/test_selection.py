@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from lossmask.selection import Selection, discover_project_settings, select_files
+from lossmask.config_files.selection import Selection, discover_project_settings, select_files
 from lossmask.terminal import color_by_default
 from tests.cli_runner import run_cli
 from tests.conftest import CORPUS

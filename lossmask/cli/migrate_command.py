@@ -8,11 +8,11 @@ import sys
 import click
 
 from lossmask.cli.options import deprecated_alias, prefer_alias
+from lossmask.config_files.stacks import Layer, StackSyntaxError, split_arguments
 from lossmask.migrate.command import execute
 from lossmask.migrate.options import MigrateOptions
 from lossmask.migrate.runner import Mode
 from lossmask.migrate.steps import SOURCE_VERSIONS
-from lossmask.stacks import Layer, StackSyntaxError, split_arguments
 
 
 @click.command(

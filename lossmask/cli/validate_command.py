@@ -7,9 +7,9 @@ import sys
 import click
 
 from lossmask.cli.options import SCHEMA_VERSIONS
-from lossmask.schema.validate_files import ValidateOptions, execute
-from lossmask.schema.validate_output import report_writer
-from lossmask.stacks import StackSyntaxError, split_arguments
+from lossmask.config_files.stacks import StackSyntaxError, split_arguments
+from lossmask.validate.command import ValidateOptions, execute
+from lossmask.validate.output import report_writer
 
 
 @click.command("validate", context_settings={"ignore_unknown_options": True})

@@ -19,13 +19,14 @@ from typing import TextIO
 
 import click
 
+from lossmask.config_files import launches
+from lossmask.config_files.stacks import SFT_COMMAND, Layer, Stack
 from lossmask.errors import Problem
-from lossmask.migrate import files, launches, report
+from lossmask.migrate import files, report
 from lossmask.migrate.options import MigrateOptions
 from lossmask.migrate.report import MigrateReport
 from lossmask.migrate.runner import FileResult, process_all, write_all
 from lossmask.migrate.stack_plan import migrate_stacks
-from lossmask.stacks import SFT_COMMAND, Layer, Stack
 
 # A progress bar is worth drawing only when a run takes noticeable time.
 PROGRESS_THRESHOLD = 200

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from lossmask.config_files.stacks import Layer
 from lossmask.migrate.runner import Mode
-from lossmask.stacks import Layer
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from lossmask.config_files.stacks import Stack
 from lossmask.errors import Problem
 from lossmask.exit_codes import ExitCode
 from lossmask.migrate.runner import FileResult, Mode, Status
-from lossmask.stacks import Stack
 
 JSON_FORMAT_VERSION = 2
 UNDECIDED = "meaning depends on how it is launched"

@@ -16,11 +16,11 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from lossmask.config_files.launches import LaunchLine, launch_dependence, launch_lines
 from lossmask.errors import ConfigError, Problem
 from lossmask.migrate import files
 from lossmask.migrate.diff import unified_diff
 from lossmask.migrate.engine import migrate_config
-from lossmask.migrate.launches import LaunchLine, launch_dependence, launch_lines
 from lossmask.schema.validation import read_toml
 
 if TYPE_CHECKING:

@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lossmask.config_files.stacks import KeyPath, Stack, compose, setting_layer, value_at
 from lossmask.errors import ConfigError, Problem, format_key
 from lossmask.migrate import engine, safety
 from lossmask.migrate.compare import first_difference
@@ -30,7 +31,6 @@ from lossmask.migrate.steps import Change, v1_to_v2
 from lossmask.migrate.steps.v1_to_v2 import ADDED, LEGACY_FLAGS, MISSING, meaning_v1, meaning_v2
 from lossmask.schema.sections import SectionPath, sft_sections
 from lossmask.schema.validation import read_toml
-from lossmask.stacks import KeyPath, Stack, compose, setting_layer, value_at
 
 LEGACY_TABLE = dict(LEGACY_FLAGS)
 

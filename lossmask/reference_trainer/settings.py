@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import TypeAdapter
 
+from lossmask.config_files.overrides import apply_overrides
 from lossmask.errors import ConfigError, Problem
-from lossmask.overrides import apply_overrides
 from lossmask.schema.roles import LossMaskRolesConfig, LossMaskSetting
 
 if TYPE_CHECKING:

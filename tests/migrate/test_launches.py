@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from lossmask.migrate.launches import LaunchLine, launch_lines
-from lossmask.stacks import Layer
+from lossmask.config_files.launches import LaunchLine, launch_lines
+from lossmask.config_files.stacks import Layer
 from tests.cli_runner import run_cli
 from tests.migrate.test_stacks import ASSISTANT, _merge, _trains
 

@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
+from lossmask.config_files.stacks import split_arguments
 from lossmask.migrate.command import run
 from lossmask.migrate.options import MigrateOptions
-from lossmask.stacks import split_arguments
 from tests.cli_runner import run_cli
 
 MISSING = '# lossmask migrate: explicit legacy mask (v2 defaults to "sampled")\n'

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from lossmask.config_files.overrides import apply_overrides, parse_override
 from lossmask.errors import ConfigError
-from lossmask.overrides import apply_overrides, parse_override
 from lossmask.reference_trainer.outputs import write_resolved_config
 from lossmask.reference_trainer.settings import (
     SYNTHETIC_DATA,

@@ -89,8 +89,8 @@ class MaskSetup:
 def mask_setup_from_config(path: str | Path, overrides: Sequence[str] = ()) -> MaskSetup:
     """Read a v2 config, with `--set KEY=VALUE` overrides; raises `ConfigError` (file, key, line)
     when it is invalid. Its warnings come back in `MaskSetup.warnings`, as Problem lines."""
+    from lossmask.config_files.overrides import apply_overrides
     from lossmask.data import data_spec
-    from lossmask.overrides import apply_overrides
     from lossmask.schema.validation import read_toml, validate_data
 
     raw, text = read_toml(path)

@@ -16,9 +16,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from lossmask.config_files.stacks import KeyPath, Layer
 from lossmask.errors import format_key
 from lossmask.schema.sections import sft_sections
-from lossmask.stacks import KeyPath, Layer
 
 # prime-rl's entrypoints; the last one named before the layers is the launch's command.
 ENTRYPOINTS = ("sft", "rl", "trainer", "orchestrator", "inference", "eval")

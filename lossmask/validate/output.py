@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lossmask.errors import Problem
-from lossmask.schema.validate_files import FileResult, ValidateOptions, ValidateReport
+from lossmask.validate.command import FileResult, ValidateOptions, ValidateReport
 
 JSON_FORMAT_VERSION = 1
 Echo = Callable[..., None]

@@ -1,7 +1,7 @@
 """`lossmask validate`: check files against a schema version and report in `path:line: key: msg`.
 
 Settings come from the command line over `[tool.lossmask]` of the nearest `pyproject.toml`
-(`lossmask.selection`), which also decides which files a directory contributes.
+(`lossmask.config_files.selection`), which also decides which files a directory contributes.
 """
 
 from __future__ import annotations
@@ -15,12 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from lossmask.errors import ConfigError, Problem, UnreadableFileError
-from lossmask.exit_codes import ExitCode
-from lossmask.paths import UnlistedDirectory
-from lossmask.schema.meaning import LATEST_VERSION
-from lossmask.schema.quick_check import quick_check
-from lossmask.selection import (
+from lossmask.config_files.selection import (
     DEFAULT_EXCLUDE,
     ProjectSettings,
     Selection,
@@ -28,9 +23,14 @@ from lossmask.selection import (
     project_root_candidates,
     select_files,
 )
+from lossmask.errors import ConfigError, Problem, UnreadableFileError
+from lossmask.exit_codes import ExitCode
+from lossmask.paths import UnlistedDirectory
+from lossmask.schema.meaning import LATEST_VERSION
+from lossmask.schema.quick_check import quick_check
 
 if TYPE_CHECKING:
-    from lossmask.stacks import Layer
+    from lossmask.config_files.stacks import Layer
 
 OutputFormat = Literal["text", "json", "github"]
 STDIN = "-"
@@ -184,7 +184,7 @@ def execute(
             report.results.append(result)
     if options.stacks:
         # Deferred: composing a stack needs the pydantic models, which a plain check avoids.
-        from lossmask.stacks import Stack, validate_stack
+        from lossmask.config_files.stacks import Stack, validate_stack
 
         for layers in options.stacks:
             errors, warnings, cannot_read = validate_stack(Stack(layers), version)
