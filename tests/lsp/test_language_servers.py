@@ -36,7 +36,8 @@ VERSIONS = sorted(MODELS)
 
 
 def _data_model(version: int) -> type[BaseModel]:
-    model: type[BaseModel] = MODELS[version].model_fields["data"].annotation
+    model = MODELS[version].model_fields["data"].annotation
+    assert isinstance(model, type) and issubclass(model, BaseModel)
     return model
 
 
