@@ -69,6 +69,8 @@ def checked_key(
         _hidden_from_taplo({"type": "string", "const": value, "description": text})
         for value, text in zip(values, choice["enumDescriptions"], strict=True)
     ]
+    # Branches every other value passes, so this view adds no error of its own. The first keeps
+    # the table's own description for readers of the schema; both servers show the key's.
     everything_else = [
         _hidden_from_taplo({"type": "object", "description": table["description"]}),
         _hidden_from_taplo({"type": "object"}),
