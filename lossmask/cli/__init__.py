@@ -5,19 +5,24 @@ never pays for importing torch, transformers or renderers. Command modules parse
 delegate
 to the library; they hold no logic of their own.
 
-`show`, `audit` and `train` need the `[train]` extra (torch, transformers, renderers). On a
-config-only install they stop with a message saying what to install, and exit 2, instead of a
-`ModuleNotFoundError` traceback.
+`show`, `audit`, `train` and `experiment` need the `[train]` extra (torch, transformers,
+renderers). On a config-only install they stop with a message saying what to install, in the form
+that matches how lossmask was installed, and exit 2, instead of a `ModuleNotFoundError` traceback.
 """
 
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from lossmask.exit_codes import ExitCode
 from lossmask.terminal import no_color_requested
+
+if TYPE_CHECKING:  # importlib.metadata is imported only on the error path: it is slow to import
+    from importlib.metadata import Distribution
 
 # name -> (module, one-line help). The help is repeated here so `lossmask --help` lists every
 # command without importing any of them.
@@ -32,7 +37,53 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 # Commands that run only with an optional extra installed.
-NEEDS_EXTRA: dict[str, str] = {"show": "train", "audit": "train", "train": "train"}
+NEEDS_EXTRA: dict[str, str] = {
+    "show": "train",
+    "audit": "train",
+    "train": "train",
+    "experiment": "train",
+}
+
+
+def install_command(
+    extra: str, distribution: Distribution | None = None, cwd: Path | None = None
+) -> str:
+    """The command that adds `extra` to lossmask the way it was installed.
+
+    Read from the installed distribution (PEP 610's `direct_url.json`, and `INSTALLER`): from an
+    index, `pip install 'lossmask[train]'`; from a checkout, `pip install '.[train]'` (with `-e`
+    for an editable one; the checkout's path when run elsewhere); from a VCS URL or an archive,
+    the same URL again.
+    """
+    import json
+    import shlex
+    from importlib import metadata
+    from urllib.parse import unquote, urlparse
+
+    requirement = f"lossmask[{extra}]"
+    if distribution is None:
+        # A build leaves `lossmask.egg-info` in a checkout, which Python also finds when run from
+        # there; only the installed record says how lossmask was installed.
+        found = list(metadata.distributions(name="lossmask"))
+        recorded = [d for d in found if d.read_text("direct_url.json")]
+        distribution = next(iter(recorded or found), None)
+    if distribution is None:
+        return f"pip install {shlex.quote(requirement)}"
+    installer = (distribution.read_text("INSTALLER") or "pip").strip()
+    pip = "uv pip install" if installer == "uv" else "pip install"
+    direct = json.loads(distribution.read_text("direct_url.json") or "{}")
+    url = direct.get("url")
+    if not url:
+        return f"{pip} {shlex.quote(requirement)}"
+    if "dir_info" in direct and url.startswith("file://"):
+        checkout = Path(unquote(urlparse(url).path))
+        where = "." if checkout == (cwd or Path.cwd()) else str(checkout)
+        editable = "-e " if direct["dir_info"].get("editable") else ""
+        return f"{pip} {editable}{shlex.quote(f'{where}[{extra}]')}"
+    vcs = direct.get("vcs_info")
+    if vcs:
+        url = f"{vcs['vcs']}+{url}@{vcs['commit_id']}"
+    return f"{pip} {shlex.quote(f'{requirement} @ {url}')}"
 
 
 def missing_extra_message(command: str, exc: ModuleNotFoundError) -> str | None:
@@ -46,7 +97,7 @@ def missing_extra_message(command: str, exc: ModuleNotFoundError) -> str | None:
     if extra is None or not top or top == "lossmask":
         return None
     return (
-        f"error: lossmask {command} needs the [{extra}] extra: pip install 'lossmask[{extra}]' "
+        f"error: lossmask {command} needs the [{extra}] extra: {install_command(extra)} "
         f'(the module "{exc.name}" is not installed)'
     )
 

@@ -6,8 +6,9 @@ Pydantic's raw output is valid JSON Schema but reads badly in editors, so it is 
 - `null` branches are dropped: TOML has no null, an optional key is simply left out;
 - enum values get per-value documentation (`enumDescriptions` for VS Code, `x-taplo` for Taplo);
 - per-property titles are dropped ("Max Steps" adds nothing to the key `max_steps`);
-- the v2 `loss_mask` union is rewritten for the two TOML language servers (see
-  `_loss_mask_for_editors`), measured through their LSP in `tests/lsp/`.
+- a key whose value is a documented string or a table (v2's `loss_mask`) is rewritten so both TOML
+  language servers complete and document it (`jsonschema_editors.py`), measured through their LSP
+  in `tests/lsp/`.
 
 The output is checked into `schemas/` (for editors) and `lossmask/schema/json_schemas/` (shipped in
 the package for the fast path of `lossmask validate`, `quick_check.py`); a test fails when either
@@ -22,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from lossmask.schema.jsonschema_editors import shape_for_editors
 from lossmask.schema.quick_check import PACKAGED_SCHEMAS
 from lossmask.schema.roles import MODE_DESCRIPTIONS
 from lossmask.schema.validation import MODELS, model_for
@@ -83,72 +85,12 @@ def _document_enums(node: Any, *, keep_title: bool = False) -> Any:
     return out
 
 
-def _is_loss_mask_union(node: dict[str, Any]) -> bool:
-    branches = node.get("oneOf")
-    return (
-        isinstance(branches, list)
-        and len(branches) == 2
-        and branches[0].get("enum") == list(MODE_DESCRIPTIONS)
-        and branches[1].get("type") == "object"
-    )
-
-
-def _loss_mask_for_editors(node: dict[str, Any]) -> dict[str, Any]:
-    """`"sampled" | "all" | <role table>` in a shape both language servers present well.
-
-    Pydantic writes `oneOf: [mode enum, role table]`. Through that shape Taplo (Even Better TOML)
-    offers `true`/`false` for every role after `loss_mask = ` (its value completion walks the
-    properties of every branch) and reports any bad value as "not valid under any of the schemas
-    listed in the 'oneOf' keyword". So the value is checked with keywords that report precisely
-    (`type`, then `enum` for a string, `additionalProperties` for a table), and an `anyOf` that
-    every value passes carries only what completion and hover read: the documented modes, and a
-    branch for tables (not "sampled"/"all") whose roles sit in `patternProperties`, which Taplo's
-    hover reads and its value completion does not walk.
-    """
-    mode, table = node["oneOf"]
-    roles = table["properties"]
-    modes = list(MODE_DESCRIPTIONS)
-    documented_modes = {
-        "enum": modes,
-        "description": node["description"],
-        **{k: v for k, v in mode.items() if k in {"enumDescriptions", "markdownEnumDescriptions"}},
-        "x-taplo": mode["x-taplo"],
-    }
-    rest = {key: value for key, value in node.items() if key != "oneOf"}
-    return {
-        **rest,
-        "type": ["string", "object"],
-        "if": {"type": "string"},
-        "then": {"enum": modes},
-        "else": {"properties": roles, "additionalProperties": False},
-        "anyOf": [
-            documented_modes,
-            {
-                "description": table["description"],
-                "not": {"enum": modes},
-                "patternProperties": {f"^{role}$": schema for role, schema in roles.items()},
-                "additionalProperties": True,
-            },
-        ],
-    }
-
-
-def _shape_loss_masks(node: Any) -> Any:
-    if isinstance(node, list):
-        return [_shape_loss_masks(item) for item in node]
-    if not isinstance(node, dict):
-        return node
-    if _is_loss_mask_union(node):
-        return _loss_mask_for_editors(node)
-    return {key: _shape_loss_masks(value) for key, value in node.items()}
-
-
 def generate_schema(version: int) -> dict[str, Any]:
     """The editor-ready JSON Schema of one schema version."""
     raw = model_for(version).model_json_schema(mode="validation")
     defs = raw.get("$defs", {})
     body = _document_enums(_drop_nulls(_inline_refs(raw, defs)), keep_title=True)
-    body = _shape_loss_masks(body)
+    body = shape_for_editors(body)
     return {
         "$schema": DRAFT,
         "$id": f"urn:lossmask:schema:v{version}",

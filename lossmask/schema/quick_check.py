@@ -50,6 +50,7 @@ _CHECKED = frozenset(
         "const",
         "not",
         "anyOf",
+        "allOf",
         "if",
         "then",
         "else",
@@ -117,6 +118,8 @@ def _holds(value: Any, schema: Any) -> bool:
     if "not" in schema and _holds(value, schema["not"]):
         return False
     if "anyOf" in schema and not any(_holds(value, branch) for branch in schema["anyOf"]):
+        return False
+    if "allOf" in schema and not all(_holds(value, branch) for branch in schema["allOf"]):
         return False
     if "if" in schema:
         branch = schema.get("then") if _holds(value, schema["if"]) else schema.get("else")

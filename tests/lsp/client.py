@@ -136,6 +136,20 @@ class LspClient:
                 return found[-1]
             self._next(timeout)
 
+    def notification(
+        self, method: str, matches: Callable[[Any], bool], timeout: float = TIMEOUT_S
+    ) -> Any:
+        """The params of the first `method` notification that `matches`, waiting for it."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for message in self.notifications:
+                if message["method"] == method and matches(message["params"]):
+                    return message["params"]
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise LanguageServerError(f"no matching {method} in {timeout} s")
+            self._next(left)
+
     def initialize(self, root: Path, options: Any = None) -> dict[str, Any]:
         capabilities = {
             "textDocument": {

@@ -58,8 +58,8 @@ def test_every_key_has_hover_text_and_no_ref(version: int) -> None:
 @pytest.mark.parametrize("version", [1, 2])
 def test_enums_are_documented_value_by_value(version: int) -> None:
     schema = json.loads(render_schema(version))
-    # The enums under `then` and `not` only check a value (see `_loss_mask_for_editors`); the
-    # documented one is in the `anyOf` that editors read.
+    # The enums under `then` and `not` only check a value (see `jsonschema_editors.py`); the
+    # documented ones are what editors read.
     checks = ("/then", "/not")
     enums = [node for path, node in _walk(schema) if "enum" in node and not path.endswith(checks)]
     assert enums
