@@ -76,6 +76,8 @@ class TokenDescription:
     """Positions after the generation prompt in an assistant turn the backend leaves unsampled."""
     tag_disagreements: list[int] = field(default_factory=list)
     """Positions where a template's `{% generation %}` blocks disagree with `sampled`."""
+    missing_prompt: list[str] = field(default_factory=list)
+    """Per assistant turn whose training text lacks the end of the generation prompt, that text."""
     has_sampled_signal: bool = True
     """False for a renderer that gives no per-token signal: only `"all"` can be applied."""
 
@@ -171,6 +173,7 @@ def apply_contract(
         turn,
         prompt_gap=list(d.prompt_gap),
         tag_disagreements=list(d.tag_disagreements),
+        missing_prompt=list(d.missing_prompt),
     )
 
 
