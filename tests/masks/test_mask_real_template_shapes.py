@@ -275,7 +275,7 @@ def test_qwen3_shape_role_table_never_trains_a_user_token_and_boundaries_stay_in
     # reasoning is stripped, so no prefix render is a prefix of the full text; the tracked render
     # still places every message where its loop iteration starts.
     messages, tools, _ = normalise_conversation(REPRO)
-    *_, ends, tracked = backend._boundaries(messages, tools)  # type: ignore[attr-defined]
+    *_, ends, tracked, _ = backend._boundaries(messages, tools)  # type: ignore[attr-defined]
     assert tracked and ends == sorted(ends)
     # The repro ends with a user turn: nothing is appended, the last target is its `\n`.
     sample = build_sample(REPRO, LEGACY, backend)

@@ -26,7 +26,7 @@ import contextlib
 import json
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 from lossmask.masks.engine.contract import TokenDescription
 from lossmask.masks.engine.sample import MaskError
@@ -54,6 +54,23 @@ def _map_end(prefix_text: str, full: str) -> int:
         if a1 < end <= a2:
             return common + (b1 + (end - a1) if tag == "equal" else b2)
     return common
+
+
+class Structure(NamedTuple):
+    """The full render and where each message's text lies in it."""
+
+    full: str
+    generation: list[tuple[int, int]]
+    """`{% generation %}` character spans."""
+    preamble: int
+    """End of the text the template writes before any message (it belongs to none)."""
+    ends: list[int]
+    """End of each message's text (the last one ends with the text)."""
+    tracked: bool
+    """Whether the tracked render placed every message after the first."""
+    loop_end: int
+    """Where the template's loop over the messages ended: text after it (Command-R writes a
+    dangling generation prompt whatever `add_generation_prompt` says) is no turn's prompt."""
 
 
 class TemplateRaised(MaskError):
@@ -190,11 +207,8 @@ class ChatTemplateBackend:
 
     # -- structure ---------------------------------------------------------------------------
 
-    def _boundaries(
-        self, messages: list[dict[str, Any]], tools: Any
-    ) -> tuple[str, list[tuple[int, int]], int, list[int], bool]:
-        """(full text, generation spans, end of the preamble, end of each message, whether the
-        tracked render placed every message after the first)."""
+    def _boundaries(self, messages: list[dict[str, Any]], tools: Any) -> Structure:
+        """Where each message of the full render starts and ends (`Structure`)."""
         tracked = self._render_tracked(messages, tools)
         full = tracked.text
         if not full:
@@ -221,7 +235,10 @@ class ChatTemplateBackend:
                     "template renders earlier messages differently depending on later ones"
                 )
             previous = end
-        return full, tracked.generation, preamble, placed, tracked.starts is not None
+        loop_end = tracked.loop_end if tracked.loop_end is not None else len(full)
+        return Structure(
+            full, tracked.generation, preamble, placed, tracked.starts is not None, loop_end
+        )
 
     def _end_in(
         self, full: str, prefix: list[dict[str, Any]], tools: Any, next_read: int | None
@@ -277,6 +294,7 @@ class ChatTemplateBackend:
         ends: list[int],
         index: int,
         low: int,
+        high: int,
         known: dict[str, str],
     ) -> TurnStart:
         """Where serving starts sampling assistant turn `index` (module doc: fast path first)."""
@@ -287,7 +305,7 @@ class ChatTemplateBackend:
         prompt = known.get(kind)
         if prompt and full.startswith(prompt, start):
             begin = start + len(prompt)
-            if begin <= ends[index] and context.at_token_start(begin):
+            if begin <= high and context.at_token_start(begin):
                 return TurnStart(begin, "prefix")
         text, loop_end = self._prompt_render(messages, tools, index)
         content = previous.get("content")
@@ -298,7 +316,7 @@ class ChatTemplateBackend:
             loop_end,
             start=start,
             low=max(low, ends[index - 2] if index > 1 else preamble),
-            high=ends[index],
+            high=high,
             previous_content=content if isinstance(content, str) else "",
         )
         if turn.how == "prefix" and loop_end == start and len(text) > start:
@@ -308,7 +326,8 @@ class ChatTemplateBackend:
     def describe(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
     ) -> TokenDescription:
-        full, generation_spans, preamble, ends, _ = self._boundaries(messages, tools)
+        structure = self._boundaries(messages, tools)
+        full, generation_spans, preamble, ends = structure[:4]
         encoding = self.tokenizer._tokenizer.encode(full, add_special_tokens=False)
         ids: list[int] = list(encoding.ids)
         offsets: list[tuple[int, int]] = list(encoding.offsets)
@@ -334,8 +353,9 @@ class ChatTemplateBackend:
         for index, role in enumerate(roles):
             if role != "assistant":
                 continue
+            high = ends[index] if index < last else structure.loop_end
             found = self._turn_starts(
-                context, messages, tools, preamble, ends, index, turn_end, known
+                context, messages, tools, preamble, ends, index, turn_end, high, known
             )
             if found.begin > ends[index]:
                 raise TurnRefused(

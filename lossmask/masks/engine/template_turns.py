@@ -5,17 +5,19 @@ and samples what follows. In the training text (the render of the whole conversa
 starts where P ends. `locate_turn` finds that place, or refuses with the reason:
 
 1. **prefix**: the training text starts with P: the turn starts at `len(P)`. Exact by definition.
-2. **prompt cut short**: the training text has the conversation so far exactly as P has it, then
-   only the beginning of the generation prompt (R1-style prompts prefill `<think>\\n`, Command-R7B
-   prefills an empty thinking block; the training text of the turn does not contain them). The turn
-   starts after the part that is there; the missing end of the prompt is reported.
-3. **found by text**: a later message changes how the conversation so far is written (Hermes
-   writes `</tool_response>\\n<|im_end|>` when more messages follow and no `\\n` when the tool
-   message is last; Mistral moves the system prompt into the last user message; Qwen3 drops old
+2. **found**: the training text writes the conversation so far differently (Hermes writes
+   `</tool_response>\\n<|im_end|>` when more messages follow and no `\\n` when the tool message is
+   last; Mistral moves the system prompt into the last user message; Qwen3 and gpt-oss drop old
    reasoning). The generation prompt (what the template writes after its loop over the messages)
-   is looked for in the training text between the end of the previous assistant turn and the end
-   of this one; the first occurrence wins (gpt-oss writes `<|start|>assistant` twice in one turn:
-   analysis, then the call). A prompt written as plain text (no special token) must occur once.
+   is looked for by its text, after the text both renders share and the end of the previous
+   assistant turn, before the end of this message; the first occurrence wins (gpt-oss writes
+   `<|start|>assistant` twice in one turn: analysis, then the call). A prompt without a special
+   token must occur once.
+3. **partial**: the training text holds only part of the prompt: R1-style prompts prefill
+   `<think>\\n` that the training text of the turn does not contain, Command-R7B prefills an empty
+   thinking block, Command-R+ writes its tool instructions into the prompt only. The longest piece
+   of the prompt that carries a special token (the role marker) and is there decides; the turn
+   starts after it, and what the training text lacks is reported (`audit`'s serving-prompt line).
 4. **history end**: the generation prompt is empty (DeepSeek after a tool result, Mistral): the turn
    starts where the previous message ends, provided the training text there ends with the same
    text as P (the previous message's content and what follows it).
@@ -58,7 +60,7 @@ class TurnStart:
     begin: int
     """Character position in the training text where the model starts sampling."""
     how: str
-    """"prefix", "cut-short", "found" or "history-end"."""
+    """"prefix", "found", "partial" (part of the prompt missing) or "history-end"."""
     missing: str = ""
     """The end of the generation prompt that the training text does not contain."""
 
@@ -121,29 +123,19 @@ def locate_turn(
     if shared == len(prompt):
         return _checked(context, index, TurnStart(len(prompt), "prefix"), prompt)
     generation = prompt[loop_end:]
-    if shared >= loop_end:
-        # Same conversation so far; the training text holds only the beginning of the prompt.
-        cut = max(context.token_start_at_or_before(shared), loop_end)
-        if cut > loop_end and context.has_special(prompt[loop_end:cut]):
-            return TurnStart(cut, "cut-short", missing=prompt[cut:])
-        raise TurnRefused(
-            index,
-            PROMPT_NOT_FOUND,
-            f"the template prompts with {generation!r} but the training text continues with "
-            f"{full[loop_end : loop_end + len(generation) + 8]!r}; {SETTLE}",
-        )
-    low = max(low, shared)
+    # Where the prompt can be: after the text both renders share, from the previous turn's end.
+    low = max(low, min(shared, loop_end))
     if generation:
         found = _find_prompt(context, generation, low, high)
         if found is not None:
             begin, missing = found
-            how = "found" if not missing else "cut-short"
+            how = "found" if not missing else "partial"
             return _checked(context, index, TurnStart(begin, how, missing=missing), prompt)
         raise TurnRefused(
             index,
             PROMPT_NOT_FOUND,
-            f"{generation!r} does not occur where this turn starts in the training text "
-            f"(characters {low}..{high}); {SETTLE}",
+            f"the template prompts with {_clip(generation)!r}, which is not where this turn starts "
+            f"in the training text ({_clip(full[low:high])!r}); {SETTLE}",
         )
     # An empty prompt: the turn starts where the previous message ends, if that end is the same.
     anchor = _anchor(prompt, previous_content)
@@ -157,6 +149,10 @@ def locate_turn(
     )
 
 
+def _clip(text: str, size: int = 60) -> str:
+    return text if len(text) <= size else text[: size - 3] + "..."
+
+
 def _anchor(prompt: str, previous_content: str) -> str:
     """The end of `prompt` from the previous message's content on ("" when it has none)."""
     if not previous_content:
@@ -168,32 +164,46 @@ def _anchor(prompt: str, previous_content: str) -> str:
 def _find_prompt(
     context: TurnContext, generation: str, low: int, high: int
 ) -> tuple[int, str] | None:
-    """(where the prompt ends, the part of it missing) for the longest beginning of `generation`
-    found in `full[low:high]` that carries a role marker; a full prompt without a special token
-    must occur exactly once."""
+    """(where the prompt ends in `full[low:high]`, the part of it the training text lacks).
+
+    The whole prompt when it is there (first occurrence; a prompt without any special token must
+    occur once). Otherwise the longest piece of it, cut where a special token or a line begins or
+    ends, that carries a special token (the role marker): the training text lacks what comes before
+    it (Command-R+ writes its tool instructions into the prompt only) or after it (a `<think>\\n`
+    prefilled for the model)."""
     full = context.full
     at = full.find(generation, low, high)
     if at >= 0:
         if context.has_special(generation) or full.find(generation, at + 1, high) < 0:
             return at + len(generation), ""
         return None
-    # The beginning of the prompt, cut where a special token or a line ends, longest first.
-    cuts = sorted(
-        {
-            k
-            for k in range(1, len(generation))
-            if generation[k - 1] == "\n"
-            or any(generation.endswith(s, 0, k) for s in context.specials)
-        },
-        reverse=True,
+    cuts = {0, len(generation)}
+    for k in range(1, len(generation)):
+        if generation[k - 1] == "\n" or generation[k] == "\n":
+            cuts.add(k)
+    for special in context.specials:
+        at = generation.find(special)
+        while at >= 0:
+            cuts.update((at, at + len(special)))
+            at = generation.find(special, at + 1)
+    ordered = sorted(cuts)
+    pieces = sorted(
+        (
+            (a, b)
+            for i, a in enumerate(ordered)
+            for b in ordered[i + 1 :]
+            if (a, b) != (0, len(generation))
+        ),
+        key=lambda piece: (piece[0] - piece[1], -piece[1]),
     )
-    for cut in cuts:
-        head = generation[:cut]
-        if not context.has_special(head):
+    for a, b in pieces:
+        piece = generation[a:b]
+        if not context.has_special(piece):
             continue
-        at = full.find(head, low, high)
-        if at >= 0 and full.find(head, at + 1, high) < 0:
-            return at + len(head), generation[cut:]
+        at = full.find(piece, low, high)
+        if at >= 0:
+            missing = (_clip(generation[:a], 40) + " ... " if a else "") + generation[b:]
+            return at + len(piece), missing
     return None
 
 
