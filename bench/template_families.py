@@ -1,7 +1,7 @@
 """`"sampled"` on the real published chat templates of tool-calling families (docs/masks.md table).
 
     python bench/template_families.py            # check every family, rewrite the table
-    python bench/template_families.py --check    # check, exit 1 if the table in docs/masks.md differs
+    python bench/template_families.py --check    # exit 1 if docs/masks.md's table differs
 
 The templates are data (`tests/masks/real_templates/`, each with its provenance); each family runs
 on a tiny tokenizer carrying its special tokens and a `generation_config.json` with the real model's
