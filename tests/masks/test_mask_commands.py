@@ -173,8 +173,7 @@ def test_a_template_that_renders_nothing_is_a_row_error(tmp_path: Path) -> None:
     ]
     assert out.splitlines()[-2:] == [
         "  refused: 2 rows could not be read or masked exactly (the others are audited):",
-        "        2  the chat template rendered nothing for this conversation (first: line 1: the "
-        "chat template rendered nothing for this conversation)",
+        "        2  the chat template rendered nothing for this conversation (first: line 1)",
     ]
 
 

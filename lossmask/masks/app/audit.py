@@ -414,5 +414,6 @@ def format_report(report: AuditReport) -> str:
             "others are audited):"
         )
         for reason, rows in refused.items():
-            lines.append(f"    {len(rows):>5}  {reason} (first: {rows[0]})")
+            first = rows[0].where if rows[0].message == reason else str(rows[0])
+            lines.append(f"    {len(rows):>5}  {reason} (first: {first})")
     return "\n".join(lines)
