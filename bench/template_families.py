@@ -88,7 +88,7 @@ def save_tokenizer(family: Family, directory: Path) -> Path:
     return directory
 
 
-def _nine_character_ids(conversation: dict[str, Any]) -> dict[str, Any]:
+def nine_character_ids(conversation: dict[str, Any]) -> dict[str, Any]:
     """Mistral templates require tool-call ids of 9 alphanumeric characters."""
     for message in conversation["messages"]:
         for call in message.get("tool_calls") or []:
@@ -125,7 +125,7 @@ def conversations(family: Family) -> list[dict[str, Any]]:
         *generate_conversations(6, seed=21, exchanges=1, reasoning_rate=0.5),
         *generate_conversations(6, seed=22, exchanges=2, reasoning_rate=0.5),
     ]
-    chats = [_nine_character_ids(c) for c in tool_chats] if family.tools else []
+    chats = [nine_character_ids(c) for c in tool_chats] if family.tools else []
     return [*chats, *json.loads(json.dumps(PLAIN_CHATS))]
 
 
@@ -146,7 +146,7 @@ class PatternBroken(AssertionError):
     """A family's `turn_start` disagrees with the template's own prefix render."""
 
 
-def _template_messages(family: Family, conversation: dict[str, Any]) -> Any:
+def template_messages(family: Family, conversation: dict[str, Any]) -> Any:
     from lossmask.masks.engine.conversation import normalise_conversation
 
     messages, tools, _ = normalise_conversation(conversation)
@@ -159,7 +159,7 @@ def _template_messages(family: Family, conversation: dict[str, Any]) -> Any:
 
 
 def reference(family: Family, tokenizer: Any, conversation: dict[str, Any]) -> Reference:
-    messages, tools = _template_messages(family, conversation)
+    messages, tools = template_messages(family, conversation)
 
     def render(prefix: list[dict[str, Any]], prompt: bool = False) -> str:
         return str(
