@@ -36,8 +36,8 @@ class StopConsistency:
     serving_stops: list[str] = field(default_factory=list)
     closed_by_stop: Counter[str] = field(default_factory=Counter)
     """The template's own closer is a serving stop: token -> turns."""
-    closed_by_opener: Counter[str] = field(default_factory=Counter)
-    """The next message's opener closes the turn: "token|role" -> turns."""
+    closed_by_opener: Counter[tuple[str, str]] = field(default_factory=Counter)
+    """The next message's opener closes the turn: (token, role of that message) -> turns."""
     left_open: int = 0
     """Final turns the template leaves open; lossmask appends the stop."""
     not_a_stop: Counter[str] = field(default_factory=Counter)
@@ -78,7 +78,7 @@ class StopConsistency:
             if writer is None and rules[stop] == "final-stop":
                 self.left_open += 1
             elif writer is not None and writer != turn:
-                self.closed_by_opener[f"{text}|{roles[writer]}"] += 1
+                self.closed_by_opener[text, roles[writer]] += 1
             else:
                 self.closed_by_stop[text] += 1
             if sequence.mask[stop]:
@@ -102,7 +102,8 @@ class StopConsistency:
             "serving_stops": list(self.serving_stops),
             "closed_by_serving_stop": dict(sorted(self.closed_by_stop.items())),
             "closed_by_next_opener": {
-                key.replace("|", " opens "): n for key, n in sorted(self.closed_by_opener.items())
+                f"{text} opens {role}": n
+                for (text, role), n in sorted(self.closed_by_opener.items())
             },
             "left_open_stop_appended": self.left_open,
             "not_a_serving_stop": {
@@ -118,8 +119,8 @@ class StopConsistency:
         stops = ", ".join(self.serving_stops)
         lines = [f"  train/serve stops (the server stops on {stops}):"]
 
-        def counts(counter: Counter[str], label: Callable[[str], str] = str) -> str:
-            return ", ".join(f"{label(key)} {n}" for key, n in sorted(counter.items()))
+        def counts(counter: Counter[str]) -> str:
+            return ", ".join(f"{key} {n}" for key, n in sorted(counter.items()))
 
         if self.closed_by_stop:
             total = sum(self.closed_by_stop.values())
@@ -129,15 +130,11 @@ class StopConsistency:
             )
         if self.closed_by_opener:
             total = sum(self.closed_by_opener.values())
-
-            def opener(key: str) -> str:
-                text, role = key.rsplit("|", 1)
-                return f"{text} opening {role}"
-
-            lines.append(
-                f"    closed by the next message's opener: {total} turns "
-                f"({counts(self.closed_by_opener, opener)})"
+            openers = ", ".join(
+                f"{text} opening {role} {n}"
+                for (text, role), n in sorted(self.closed_by_opener.items())
             )
+            lines.append(f"    closed by the next message's opener: {total} turns ({openers})")
         if self.left_open:
             lines.append(
                 f"    final turns the template leaves open, stop appended: {self.left_open}"
