@@ -324,6 +324,11 @@ def test_a_turn_that_cannot_be_established_is_refused_with_its_reason(
         with pytest.raises(TurnRefused) as raised:
             build_sample(conversation, "sampled", backend)
         assert raised.value.reason == "generation prompt not in the training text"
+        # The modes that do not need what serving samples still mask the row.
+        legacy = mask_conversation(conversation, LossMaskRolesConfig(), backend)
+        everything = mask_conversation(conversation, "all", backend)
+        assert ref.ids == everything.ids[: len(ref.ids)] == legacy.ids[: len(ref.ids)]
+        assert all(everything.mask)
         refused += 1
     assert refused >= 1
 

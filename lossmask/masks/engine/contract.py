@@ -78,6 +78,8 @@ class TokenDescription:
     """Positions where a template's `{% generation %}` blocks disagree with `sampled`."""
     missing_prompt: list[str] = field(default_factory=list)
     """Per assistant turn whose training text lacks the end of the generation prompt, that text."""
+    sampled_refused: MaskError | None = None
+    """Why `sampled` could not be established for some turn: raised by the modes that need it."""
     has_sampled_signal: bool = True
     """False for a renderer that gives no per-token signal: only `"all"` can be applied."""
 
@@ -138,6 +140,11 @@ def apply_contract(
             'nothing to follow; name a model-specific renderer, use loss_mask = "all", or drop '
             "[renderer] to use the chat template"
         )
+    if d.sampled_refused is not None and (
+        loss_mask == "sampled"
+        or (isinstance(loss_mask, LossMaskRolesConfig) and d.roles_need_sampled)
+    ):
+        raise d.sampled_refused
     ids = list(d.ids)
     message = list(d.message)
     turn = list(d.turn)

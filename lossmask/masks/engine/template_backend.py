@@ -31,7 +31,13 @@ from typing import Any, NamedTuple
 from lossmask.masks.engine.contract import TokenDescription
 from lossmask.masks.engine.sample import MaskError
 from lossmask.masks.engine.template_arguments import ArgumentsStyle, detect_arguments_style
-from lossmask.masks.engine.template_turns import TurnContext, TurnRefused, TurnStart, locate_turn
+from lossmask.masks.engine.template_turns import (
+    PROMPT_NOT_FOUND,
+    TurnContext,
+    TurnRefused,
+    TurnStart,
+    locate_turn,
+)
 
 _GENERATION_TAG = re.compile(r"\{%-?\s*generation\s*-?%\}")
 
@@ -272,14 +278,19 @@ class ChatTemplateBackend:
     def _prompt_render(self, messages: list[dict[str, Any]], tools: Any, index: int) -> Any:
         """(the render of `messages[:index]` with the generation prompt, where its loop over the
         messages ended)."""
-        tracked = self._render_tracked(messages[:index], tools, add_generation_prompt=True)
+        try:
+            tracked = self._render_tracked(messages[:index], tools, add_generation_prompt=True)
+        except TemplateRaised as error:
+            raise TurnRefused(
+                index, "the template raised an error on the prompt", str(error)
+            ) from None
         if tracked.loop_end is not None:
             return tracked.text, tracked.loop_end
         plain = self._render_text(messages[:index], tools)
         if not tracked.text.startswith(plain):
             raise TurnRefused(
                 index,
-                "generation prompt not in the training text",
+                PROMPT_NOT_FOUND,
                 "with add_generation_prompt the template rewrites the conversation so far, so "
                 "where its generation prompt starts cannot be told",
             )
@@ -319,6 +330,12 @@ class ChatTemplateBackend:
             high=high,
             previous_content=content if isinstance(content, str) else "",
         )
+        if turn.begin > high:
+            raise TurnRefused(
+                index,
+                PROMPT_NOT_FOUND,
+                "the generation prompt ends after this turn's text in the training render",
+            )
         if turn.how == "prefix" and loop_end == start and len(text) > start:
             known[kind] = text[start:]  # the same prompt text is checked at later turns
         return turn
@@ -350,19 +367,18 @@ class ChatTemplateBackend:
         missing: list[str] = []
         known: dict[str, str] = {}
         turn_end = preamble
+        refused: TurnRefused | None = None
         for index, role in enumerate(roles):
             if role != "assistant":
                 continue
             high = ends[index] if index < last else structure.loop_end
-            found = self._turn_starts(
-                context, messages, tools, preamble, ends, index, turn_end, high, known
-            )
-            if found.begin > ends[index]:
-                raise TurnRefused(
-                    index,
-                    "generation prompt not in the training text",
-                    "the generation prompt ends after this turn's text in the training render",
+            try:
+                found = self._turn_starts(
+                    context, messages, tools, preamble, ends, index, turn_end, high, known
                 )
+            except TurnRefused as error:  # only the modes that need "sampled" fail on it
+                refused = refused or error
+                continue
             if found.missing:
                 missing.append(found.missing)
             k = bisect.bisect_left(token_starts, found.begin)
@@ -397,6 +413,7 @@ class ChatTemplateBackend:
             roles_need_sampled=False,
             tag_disagreements=disagreements,
             missing_prompt=missing,
+            sampled_refused=refused,
         )
 
     @staticmethod
