@@ -206,23 +206,22 @@ def _turn_stops(
     sequence: MaskedSequence, messages: list[dict[str, Any]], seq_len: int | None
 ) -> Iterable[tuple[str, bool, bool]]:
     """(kind, stop trained, stop lost to truncation) for every assistant turn."""
-    last_position: dict[int, int] = {}
+    owners, ids, stops = sequence.turn_owner, sequence.ids, sequence.stop_ids
     own_stops: dict[int, list[int]] = {}
-    for k, owner in enumerate(sequence.turn_owner):
-        if owner is None:
-            continue
-        last_position[owner] = k
-        if sequence.ids[k] in sequence.stop_ids:
+    for k in [k for k, token_id in enumerate(ids) if token_id in stops]:
+        owner = owners[k]
+        if owner is not None:
             own_stops.setdefault(owner, []).append(k)
+    reversed_owners = owners[::-1]
     for index, message in enumerate(messages):
-        if message.get("role") != "assistant" or index not in last_position:
+        if message.get("role") != "assistant" or index not in owners:
             continue
         if message.get("train") is False:
             yield EXCLUDED, False, False
             continue
         candidates = list(own_stops.get(index, []))
-        after = last_position[index] + 1
-        if after < len(sequence.ids) and sequence.ids[after] in sequence.stop_ids:
+        after = len(owners) - reversed_owners.index(index)  # right after the turn's last token
+        if after < len(ids) and ids[after] in stops:
             candidates.append(after)
         # Position k is predicted as target k - 1; with seq_len inputs, targets stop at seq_len.
         trained = [k for k in candidates if k > 0 and sequence.mask[k]]

@@ -54,26 +54,30 @@ class StopConsistency:
         where: str,
     ) -> None:
         """Sort every assistant turn of one masked conversation into its rule."""
-        positions: dict[int, list[int]] = {}
-        for k, owner in enumerate(sequence.turn_owner):
-            if owner is not None and roles[owner] == "assistant":
-                positions.setdefault(owner, []).append(k)
+        ids, owners = sequence.ids, sequence.turn_owner
         writers = sequence.provenance.message_index
         rules = sequence.provenance.rule
         sampled = sequence.provenance.sampled
-        for turn, owned in positions.items():
-            # From the first token the model samples: a header may hold a stop id (Phi-3.5 stops
-            # on `<|assistant|>`, the token that opens its turns).
-            first = next((k for k in owned if sampled[k]), owned[0])
-            ks = [k for k in owned if k >= first]
-            stop = next((k for k in ks if sequence.ids[k] in sequence.stop_ids), None)
+        # A turn's closer is its first *sampled* stop: a header may hold a stop id (Phi-3.5 stops
+        # on `<|assistant|>`, the token that opens its turns).
+        closers: dict[int, int] = {}
+        for k in [k for k, token_id in enumerate(ids) if token_id in sequence.stop_ids]:
+            owner = owners[k]
+            if owner is not None and sampled[k] and owner not in closers:
+                closers[owner] = k
+        reversed_owners = owners[::-1]
+        for turn, role in enumerate(roles):
+            if role != "assistant" or turn not in owners:
+                continue
+            stop = closers.get(turn)
             if stop is None:
-                text = token(sequence.ids[ks[-1]])
+                last = len(owners) - 1 - reversed_owners.index(turn)
+                text = token(ids[last])
                 self.not_a_stop[text] += 1
                 if self.example is None:
                     self.example = f"{where}: messages[{turn}] ends with {text}"
                 continue
-            text = token(sequence.ids[stop])
+            text = token(ids[stop])
             writer = writers[stop]
             if writer is None and rules[stop] == "final-stop":
                 self.left_open += 1

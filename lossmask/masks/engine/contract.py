@@ -187,12 +187,12 @@ def apply_contract(
 def check_stop_trained(sequence: MaskedSequence, roles: list[str]) -> None:
     """A mask that trains assistant tokens but no serving stop would never teach the model to
     stop: a per-conversation error rather than a silent, endless model."""
-    trains_assistant = any(
+    mask, stops = sequence.mask, sequence.stop_ids
+    if any(mask[k] for k, token_id in enumerate(sequence.ids) if token_id in stops):
+        return  # a stop trains (checked first: the common case, and the cheaper test)
+    if any(
         m and o is not None and roles[o] == "assistant"
-        for m, o in zip(sequence.mask, sequence.turn_owner, strict=True)
-    )
-    if trains_assistant and not any(
-        m and t in sequence.stop_ids for m, t in zip(sequence.mask, sequence.ids, strict=True)
+        for m, o in zip(mask, sequence.turn_owner, strict=True)
     ):
         raise MaskError(
             "no serving stop token is among the trained targets, so the model would never learn "

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import bisect
 import contextlib
-import json
 import re
 from collections.abc import Iterator
 from typing import Any, NamedTuple
@@ -131,7 +130,11 @@ class ChatTemplateBackend:
             )
         )
         self.tool_arguments = tool_arguments or detect_arguments_style(self._render_plain)
-        self._preambles: dict[str, str | None] = {}
+        self._preambles: list[tuple[Any, str | None]] = []  # (tools, text), most recent first
+        # The generation prompt after each kind of message (its role, whether tools are given),
+        # from a prompt render that was a prefix of the training text; checked by text at each
+        # later turn, in every conversation (the fast path).
+        self._known_prompts: dict[tuple[str, bool], str] = {}
 
     def stop_token_ids(self) -> list[int]:
         """The serving stop ids: generation_config.json `eos_token_id`, else the tokenizer's EOS."""
@@ -178,11 +181,16 @@ class ChatTemplateBackend:
             return self._render_plain(plain, plain_tools, add_generation_prompt)
 
     def _render_tracked(
-        self, messages: list[dict[str, Any]], tools: Any, *, add_generation_prompt: bool = False
+        self,
+        messages: list[dict[str, Any]],
+        plain: Any,
+        plain_tools: Any,
+        *,
+        add_generation_prompt: bool = False,
     ) -> Any:
+        """Render template data (`_template_data` of `messages`) with the tracking copy."""
         from lossmask.masks.engine.template_tracking import render_tracked
 
-        plain, plain_tools = self._template_data(messages, tools)
         with self._template_errors(messages):
             return render_tracked(
                 self._tracking,
@@ -213,9 +221,13 @@ class ChatTemplateBackend:
 
     # -- structure ---------------------------------------------------------------------------
 
-    def _boundaries(self, messages: list[dict[str, Any]], tools: Any) -> Structure:
-        """Where each message of the full render starts and ends (`Structure`)."""
-        tracked = self._render_tracked(messages, tools)
+    def _boundaries(
+        self, messages: list[dict[str, Any]], tools: Any, data: tuple[Any, Any] | None = None
+    ) -> Structure:
+        """Where each message of the full render starts and ends (`Structure`); `data` is
+        `_template_data(messages, tools)` when the caller has it."""
+        plain, plain_tools = data or self._template_data(messages, tools)
+        tracked = self._render_tracked(messages, plain, plain_tools)
         full = tracked.text
         if not full:
             raise MaskError("the chat template rendered nothing for this conversation")
@@ -264,22 +276,27 @@ class ChatTemplateBackend:
     def _preamble_end(self, tools: Any, full: str) -> int:
         """Text the template writes before any message (a tools block) belongs to no message: the
         prefix-render rule for an empty conversation. Rendered once per distinct tool list."""
-        key = json.dumps(tools, default=str)
-        if key not in self._preambles:
+        text = next((text for cached, text in self._preambles if cached == tools), "")
+        if text == "":  # tool lists repeat: compared, not serialised
             try:
-                self._preambles[key] = self._render_text([], tools) or None
+                text = self._render_text([], tools) or None
             except MaskError:  # templates may refuse an empty conversation: no preamble
-                self._preambles[key] = None
-        text = self._preambles[key]
+                text = None
+            self._preambles = [(tools, text), *self._preambles[:7]]
         return len(text) if text is not None and full.startswith(text) else 0
 
     # -- serving -----------------------------------------------------------------------------
 
-    def _prompt_render(self, messages: list[dict[str, Any]], tools: Any, index: int) -> Any:
+    def _prompt_render(
+        self, messages: list[dict[str, Any]], tools: Any, data: tuple[Any, Any], index: int
+    ) -> Any:
         """(the render of `messages[:index]` with the generation prompt, where its loop over the
         messages ended)."""
+        plain, plain_tools = data
         try:
-            tracked = self._render_tracked(messages[:index], tools, add_generation_prompt=True)
+            tracked = self._render_tracked(
+                messages[:index], plain[:index], plain_tools, add_generation_prompt=True
+            )
         except TemplateRaised as error:
             raise TurnRefused(
                 index, "the template raised an error on the prompt", str(error)
@@ -301,24 +318,24 @@ class ChatTemplateBackend:
         context: TurnContext,
         messages: list[dict[str, Any]],
         tools: Any,
+        data: tuple[Any, Any],
         preamble: int,
         ends: list[int],
         index: int,
         low: int,
         high: int,
-        known: dict[str, str],
     ) -> TurnStart:
         """Where serving starts sampling assistant turn `index` (module doc: fast path first)."""
         full = context.full
         start = ends[index - 1] if index else preamble
         previous = messages[index - 1] if index else {}
-        kind = str(previous.get("role"))
-        prompt = known.get(kind)
+        kind = (str(previous.get("role")), bool(tools))
+        prompt = self._known_prompts.get(kind)
         if prompt and full.startswith(prompt, start):
             begin = start + len(prompt)
             if begin <= high and context.at_token_start(begin):
                 return TurnStart(begin, "prefix")
-        text, loop_end = self._prompt_render(messages, tools, index)
+        text, loop_end = self._prompt_render(messages, tools, data, index)
         content = previous.get("content")
         turn = locate_turn(
             context,
@@ -337,13 +354,14 @@ class ChatTemplateBackend:
                 "the generation prompt ends after this turn's text in the training render",
             )
         if turn.how == "prefix" and loop_end == start and len(text) > start:
-            known[kind] = text[start:]  # the same prompt text is checked at later turns
+            self._known_prompts[kind] = text[start:]  # checked by text at later turns
         return turn
 
     def describe(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
     ) -> TokenDescription:
-        structure = self._boundaries(messages, tools)
+        data = self._template_data(messages, tools)
+        structure = self._boundaries(messages, tools, data)
         full, generation_spans, preamble, ends = structure[:4]
         encoding = self.tokenizer._tokenizer.encode(full, add_special_tokens=False)
         ids: list[int] = list(encoding.ids)
@@ -353,10 +371,11 @@ class ChatTemplateBackend:
         count = len(ids)
         last = len(messages) - 1
 
-        owners: list[int | None] = []
-        for start in token_starts:
-            owner = None if start < preamble else bisect.bisect_right(ends, start)
-            owners.append(owner if owner is None or owner <= last else last)
+        # Message j owns the tokens starting in [end of j-1, end of j): slices, not a loop.
+        owners: list[int | None] = [None] * bisect.bisect_left(token_starts, preamble)
+        for index, end in enumerate(ends):
+            upto = count if index == last else bisect.bisect_left(token_starts, end)
+            owners.extend([index] * (upto - len(owners)))
 
         # Serving: each assistant turn samples from the end of its generation prompt to the first
         # stop id, which may be the first token the template writes with the next message.
@@ -365,7 +384,6 @@ class ChatTemplateBackend:
         turn = list(owners)
         closed: dict[int, bool] = {}
         missing: list[str] = []
-        known: dict[str, str] = {}
         turn_end = preamble
         refused: TurnRefused | None = None
         for index, role in enumerate(roles):
@@ -374,7 +392,7 @@ class ChatTemplateBackend:
             high = ends[index] if index < last else structure.loop_end
             try:
                 found = self._turn_starts(
-                    context, messages, tools, preamble, ends, index, turn_end, high, known
+                    context, messages, tools, data, preamble, ends, index, turn_end, high
                 )
             except TurnRefused as error:  # only the modes that need "sampled" fail on it
                 refused = refused or error
@@ -434,10 +452,16 @@ class ChatTemplateBackend:
                 continue
             found = full.find(body, start, ends[index])
             spans.append((found, found + len(body)) if found >= 0 else (-1, -1))
-        flags = []
-        for (start, end), owner in zip(offsets, owners, strict=True):
-            lo, hi = spans[owner] if owner is not None else (-1, -1)
-            flags.append(lo <= start and end <= hi and lo >= 0)
+        # Tokens inside a content span (all owned by its message): one slice per message.
+        flags = [False] * len(offsets)
+        starts = [start for start, _ in offsets]
+        token_ends = [end for _, end in offsets]
+        for lo, hi in spans:
+            if lo < 0:
+                continue
+            first, after = bisect.bisect_left(starts, lo), bisect.bisect_right(token_ends, hi)
+            if after > first:
+                flags[first:after] = [True] * (after - first)
         return flags
 
 
