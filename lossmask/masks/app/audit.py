@@ -203,12 +203,16 @@ class AuditReport:
 
 
 def _turn_stops(
-    sequence: MaskedSequence, messages: list[dict[str, Any]], seq_len: int | None
+    sequence: MaskedSequence,
+    messages: list[dict[str, Any]],
+    seq_len: int | None,
+    stops_at: list[int],
 ) -> Iterable[tuple[str, bool, bool]]:
-    """(kind, stop trained, stop lost to truncation) for every assistant turn."""
+    """(kind, stop trained, stop lost to truncation) for every assistant turn; `stops_at` are
+    the positions of serving stop ids."""
     owners, ids, stops = sequence.turn_owner, sequence.ids, sequence.stop_ids
     own_stops: dict[int, list[int]] = {}
-    for k in [k for k, token_id in enumerate(ids) if token_id in stops]:
+    for k in stops_at:
         owner = owners[k]
         if owner is not None:
             own_stops.setdefault(owner, []).append(k)
@@ -278,7 +282,8 @@ def audit_conversations(
             if message.get("role") == "assistant" and message.get("tool_calls"):
                 report.calls_per_turn[len(message["tool_calls"])] += 1
         report.stats.record(conversation, shift_and_truncate(sequence, seq_len))
-        for kind, stop_trained, lost in _turn_stops(sequence, messages, seq_len):
+        stops_at = [k for k, token_id in enumerate(sequence.ids) if token_id in sequence.stop_ids]
+        for kind, stop_trained, lost in _turn_stops(sequence, messages, seq_len, stops_at):
             if kind == EXCLUDED:
                 report.excluded_turns += 1
                 continue
@@ -288,7 +293,7 @@ def audit_conversations(
             count.lost_to_truncation += lost
         roles = [str(message.get("role")) for message in messages]
         report.stop_consistency.record(
-            sequence, roles, lambda token_id: _token(backend, token_id), where
+            sequence, roles, lambda token_id: _token(backend, token_id), where, stops_at
         )
     if finish:
         report.stats.finish(setting)

@@ -52,8 +52,10 @@ class StopConsistency:
         roles: list[str],
         token: Callable[[int], str],
         where: str,
+        stops_at: list[int] | None = None,
     ) -> None:
-        """Sort every assistant turn of one masked conversation into its rule."""
+        """Sort every assistant turn of one masked conversation into its rule; `stops_at`, the
+        positions of serving stop ids, when the caller has them."""
         ids, owners = sequence.ids, sequence.turn_owner
         writers = sequence.provenance.message_index
         rules = sequence.provenance.rule
@@ -61,7 +63,9 @@ class StopConsistency:
         # A turn's closer is its first *sampled* stop: a header may hold a stop id (Phi-3.5 stops
         # on `<|assistant|>`, the token that opens its turns).
         closers: dict[int, int] = {}
-        for k in [k for k, token_id in enumerate(ids) if token_id in sequence.stop_ids]:
+        if stops_at is None:
+            stops_at = [k for k, token_id in enumerate(ids) if token_id in sequence.stop_ids]
+        for k in stops_at:
             owner = owners[k]
             if owner is not None and sampled[k] and owner not in closers:
                 closers[owner] = k

@@ -366,7 +366,8 @@ class ChatTemplateBackend:
         encoding = self.tokenizer._tokenizer.encode(full, add_special_tokens=False)
         ids: list[int] = list(encoding.ids)
         offsets: list[tuple[int, int]] = list(encoding.offsets)
-        token_starts = [start for start, _ in offsets]
+        starts_and_ends = list(zip(*offsets, strict=True)) or [(), ()]
+        token_starts: list[int] = list(starts_and_ends[0])
         roles = [message["role"] for message in messages]
         count = len(ids)
         last = len(messages) - 1
@@ -423,7 +424,7 @@ class ChatTemplateBackend:
             message=owners,
             turn=turn,
             sampled=sampled,
-            content=self._content_flags(messages, full, offsets, owners, ends),
+            content=self._content_flags(messages, full, starts_and_ends, ends),
             roles=roles,
             stop_ids=list(self._stop_ids),
             final_stop_id=self.final_stop_id,
@@ -435,31 +436,28 @@ class ChatTemplateBackend:
         )
 
     @staticmethod
+    @staticmethod
     def _content_flags(
         messages: list[dict[str, Any]],
         full: str,
-        offsets: list[tuple[int, int]],
-        owners: list[int | None],
+        starts_and_ends: list[tuple[int, ...]],
         ends: list[int],
     ) -> list[bool]:
         """Approximate: a token is content when it lies inside its message's content string."""
-        spans: list[tuple[int, int]] = []
+        starts, token_ends = starts_and_ends
+        flags = [False] * len(starts)
         for index, message in enumerate(messages):
-            start = ends[index - 1] if index else 0
             body = message.get("content")
             if not isinstance(body, str) or not body:
-                spans.append((-1, -1))
                 continue
-            found = full.find(body, start, ends[index])
-            spans.append((found, found + len(body)) if found >= 0 else (-1, -1))
-        # Tokens inside a content span (all owned by its message): one slice per message.
-        flags = [False] * len(offsets)
-        starts = [start for start, _ in offsets]
-        token_ends = [end for _, end in offsets]
-        for lo, hi in spans:
+            lo = full.find(body, ends[index - 1] if index else 0, ends[index])
             if lo < 0:
                 continue
-            first, after = bisect.bisect_left(starts, lo), bisect.bisect_right(token_ends, hi)
+            # The tokens inside the span, all owned by this message: one slice.
+            first, after = (
+                bisect.bisect_left(starts, lo),
+                bisect.bisect_right(token_ends, lo + len(body)),
+            )
             if after > first:
                 flags[first:after] = [True] * (after - first)
         return flags
