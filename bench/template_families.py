@@ -251,6 +251,7 @@ class FamilyResult:
     family: Family
     conversations: int = 0
     exact: int = 0
+    exact_tool_chats: int = 0  # exact conversations with tool calls
     refused: Counter[str] = field(default_factory=Counter)
     refused_defined: int = 0  # refused although the reference is defined
     template_rejects: Counter[str] = field(default_factory=Counter)
@@ -297,6 +298,7 @@ def check_family(family: Family, workdir: Path) -> FamilyResult:
             result.failures.append(f"#{number}: {difference}")
             continue
         result.exact += 1
+        result.exact_tool_chats += any(m.get("tool_calls") for m in conversation["messages"])
         result.unclosed_turns += len(ref.unclosed)
         result.missing_prompt.update(sequence.missing_prompt)
     return result
@@ -346,7 +348,7 @@ def render_table(results: list[FamilyResult]) -> str:
         if r.missing_prompt:
             tails = ", ".join(_code(t) for t in sorted(r.missing_prompt))
             n = sum(r.missing_prompt.values())
-            notes.append(f"{n} turns lack the prompt's end {tails} in the training text")
+            notes.append(f"{n} turns' training text lacks part of the prompt: {tails}")
         if r.arguments == "string":
             notes.append("tool-call arguments passed as JSON strings (detected)")
         if f.note:
@@ -355,6 +357,7 @@ def render_table(results: list[FamilyResult]) -> str:
             notes.append(f"**{len(r.failures)} silent differences**")
         lines.append(
             f"| {f.name} | {f.source}: `{f.template}` ({f.model}) | {r.exact}/{r.conversations} "
+            f"({r.exact_tool_chats} with tool calls) "
             f"| {refused} | {rejects or '0'} | {'; '.join(notes)} |"
         )
     lines.append(END)

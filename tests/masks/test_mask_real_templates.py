@@ -97,7 +97,7 @@ def test_every_real_template_is_exact_or_refuses_with_a_reason(
             result.exact + sum(result.refused.values()) + sum(result.template_rejects.values())
         )
         assert accounted == result.conversations
-    exact_tool_families = [r for r in results if r.family.tools and r.exact]
+    exact_tool_families = [r for r in results if r.exact_tool_chats]
     assert len(exact_tool_families) >= 20
 
 
