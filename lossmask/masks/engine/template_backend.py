@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 from lossmask.masks.engine.contract import TokenDescription
 from lossmask.masks.engine.sample import MaskError
 from lossmask.masks.engine.template_arguments import ArgumentsStyle, detect_arguments_style
+from lossmask.masks.engine.template_text import content_flags, in_spans, map_end
 from lossmask.masks.engine.template_turns import (
     PROMPT_NOT_FOUND,
     TurnContext,
@@ -39,26 +40,6 @@ from lossmask.masks.engine.template_turns import (
 )
 
 _GENERATION_TAG = re.compile(r"\{%-?\s*generation\s*-?%\}")
-
-
-def _map_end(prefix_text: str, full: str) -> int:
-    """Where the end of `prefix_text` (a render of a prefix) falls in `full`, when it is not a
-    prefix of it: align the differing tails by text and map the end through the alignment."""
-    from difflib import SequenceMatcher
-
-    from lossmask.masks.engine.template_turns import common_prefix
-
-    common = common_prefix(prefix_text, full)
-    tail = prefix_text[common:]
-    # The same message, rendered a little differently, lies near: a bounded window keeps a longer
-    # identical block further on (the next turn's reasoning) from capturing the alignment.
-    rest = full[common : common + 2 * len(tail) + 256]
-    end = len(tail)
-    matcher = SequenceMatcher(None, tail, rest, autojunk=False)
-    for tag, a1, a2, b1, b2 in matcher.get_opcodes():
-        if a1 < end <= a2:
-            return common + (b1 + (end - a1) if tag == "equal" else b2)
-    return common
 
 
 class Structure(NamedTuple):
@@ -271,7 +252,7 @@ class ChatTemplateBackend:
             return len(text)
         if next_read is not None:
             return next_read
-        return _map_end(text, full) if text is not None else len(full)
+        return map_end(text, full) if text is not None else len(full)
 
     def _preamble_end(self, tools: Any, full: str) -> int:
         """Text the template writes before any message (a tools block) belongs to no message: the
@@ -417,14 +398,14 @@ class ChatTemplateBackend:
 
         disagreements: list[int] = []
         if self.has_generation_markers:
-            tagged = _in_spans(offsets, generation_spans)
+            tagged = in_spans(offsets, generation_spans)
             disagreements = [k for k in range(count) if tagged[k] != sampled[k]]
         return TokenDescription(
             ids=ids,
             message=owners,
             turn=turn,
             sampled=sampled,
-            content=self._content_flags(messages, full, starts_and_ends, ends),
+            content=content_flags(messages, full, starts_and_ends, ends),
             roles=roles,
             stop_ids=list(self._stop_ids),
             final_stop_id=self.final_stop_id,
@@ -434,43 +415,3 @@ class ChatTemplateBackend:
             missing_prompt=missing,
             sampled_refused=refused,
         )
-
-    @staticmethod
-    @staticmethod
-    def _content_flags(
-        messages: list[dict[str, Any]],
-        full: str,
-        starts_and_ends: list[tuple[int, ...]],
-        ends: list[int],
-    ) -> list[bool]:
-        """Approximate: a token is content when it lies inside its message's content string."""
-        starts, token_ends = starts_and_ends
-        flags = [False] * len(starts)
-        for index, message in enumerate(messages):
-            body = message.get("content")
-            if not isinstance(body, str) or not body:
-                continue
-            lo = full.find(body, ends[index - 1] if index else 0, ends[index])
-            if lo < 0:
-                continue
-            # The tokens inside the span, all owned by this message: one slice.
-            first, after = (
-                bisect.bisect_left(starts, lo),
-                bisect.bisect_right(token_ends, lo + len(body)),
-            )
-            if after > first:
-                flags[first:after] = [True] * (after - first)
-        return flags
-
-
-def _in_spans(offsets: list[tuple[int, int]], spans: list[tuple[int, int]]) -> list[bool]:
-    """Per token, whether it overlaps one of the (sorted) character spans."""
-    inside = [False] * len(offsets)
-    span = 0
-    for k, (start, end) in enumerate(offsets):
-        while span < len(spans) and start >= spans[span][1]:
-            span += 1
-        if span == len(spans):
-            break
-        inside[k] = end > spans[span][0]
-    return inside
