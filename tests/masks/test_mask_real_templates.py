@@ -225,8 +225,21 @@ def test_deepseek_r1_style_prompt_ending_mid_reasoning(backends: dict[str, MaskB
     messages, _, _ = normalise_conversation(chat)
     full = tokenizer.apply_chat_template(messages, tokenize=False)
     header, eos = "<｜Assistant｜>", "<｜end▁of▁sentence｜>"
-    expected_ids = tokenizer._tokenizer.encode(full, add_special_tokens=False).ids
-    assert sequence.ids == expected_ids
+    encoded = tokenizer._tokenizer.encode(full, add_special_tokens=False)
+    assert sequence.ids == encoded.ids
+    # Reference: every token from the end of each `<｜Assistant｜>` through the next EOS.
+    expected = [False] * len(encoded.ids)
+    starts = [start for start, _ in encoded.offsets]
+    at = full.find(header)
+    while at >= 0:
+        k = starts.index(at + len(header))
+        while True:
+            expected[k] = True
+            if encoded.ids[k] == tokenizer.convert_tokens_to_ids(eos):
+                break
+            k += 1
+        at = full.find(header, at + 1)
+    assert sequence.mask == expected
     trained_text = tokenizer.decode(
         [t for t, m in zip(sequence.ids, sequence.mask, strict=True) if m]
     )
