@@ -166,9 +166,14 @@ def test_a_template_that_renders_nothing_is_a_row_error(tmp_path: Path) -> None:
     write_jsonl(generate_conversations(2, seed=1), data)
     code, out, err = run("audit", path, "--data", str(data))
     assert code == 1 and "errors 2" in out
+    # One line per reason, not one per row; the report ends with the count by reason.
     assert err.splitlines() == [
-        f"{data}:{row + 1}: row {row}: the chat template rendered nothing for this conversation"
-        for row in (0, 1)
+        f"{data}:1: row 0: the chat template rendered nothing for this conversation "
+        "(and 1 more row like it)"
+    ]
+    assert out.splitlines()[-2:] == [
+        "  refused: 2 rows could not be read or masked exactly (the others are audited):",
+        "        2  the chat template rendered nothing for this conversation (first: line 1)",
     ]
 
 

@@ -174,7 +174,7 @@ def test_one_tracked_render_attributes_like_rendering_every_prefix(
     backend = request.getfixturevalue(template_fixture)
     for conversation in CONVERSATIONS[:24]:
         messages, tools, _ = normalise_conversation(conversation)
-        full, _, _, ends, stable = backend._boundaries(messages, tools)
+        full, _, _, ends, stable, _ = backend._boundaries(messages, tools)
         render = backend.tokenizer.apply_chat_template
         assert stable
         assert full == render(messages, tools=tools, tokenize=False)
@@ -188,7 +188,7 @@ def test_one_tracked_render_attributes_like_rendering_every_prefix(
         assert checked >= len(messages) // 2
 
 
-def test_a_template_that_peeks_ahead_falls_back_to_prefix_renders(
+def test_a_template_that_peeks_ahead_attributes_like_one_that_does_not(
     qwen_template: MaskBackend,
 ) -> None:
     from lossmask.masks.engine.template_backend import ChatTemplateBackend

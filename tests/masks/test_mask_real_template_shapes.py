@@ -271,11 +271,12 @@ def test_qwen3_shape_role_table_never_trains_a_user_token_and_boundaries_stay_in
         )
         owners = [p.message_index for p in sample.provenance if p.message_index is not None]
         assert owners == sorted(owners)
-    # The repro takes the path the bug was on: `loop.last` defeats the single tracked render and
-    # the earlier reasoning is stripped, so no prefix render is a prefix of the full text.
+    # The repro takes the path the bug was on: the template peeks with `loop.last` and the earlier
+    # reasoning is stripped, so no prefix render is a prefix of the full text; the tracked render
+    # still places every message where its loop iteration starts.
     messages, tools, _ = normalise_conversation(REPRO)
-    *_, ends, stable = backend._boundaries(messages, tools)  # type: ignore[attr-defined]
-    assert not stable and ends == sorted(ends)
+    *_, ends, tracked, _ = backend._boundaries(messages, tools)  # type: ignore[attr-defined]
+    assert tracked and ends == sorted(ends)
     # The repro ends with a user turn: nothing is appended, the last target is its `\n`.
     sample = build_sample(REPRO, LEGACY, backend)
     assert sample.provenance[-1].role == "user"

@@ -4,17 +4,24 @@ For every assistant turn the audit asks one question: is a serving stop token (t
 `get_stop_token_ids()`, or the template's end-of-turn / EOS) among the *trained* targets right where
 the turn ends? A turn's own stop tokens count, and so does the token right after its last token (a
 closer the template writes with the next message). Tool-call turns and final turns are counted
-apart, because the legacy role table fails only the first kind on GLM-style templates.
+apart, because the legacy role table fails only the first kind on GLM-style templates; turns the
+data excludes with `"train": false` are counted apart from both.
+
+The report is a list of sections, each with its own counts, `merge`, JSON and lines: the stop
+table, the serving-prompt check, the generation-tag check, train/serve stop consistency
+(`stop_consistency.py`), and at the end the rows that could not be masked, counted by reason.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from lossmask.errors import Problem
+from lossmask.masks.app.stop_consistency import StopConsistency
 from lossmask.masks.engine.backends import MaskBackend
 from lossmask.masks.engine.build import BuildStats, mask_conversation
 from lossmask.masks.engine.contract import coerce_loss_mask
@@ -23,6 +30,8 @@ from lossmask.schema.roles import describe_loss_mask
 
 TOOL_CALL = "tool_call"
 FINAL = "final"
+EXCLUDED = "excluded"
+"""A turn whose message says `"train": false`: excluded on purpose, in no stop rate."""
 
 
 @dataclass
@@ -44,6 +53,8 @@ class RowError:
     row: int
     line: int | None
     message: str
+    reason: str = ""
+    """What the row has in common with others refused the same way (the summary counts by it)."""
 
     @property
     def where(self) -> str:
@@ -66,9 +77,25 @@ class ServingPromptCheck:
     tokens: int = 0
     untrained: int = 0
     example: str | None = None
+    missing_turns: int = 0
+    """Turns whose training text lacks part of the generation prompt (a prefilled `<think>\\n`)."""
+    missing: Counter[str] = field(default_factory=Counter)
+
+    def merge(self, other: ServingPromptCheck) -> None:
+        self.tokens += other.tokens
+        self.untrained += other.untrained
+        self.example = self.example or other.example
+        self.missing_turns += other.missing_turns
+        self.missing.update(other.missing)
 
     def to_json(self) -> dict[str, Any]:
-        return {"unsampled": self.tokens, "untrained": self.untrained, "example": self.example}
+        return {
+            "unsampled": self.tokens,
+            "untrained": self.untrained,
+            "example": self.example,
+            "turns_missing_prompt_text": self.missing_turns,
+            "missing_prompt_text": dict(self.missing.most_common()),
+        }
 
 
 @dataclass
@@ -78,6 +105,11 @@ class TagCheck:
     tokens: int = 0
     conversations: int = 0
     example: str | None = None
+
+    def merge(self, other: TagCheck) -> None:
+        self.tokens += other.tokens
+        self.conversations += other.conversations
+        self.example = self.example or other.example
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -102,7 +134,9 @@ class AuditReport:
     stops: dict[str, StopCount] = field(
         default_factory=lambda: {TOOL_CALL: StopCount(), FINAL: StopCount()}
     )
+    excluded_turns: int = 0
     calls_per_turn: Counter[int] = field(default_factory=Counter)
+    stop_consistency: StopConsistency = field(default_factory=StopConsistency)
 
     def merge(self, other: AuditReport) -> None:
         """Add `other`'s counts (another chunk of the same data, audited with the same setup).
@@ -112,18 +146,23 @@ class AuditReport:
         self.conversations += other.conversations
         self.stats.merge(other.stats)
         self.errors += other.errors
-        self.serving_prompt.tokens += other.serving_prompt.tokens
-        self.serving_prompt.untrained += other.serving_prompt.untrained
-        self.serving_prompt.example = self.serving_prompt.example or other.serving_prompt.example
-        self.generation_tags.tokens += other.generation_tags.tokens
-        self.generation_tags.conversations += other.generation_tags.conversations
-        self.generation_tags.example = self.generation_tags.example or other.generation_tags.example
+        self.serving_prompt.merge(other.serving_prompt)
+        self.generation_tags.merge(other.generation_tags)
         for kind, count in other.stops.items():
             total = self.stops[kind]
             total.turns += count.turns
             total.stop_trained += count.stop_trained
             total.lost_to_truncation += count.lost_to_truncation
+        self.excluded_turns += other.excluded_turns
         self.calls_per_turn.update(other.calls_per_turn)
+        self.stop_consistency.merge(other.stop_consistency)
+
+    def refused(self) -> dict[str, list[RowError]]:
+        """The rows that could not be masked or read, by reason, most frequent first."""
+        by_reason: dict[str, list[RowError]] = {}
+        for error in self.errors:
+            by_reason.setdefault(error.reason or error.message, []).append(error)
+        return dict(sorted(by_reason.items(), key=lambda item: -len(item[1])))
 
     def lowest_stop_rate(self) -> float | None:
         rates = [count.rate for count in self.stops.values() if count.rate is not None]
@@ -150,31 +189,43 @@ class AuditReport:
                 }
                 for kind, count in self.stops.items()
             },
+            "excluded_turns": self.excluded_turns,
             "tool_calls_per_turn": {str(k): v for k, v in sorted(self.calls_per_turn.items())},
             "serving_prompt": self.serving_prompt.to_json(),
             "generation_tags": self.generation_tags.to_json(),
+            "stop_consistency": self.stop_consistency.to_json(),
+            "refused": {
+                reason: {"rows": len(rows), "first": str(rows[0])}
+                for reason, rows in self.refused().items()
+            },
             "warnings": self.stats.warnings,
         }
 
 
 def _turn_stops(
-    sequence: MaskedSequence, messages: list[dict[str, Any]], seq_len: int | None
+    sequence: MaskedSequence,
+    messages: list[dict[str, Any]],
+    seq_len: int | None,
+    stops_at: list[int],
 ) -> Iterable[tuple[str, bool, bool]]:
-    """(kind, stop trained, stop lost to truncation) for every assistant turn."""
-    last_position: dict[int, int] = {}
+    """(kind, stop trained, stop lost to truncation) for every assistant turn; `stops_at` are
+    the positions of serving stop ids."""
+    owners, ids, stops = sequence.turn_owner, sequence.ids, sequence.stop_ids
     own_stops: dict[int, list[int]] = {}
-    for k, owner in enumerate(sequence.turn_owner):
-        if owner is None:
-            continue
-        last_position[owner] = k
-        if sequence.ids[k] in sequence.stop_ids:
+    for k in stops_at:
+        owner = owners[k]
+        if owner is not None:
             own_stops.setdefault(owner, []).append(k)
+    reversed_owners = owners[::-1]
     for index, message in enumerate(messages):
-        if message.get("role") != "assistant" or index not in last_position:
+        if message.get("role") != "assistant" or index not in owners:
+            continue
+        if message.get("train") is False:
+            yield EXCLUDED, False, False
             continue
         candidates = list(own_stops.get(index, []))
-        after = last_position[index] + 1
-        if after < len(sequence.ids) and sequence.ids[after] in sequence.stop_ids:
+        after = len(owners) - reversed_owners.index(index)  # right after the turn's last token
+        if after < len(ids) and ids[after] in stops:
             candidates.append(after)
         # Position k is predicted as target k - 1; with seq_len inputs, targets stop at seq_len.
         trained = [k for k in candidates if k > 0 and sequence.mask[k]]
@@ -202,6 +253,7 @@ def audit_conversations(
 
     setting = coerce_loss_mask(loss_mask)
     report = AuditReport(label, backend.name, describe_loss_mask(setting), seq_len)
+    report.stop_consistency.serving_stops = [_token(backend, i) for i in backend.stop_token_ids()]
     for item in conversations:
         report.conversations += 1
         if on_progress is not None:
@@ -211,13 +263,16 @@ def audit_conversations(
             message = (f"{item.key}: " if item.key else "") + item.message
             if item.suggestion:
                 message += f" ({item.suggestion})"
-            report.errors.append(RowError(ref.source, ref.row, ref.line, message))
+            reason = f"unreadable row: {item.message}"
+            report.errors.append(RowError(ref.source, ref.row, ref.line, message, reason))
             continue
         conversation = item.conversation
         try:
             sequence = mask_conversation(conversation, setting, backend)
         except MaskError as error:
-            report.errors.append(RowError(ref.source, ref.row, ref.line, str(error)))
+            report.errors.append(
+                RowError(ref.source, ref.row, ref.line, str(error), refusal_reason(error))
+            )
             continue
         where = f"line {ref.line}" if ref.line is not None else f"row {ref.row}"
         _check_serving_prompt(report.serving_prompt, sequence, backend, where)
@@ -227,14 +282,31 @@ def audit_conversations(
             if message.get("role") == "assistant" and message.get("tool_calls"):
                 report.calls_per_turn[len(message["tool_calls"])] += 1
         report.stats.record(conversation, shift_and_truncate(sequence, seq_len))
-        for kind, stop_trained, lost in _turn_stops(sequence, messages, seq_len):
+        stops_at = [k for k, token_id in enumerate(sequence.ids) if token_id in sequence.stop_ids]
+        for kind, stop_trained, lost in _turn_stops(sequence, messages, seq_len, stops_at):
+            if kind == EXCLUDED:
+                report.excluded_turns += 1
+                continue
             count = report.stops[kind]
             count.turns += 1
             count.stop_trained += stop_trained
             count.lost_to_truncation += lost
+        roles = [str(message.get("role")) for message in messages]
+        report.stop_consistency.record(
+            sequence, roles, lambda token_id: _token(backend, token_id), where, stops_at
+        )
     if finish:
         report.stats.finish(setting)
     return report
+
+
+def refusal_reason(error: MaskError) -> str:
+    """What a refusal has in common with others of its kind: a turn's reason, else the message
+    without the message index."""
+    reason = getattr(error, "reason", None)
+    if isinstance(reason, str) and reason:
+        return reason
+    return re.sub(r"^messages\[\d+\]: ", "", str(error))
 
 
 def _token(backend: MaskBackend, token_id: int) -> str:
@@ -246,6 +318,8 @@ def _check_serving_prompt(
 ) -> None:
     check.tokens += len(sequence.prompt_gap)
     check.untrained += sum(not sequence.mask[k] for k in sequence.prompt_gap)
+    check.missing_turns += len(sequence.missing_prompt)
+    check.missing.update(sequence.missing_prompt)
     if sequence.prompt_gap and check.example is None:
         k = sequence.prompt_gap[0]
         check.example = (
@@ -299,6 +373,10 @@ def format_report(report: AuditReport) -> str:
             f"  {title:<16}{count.turns:>7}{count.stop_trained:>14}{_percent(count.rate):>9}"
             f"{count.lost_to_truncation:>17}"
         )
+    if report.excluded_turns:
+        lines.append(
+            f'  turns excluded with "train": false: {report.excluded_turns} (in no stop rate)'
+        )
     calls = report.calls_per_turn
     if calls:
         total = sum(calls.values())
@@ -319,10 +397,27 @@ def format_report(report: AuditReport) -> str:
         lines.append(
             f"  serving prompt: every token after {report.backend}'s generation prompt is sampled"
         )
+    if gap.missing_turns:
+        shown = ", ".join(repr(text) for text, _ in gap.missing.most_common(3))
+        lines.append(
+            f"  serving prompt: the training text of {gap.missing_turns} turns lacks part of the "
+            f"generation prompt ({shown}): served, the model continues a prompt it never saw "
+            "in training"
+        )
     tags = report.generation_tags
     if tags.tokens:
         lines.append(
             f"  generation tags: {{% generation %}} disagrees with serving on {tags.tokens} tokens "
             f"in {tags.conversations} conversations ({tags.example}); the mask follows serving"
         )
+    lines.extend(report.stop_consistency.lines())
+    refused = report.refused()
+    if refused:
+        lines.append(
+            f"  refused: {len(report.errors)} rows could not be read or masked exactly (the "
+            "others are audited):"
+        )
+        for reason, rows in refused.items():
+            first = rows[0].where if rows[0].message == reason else str(rows[0])
+            lines.append(f"    {len(rows):>5}  {reason} (first: {first})")
     return "\n".join(lines)

@@ -13,7 +13,7 @@ import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -258,8 +258,15 @@ def _audit(options: AuditOptions, echo: Echo, report: MaskCommandReport) -> None
                 raise MaskError(str(error)) from None
         audit = _audit_source(source, setup, config, rows, options.jobs)
         audits.append(audit)
-        for row in audit.errors:
-            report.problems.append(row.problem())
+        for rows in audit.refused().values():  # one line per reason, not one per row
+            problem = rows[0].problem()
+            if len(rows) > 1:
+                more = len(rows) - 1
+                problem = replace(
+                    problem,
+                    message=f"{problem.message} (and {more} more row{'s' * (more > 1)} like it)",
+                )
+            report.problems.append(problem)
         for warning in audit.stats.warnings:
             report.problems.append(
                 Problem(warning, ("data", "loss_mask"), config, severity="warning")

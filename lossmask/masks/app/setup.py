@@ -33,14 +33,36 @@ def tokenizer_to_load(tokenizer: str | None, model: str | None) -> str | None:
     return None
 
 
+def renderer_family_tokenizer(renderer: str | None) -> str | None:
+    """`embedded:<renderer>` for a renderer family lossmask carries a tokenizer for (every
+    renderer `renderers` registers, `lossmask.masks.assets.families`); None otherwise."""
+    from lossmask.masks.assets.families import FAMILY_SPECIAL_TOKENS
+
+    if renderer is not None and renderer in FAMILY_SPECIAL_TOKENS:
+        return f"{EMBEDDED_PREFIX}:{renderer}"
+    return None
+
+
 @functools.cache
 def mask_backend(*, tokenizer: str | None, model: str | None, renderer: str | None) -> MaskBackend:
     """THE backend for a config's `[tokenizer]`, `[model]` and `[renderer]` names, built once per
-    process. Raises `MaskError` when it cannot be built."""
+    process. Raises `MaskError` when it cannot be built.
+
+    With a renderer and no tokenizer, the renderer runs on its family's embedded tokenizer; when
+    that cannot run it (gpt-oss loads its encoding from the network), one line says what to set."""
     model_dir = model if model is not None and not model.startswith(EMBEDDED_PREFIX) else None
-    return load_backend(
-        tokenizer=tokenizer_to_load(tokenizer, model), renderer=renderer, model=model_dir
-    )
+    chosen = tokenizer_to_load(tokenizer, model)
+    family = renderer_family_tokenizer(renderer) if chosen is None else None
+    try:
+        return load_backend(tokenizer=chosen or family, renderer=renderer, model=model_dir)
+    except MaskError as error:
+        if family is None:
+            raise
+        raise MaskError(
+            f'[renderer] name = "{renderer}" runs on the embedded {renderer} tokenizer when no '
+            f"tokenizer is named, and that failed ({str(error).splitlines()[0]}); set "
+            "[tokenizer] name to the model's tokenizer (a local directory or a hub id)"
+        ) from None
 
 
 @dataclass(frozen=True)

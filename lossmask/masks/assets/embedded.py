@@ -154,18 +154,26 @@ SERVING_STOPS: dict[str, tuple[str, ...]] = {
 
 
 def embedded_tokenizer(family: str) -> PreTrainedTokenizerFast:
-    """`"glm-4.5"`, `"glm-4.5-notags"` or `"qwen3"` -> the cached embedded tokenizer."""
+    """`"glm-4.5"`, `"glm-4.5-notags"` or `"qwen3"` -> the cached embedded tokenizer with its chat
+    template; any other renderer family (`families.FAMILY_SPECIAL_TOKENS`, no chat template) ->
+    that family's tokenizer, for its renderer."""
+    from lossmask.masks.assets.families import FAMILY_SPECIAL_TOKENS, family_tokenizer
+
     builders = {
         "glm-4.5": glm45_tokenizer,
         "glm-4.5-notags": glm45_notags_tokenizer,
         "qwen3": qwen3_tokenizer,
     }
-    if family not in builders:
-        raise ValueError(
-            f"no embedded tokenizer for {family!r}; choose from "
-            + ", ".join(f"embedded:{name}" for name in sorted(builders))
+    if family in builders:
+        return builders[family]()
+    if family in FAMILY_SPECIAL_TOKENS:
+        return family_tokenizer(family)
+    raise ValueError(
+        f"no embedded tokenizer for {family!r}; choose from "
+        + ", ".join(
+            f"embedded:{name}" for name in [*sorted(builders), *sorted(FAMILY_SPECIAL_TOKENS)]
         )
-    return builders[family]()
+    )
 
 
 def embedded_serving_stop_ids(family: str) -> list[int]:

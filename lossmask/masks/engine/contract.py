@@ -76,6 +76,10 @@ class TokenDescription:
     """Positions after the generation prompt in an assistant turn the backend leaves unsampled."""
     tag_disagreements: list[int] = field(default_factory=list)
     """Positions where a template's `{% generation %}` blocks disagree with `sampled`."""
+    missing_prompt: list[str] = field(default_factory=list)
+    """Per assistant turn whose training text lacks the end of the generation prompt, that text."""
+    sampled_refused: MaskError | None = None
+    """Why `sampled` could not be established for some turn: raised by the modes that need it."""
     has_sampled_signal: bool = True
     """False for a renderer that gives no per-token signal: only `"all"` can be applied."""
 
@@ -136,6 +140,11 @@ def apply_contract(
             'nothing to follow; name a model-specific renderer, use loss_mask = "all", or drop '
             "[renderer] to use the chat template"
         )
+    if d.sampled_refused is not None and (
+        loss_mask == "sampled"
+        or (isinstance(loss_mask, LossMaskRolesConfig) and d.roles_need_sampled)
+    ):
+        raise d.sampled_refused
     ids = list(d.ids)
     message = list(d.message)
     turn = list(d.turn)
@@ -171,18 +180,19 @@ def apply_contract(
         turn,
         prompt_gap=list(d.prompt_gap),
         tag_disagreements=list(d.tag_disagreements),
+        missing_prompt=list(d.missing_prompt),
     )
 
 
 def check_stop_trained(sequence: MaskedSequence, roles: list[str]) -> None:
     """A mask that trains assistant tokens but no serving stop would never teach the model to
     stop: a per-conversation error rather than a silent, endless model."""
-    trains_assistant = any(
+    mask, stops = sequence.mask, sequence.stop_ids
+    if any(mask[k] for k, token_id in enumerate(sequence.ids) if token_id in stops):
+        return  # a stop trains (checked first: the common case, and the cheaper test)
+    if any(
         m and o is not None and roles[o] == "assistant"
-        for m, o in zip(sequence.mask, sequence.turn_owner, strict=True)
-    )
-    if trains_assistant and not any(
-        m and t in sequence.stop_ids for m, t in zip(sequence.mask, sequence.ids, strict=True)
+        for m, o in zip(mask, sequence.turn_owner, strict=True)
     ):
         raise MaskError(
             "no serving stop token is among the trained targets, so the model would never learn "

@@ -7,7 +7,8 @@ input's:
   people mean.
 - tool-call `arguments` given as a JSON string (the OpenAI wire format) are parsed into an object,
   because jinja templates cannot parse JSON and iterate the arguments as a mapping. Invalid JSON is
-  an error naming the message, not a silently empty call.
+  an error naming the message, not a silently empty call. The object keeps the string it came
+  from, for templates that write arguments as text (`template_arguments.py`).
 - `reasoning` / `thinking` are read as `reasoning_content`, the field both paths understand.
 - the optional per-message `"train": false` is taken out and returned as one flag per message.
 """
@@ -20,6 +21,19 @@ from typing import Any
 from lossmask.masks.engine.sample import Conversation, MaskError
 
 ROLES_RENDERED = ("system", "user", "assistant", "tool")
+
+
+class ParsedArguments(dict[str, Any]):
+    """Tool-call arguments parsed from a JSON string, which `source` keeps as written."""
+
+    __slots__ = ("source",)
+
+    def __init__(self, parsed: dict[str, Any], source: str) -> None:
+        super().__init__(parsed)
+        self.source = source
+
+    def __reduce__(self) -> Any:  # pickled for worker processes: keep the source
+        return (ParsedArguments, (dict(self), self.source))
 
 
 def _normalise_call(call: Any, message_index: int) -> Any:
@@ -37,6 +51,8 @@ def _normalise_call(call: Any, message_index: int) -> Any:
             f"messages[{message_index}]: tool call arguments are not valid JSON ({error.msg}); "
             "write them as a JSON object or a JSON-encoded string"
         ) from None
+    if isinstance(parsed, dict):
+        parsed = ParsedArguments(parsed, arguments)
     target = {**target, "arguments": parsed}
     return {**call, "function": target} if isinstance(function, dict) else target
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from lossmask.masks.engine.contract import TokenDescription
+from lossmask.masks.engine.sample import MaskError
 
 
 class RendererBackend:
@@ -78,7 +79,10 @@ class RendererBackend:
     def describe(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None
     ) -> TokenDescription:
-        rendered = self.renderer.render(messages, tools=tools)
+        try:
+            rendered = self.renderer.render(messages, tools=tools)
+        except (ValueError, TypeError, KeyError) as error:  # the renderer refuses this conversation
+            raise MaskError(f"the renderer raised an error: {error}") from None
         ids = list(rendered.token_ids)
         count = len(ids)
         signal = list(rendered.sampled_mask)

@@ -113,6 +113,9 @@ class MaskedSequence:
     does not mark sampled (what the serving-prompt check in `audit` counts)."""
     tag_disagreements: list[int] = field(default_factory=list)
     """Positions where a template's `{% generation %}` blocks disagree with the derived mask."""
+    missing_prompt: list[str] = field(default_factory=list)
+    """Per assistant turn whose training text lacks the end of the generation prompt (a `<think>\\n`
+    the template prefills when serving), that missing text."""
 
 
 @dataclass
