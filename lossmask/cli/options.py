@@ -8,8 +8,10 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
+from lossmask.schema.versions import CHOICES as SCHEMA_VERSIONS
+
 F = TypeVar("F", bound=Callable[..., Any])
-SCHEMA_VERSIONS = ("1", "2")
+__all__ = ["SCHEMA_VERSIONS", "deprecated_alias", "prefer_alias"]
 
 
 def deprecated_alias(

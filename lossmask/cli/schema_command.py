@@ -11,6 +11,7 @@ import click
 from lossmask.cli.options import SCHEMA_VERSIONS, deprecated_alias, prefer_alias
 from lossmask.exit_codes import ExitCode
 from lossmask.schema.jsonschema import render_schema
+from lossmask.schema.versions import LATEST_VERSION
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ def execute(options: SchemaOptions) -> SchemaReport:
     "--schema-version",
     "version",
     type=click.Choice(SCHEMA_VERSIONS),
-    default="2",
+    default=str(LATEST_VERSION),
     show_default=True,
     callback=prefer_alias,
     help="Schema version to emit.",

@@ -21,8 +21,9 @@ from lossmask.validate.output import report_writer
     "version",
     type=click.Choice(SCHEMA_VERSIONS),
     default=None,
-    help="Validate against the legacy (1) or current (2) schema. "
-    "Default: [tool.lossmask] schema-version, else 2.",
+    help="Validate against this version of lossmask's schema (1: legacy; the latest: "
+    f"{SCHEMA_VERSIONS[-1]}); implies --reader lossmask. Default: [tool.lossmask] "
+    "schema-version, else the latest.",
 )
 @click.option(
     "--format",

@@ -10,8 +10,9 @@ from typing import Any
 from lossmask.errors import Problem
 from lossmask.schema.locate import located
 from lossmask.schema.sections import DATA_SECTIONS, sft_sections, table_at
+from lossmask.schema.versions import LATEST_VERSION
 
-LATEST_VERSION = 2
+__all__ = ["LATEST_VERSION", "meaning_warnings", "with_lines"]
 
 
 def meaning_warnings(data: Mapping[str, Any], version: int) -> list[Problem]:

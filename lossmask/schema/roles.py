@@ -74,8 +74,18 @@ LossMaskSetting = Annotated[
 """The v2 `loss_mask` value: `"sampled"`, `"all"` or a role table."""
 
 
-def describe_loss_mask(setting: str | LossMaskRolesConfig) -> str:
-    """A short human label for a loss-mask setting, used in reports and warnings."""
+def describe_loss_mask(setting: Any) -> str:
+    """A short human label for a loss-mask setting, used in reports and warnings: `"sampled"`,
+    `roles(assistant)`, or for a mask rule (`lossmask.masks.engine.contract.MaskRule`) its
+    `loss_mask`, content roles and reader: `"sampled" + content(tool) (prime-rl main)`."""
     if isinstance(setting, str):
         return f'"{setting}"'
-    return "roles(" + ", ".join(setting.enabled_roles()) + ")"
+    if isinstance(setting, LossMaskRolesConfig):
+        return "roles(" + ", ".join(setting.enabled_roles()) + ")"
+    text = describe_loss_mask(setting.loss_mask)
+    content = [role for role in ROLES if role in setting.content_roles]
+    if content:
+        text += " + content(" + ", ".join(content) + ")"
+    if setting.reader:
+        text += f" ({setting.reader})"
+    return text

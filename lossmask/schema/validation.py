@@ -15,14 +15,18 @@ from pydantic import BaseModel, ValidationError
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
 from lossmask.paths import UnreadablePath, read_regular_file
 from lossmask.schema.locate import KeyPath
-from lossmask.schema.meaning import LATEST_VERSION, meaning_warnings, with_lines
+from lossmask.schema.meaning import meaning_warnings, with_lines
 from lossmask.schema.messages import did_you_mean, merge_alternatives, reword
 from lossmask.schema.v1 import SFTConfigV1
 from lossmask.schema.v2 import SFTConfigV2
+from lossmask.schema.v3 import SFTConfigV3
+from lossmask.schema.versions import LATEST_VERSION, NUMBERS, describe_known
+from lossmask.schema.versions import model_for as _registered_model
 from lossmask.toml_text import deepest_nesting
 
-SFTConfig = SFTConfigV1 | SFTConfigV2
-MODELS: dict[int, type[SFTConfigV1] | type[SFTConfigV2]] = {1: SFTConfigV1, 2: SFTConfigV2}
+SFTConfig = SFTConfigV1 | SFTConfigV2 | SFTConfigV3
+MODELS: dict[int, Any] = {number: _registered_model(number) for number in NUMBERS}
+# The model of every version of `lossmask.schema.versions`, by number.
 
 
 class LossMaskConfigWarning(UserWarning):
@@ -33,13 +37,13 @@ class LossMaskConfigWarning(UserWarning):
 class ConfigReport:
     """A validated config and the warnings found on the way."""
 
-    config: Any  # SFTConfigV1 | SFTConfigV2
+    config: Any  # SFTConfigV1 | SFTConfigV2 | SFTConfigV3
     warnings: list[Problem] = field(default_factory=list)
 
 
-def model_for(version: int) -> type[SFTConfigV1] | type[SFTConfigV2]:
+def model_for(version: int) -> Any:
     if version not in MODELS:
-        known = ", ".join(str(v) for v in MODELS)
+        known = describe_known()
         raise ValueError(f"unknown schema version {version}; known versions are {known}")
     return MODELS[version]
 
@@ -188,18 +192,20 @@ def check_config(path: str | Path, version: int = LATEST_VERSION) -> ConfigRepor
 @overload
 def load_config(path: str | Path, version: Literal[1]) -> SFTConfigV1: ...
 @overload
-def load_config(path: str | Path, version: Literal[2] = ...) -> SFTConfigV2: ...
+def load_config(path: str | Path, version: Literal[2]) -> SFTConfigV2: ...
 @overload
-def load_config(path: str | Path, version: int) -> SFTConfigV1 | SFTConfigV2: ...
-def load_config(path: str | Path, version: int = LATEST_VERSION) -> SFTConfigV1 | SFTConfigV2:
-    """Load a config file as the schema model of `version` (1 or 2).
+def load_config(path: str | Path, version: Literal[3] = ...) -> SFTConfigV3: ...
+@overload
+def load_config(path: str | Path, version: int) -> SFTConfig: ...
+def load_config(path: str | Path, version: int = LATEST_VERSION) -> SFTConfig:
+    """Load a config file as the schema model of `version` (see `lossmask.schema.versions`).
 
     Raises `ConfigError` (file, key, line, suggestion) when the file is unreadable or invalid.
-    Warnings (unknown keys, a v1 meaning that changed under v2) are issued as
+    Warnings (unknown keys, a v1 meaning that changed later) are issued as
     `LossMaskConfigWarning` through Python's `warnings` module.
     """
     report = check_config(path, version)
     for problem in report.warnings:
         warnings.warn(problem.format(), LossMaskConfigWarning, stacklevel=2)
-    config: SFTConfigV1 | SFTConfigV2 = report.config
+    config: SFTConfig = report.config
     return config

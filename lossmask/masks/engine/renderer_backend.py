@@ -86,7 +86,8 @@ class RendererBackend:
         if not has_signal:
             signal = [False] * count
         content = list(rendered.is_content)
-        if len(content) != count:
+        has_content = len(content) == count
+        if not has_content:
             content = list(signal)
         roles = [message["role"] for message in messages]
         raw_indices = list(rendered.message_indices)
@@ -115,4 +116,5 @@ class RendererBackend:
             sampled_rule=rule,
             prompt_gap=gap,
             has_sampled_signal=has_signal,
+            has_content_signal=has_content,
         )
