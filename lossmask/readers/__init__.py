@@ -20,9 +20,10 @@ from lossmask.readers.registry import (
     READER_NAMES,
     READERS,
     Reader,
-    Reading,
     ReaderChoiceError,
+    Reading,
     choose_reading,
+    lossmask_reading,
     reader_named,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "ReaderChoiceError",
     "Reading",
     "choose_reading",
+    "lossmask_reading",
     "reader_named",
 ]

@@ -41,7 +41,7 @@ def render_module() -> str:
         "REGISTERED_MODELS: dict[str, str] = {",
         *(f'    "{model}": "{MODEL_RENDERER_MAP[model]}",' for model in sorted(MODEL_RENDERER_MAP)),
         "}",
-        '"""Model id -> renderer: what `[renderer] name = "auto"` (or no `[renderer]`) resolves."""',
+        '"""Model id -> renderer: what `[renderer] name = "auto"` (or none) resolves."""',
         "",
     ]
     return "\n".join(lines)

@@ -110,4 +110,4 @@ REGISTERED_MODELS: dict[str, str] = {
     "zai-org/GLM-5.3": "glm-5.3",
     "zai-org/GLM-5.3-BF16": "glm-5.3",
 }
-"""Model id -> renderer: what `[renderer] name = "auto"` (or no `[renderer]`) resolves."""
+"""Model id -> renderer: what `[renderer] name = "auto"` (or none) resolves."""

@@ -106,6 +106,11 @@ def _reading(reader: Reader, version: int | None, where: str) -> Reading:
     return Reading(reader, reader.schema_version)
 
 
+def lossmask_reading(version: int = LATEST_VERSION) -> Reading:
+    """lossmask's own reading at a schema version (version 1: prime-rl before #2988)."""
+    return _reading(LOSSMASK, version, "version")
+
+
 def choose_reading(
     reader: str | None = None,
     version: int | None = None,

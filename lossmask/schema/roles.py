@@ -10,16 +10,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
-"""The roles a loss-mask table may name, in the order they are written out."""
+from lossmask.schema.role_names import LEGACY_ROLE_DEFAULTS, ROLES
 
-LEGACY_ROLE_DEFAULTS: dict[str, bool] = {
-    "system": False,
-    "user": False,
-    "assistant": True,
-    "tool": False,
-}
-"""What v1 trained when `loss_mask` was absent or a role was left out: assistant messages only."""
+__all__ = [
+    "LEGACY_ROLE_DEFAULTS",
+    "MODE_DESCRIPTIONS",
+    "ROLES",
+    "LossMaskMode",
+    "LossMaskRolesConfig",
+    "LossMaskSetting",
+    "describe_loss_mask",
+]
 
 LossMaskMode = Literal["sampled", "all"]
 MODE_DESCRIPTIONS: dict[str, str] = {

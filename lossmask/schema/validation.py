@@ -8,7 +8,7 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel, ValidationError
 
@@ -23,6 +23,9 @@ from lossmask.schema.v3 import SFTConfigV3
 from lossmask.schema.versions import LATEST_VERSION, NUMBERS, describe_known
 from lossmask.schema.versions import model_for as _registered_model
 from lossmask.toml_text import deepest_nesting
+
+if TYPE_CHECKING:
+    from lossmask.readers.registry import Reading
 
 SFTConfig = SFTConfigV1 | SFTConfigV2 | SFTConfigV3
 MODELS: dict[int, Any] = {number: _registered_model(number) for number in NUMBERS}
@@ -92,23 +95,35 @@ def validate_data(
     version: int = LATEST_VERSION,
     file: str | None = None,
     text: str | None = None,
+    reading: Reading | None = None,
 ) -> tuple[Any, list[Problem]]:
     """Validate parsed TOML. Returns `(model, warnings)`; raises `ConfigError` with every error.
 
-    `text` (the file's source) is only used to find line numbers.
+    `reading` (a `lossmask.readers.Reading`) decides the schema version and adds what that
+    trainer refuses (prime-rl main: a renderer it rejects, `loss_mask = "sampled"`); without it
+    the config is read as lossmask's schema at `version`. `text` (the file's source) is only used
+    to find line numbers.
     """
+    from lossmask.readers.checks import reading_errors
+    from lossmask.readers.registry import lossmask_reading
+
+    reading = reading or lossmask_reading(version)
+    version = reading.version
+    refused = reading_errors(data, reading)
+    said = {problem.key for problem in refused}
     model_type = model_for(version)
     try:
         config = model_type.model_validate(data)
     except ValidationError as exc:
         problems = merge_alternatives([reword(error, data, version) for error in exc.errors()])
+        problems = [*refused, *(p for p in problems if p.key not in said)]
         raise ConfigError(with_lines(problems, file, text)) from None
     except RecursionError:
         raise UnreadableFileError([nesting_problem(text or "", file)]) from None
-    errors = _consistency_errors(config)
+    errors = refused + _consistency_errors(config)
     if errors:
         raise ConfigError(with_lines(errors, file, text))
-    found = _unknown_key_warnings(config, ()) + meaning_warnings(data, version)
+    found = _unknown_key_warnings(config, ()) + meaning_warnings(data, version, reading)
     return config, with_lines(found, file, text)
 
 
@@ -182,10 +197,12 @@ def read_toml(path: str | Path) -> tuple[dict[str, Any], str]:
     return parse_toml(text, name), text
 
 
-def check_config(path: str | Path, version: int = LATEST_VERSION) -> ConfigReport:
+def check_config(
+    path: str | Path, version: int = LATEST_VERSION, reading: Reading | None = None
+) -> ConfigReport:
     """Load and validate one file, returning the model and its warnings (never printing them)."""
     data, text = read_toml(path)
-    config, found = validate_data(data, version=version, file=str(path), text=text)
+    config, found = validate_data(data, version=version, file=str(path), text=text, reading=reading)
     return ConfigReport(config, found)
 
 

@@ -195,7 +195,9 @@ def _content_override(
             rules[k] = f"content:{role}" if d.content[k] else f"content:{role} off"
 
 
-def _needs_final_stop(rule: MaskRule, d: TokenDescription, ids: list[int], mask: list[bool]) -> bool:
+def _needs_final_stop(
+    rule: MaskRule, d: TokenDescription, ids: list[int], mask: list[bool]
+) -> bool:
     if d.roles[-1] != "assistant" or not trains_final_turn(rule):
         return False
     if rule.final_stop == "unclosed-turn":

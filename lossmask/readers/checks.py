@@ -1,0 +1,59 @@
+"""What a reading refuses, and what it says about a config's meaning, over parsed TOML.
+
+Shared by the full check (`lossmask.schema.validation`) and the fast path of `lossmask validate`
+(`lossmask.schema.quick_check`), so the two can never word a statement differently. Plain Python:
+no pydantic model, no `renderers`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from lossmask.errors import Problem
+from lossmask.readers import prime_rl_main
+from lossmask.readers.meanings import MaskMeaning, UnreadableMask, section_meaning
+from lossmask.readers.registry import Reading
+from lossmask.schema.sections import sft_sections
+
+
+def reading_errors(data: Mapping[str, Any], reading: Reading) -> list[Problem]:
+    """What the reading refuses in a (composed) config, beyond the schema's types."""
+    if reading.is_main:
+        found = prime_rl_main.loss_mask_refusals(data)
+        refusal = prime_rl_main.renderer_refusal(data)
+        return found + ([refusal] if refusal is not None else [])
+    found = []
+    if reading.version >= 3 and not isinstance(data.get("renderer"), Mapping):
+        for path, section in sft_sections(data):
+            if section.get("content_roles"):
+                found.append(
+                    Problem(
+                        "content_roles needs a renderer: a chat template does not say which "
+                        "tokens are a message's body",
+                        (*path, "content_roles"),
+                        suggestion='name one in [renderer] name (e.g. "glm-4.5", or "auto"), '
+                        "or drop content_roles",
+                    )
+                )
+    return found
+
+
+def reading_warnings(data: Mapping[str, Any], reading: Reading) -> list[Problem]:
+    """What is worth saying about the meaning of a config the reading accepts."""
+    found = []
+    for path, section in sft_sections(data):
+        try:
+            meaning = section_meaning(section, reading)
+        except UnreadableMask:
+            continue  # an error, reported by the schema or by `reading_errors`
+        if meaning == MaskMeaning(()):
+            where = "prime-rl main skips every sample" if reading.is_main else "nothing trains"
+            found.append(
+                Problem(
+                    f"this loss_mask trains no token: {where}",
+                    (*path, "loss_mask"),
+                    severity="warning",
+                )
+            )
+    return found
