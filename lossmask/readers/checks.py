@@ -57,3 +57,19 @@ def reading_warnings(data: Mapping[str, Any], reading: Reading) -> list[Problem]
                 )
             )
     return found
+
+
+def no_data_statement(reading: Reading) -> Problem | None:
+    """What to say about an SFT launch with no `[data]` table, under a reader whose default for it
+    changed; None under prime-rl before #2988, whose default it is."""
+    if reading.is_main:
+        return Problem(prime_rl_main.NO_DATA_NOTE, ("data",), severity="note")
+    if reading.version >= 2:
+        return Problem(
+            f'no [data] table in this stack: schema version {reading.version} trains "sampled" '
+            "tokens of the default dataset, where version 1 trained assistant messages only",
+            ("data",),
+            suggestion="run `lossmask migrate` on the stack to keep the old meaning",
+            severity="warning",
+        )
+    return None

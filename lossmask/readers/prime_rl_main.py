@@ -137,9 +137,8 @@ def loss_mask_refusals(config: Mapping[str, Any]) -> list[Problem]:
     return found
 
 
-def no_data_note(config: Mapping[str, Any]) -> str:
-    """What an SFT launch without `[data]` trains under main (the default changed at #2988)."""
-    return (
-        f'no [data] table: prime-rl main trains its default dataset "{DEFAULT_DATASET}" on the '
-        "renderer's sampled tokens (before PR #2988 it trained assistant messages only)"
-    )
+NO_DATA_NOTE = (
+    f'no [data] table: prime-rl main trains its default dataset "{DEFAULT_DATASET}" on the '
+    "renderer's sampled tokens (before PR #2988 it trained assistant messages only)"
+)
+"""What an SFT launch without `[data]` trains under main (the default changed at #2988)."""
