@@ -83,7 +83,7 @@ def command(
     stdin_filename: str | None,
     quiet: bool,
 ) -> None:
-    """Check config files (or directories of *.toml; `-` for standard input) as a trainer reads them.
+    """Check config files (directories of *.toml; `-` for standard input) as a trainer reads them.
 
     --reader says which trainer reads them (default: [tool.lossmask] reader, else prime-rl-main):
     its refusals are errors, and what is said about a file's meaning is true for that trainer.

@@ -244,15 +244,10 @@ def load_project_settings(path: Path) -> ProjectSettings:
             if value not in READER_NAMES:
                 from lossmask.schema.messages import did_you_mean
 
-                hint = did_you_mean(str(value), READER_NAMES)
+                close = did_you_mean(str(value), READER_NAMES)
                 known = "readers are " + ", ".join(READER_NAMES)
-                raise _error(
-                    path,
-                    text,
-                    where,
-                    f"unknown reader {value!r}",
-                    f"{hint} {known}" if hint else known,
-                )
+                hint = f"{close} {known}" if close else known
+                raise _error(path, text, where, f"unknown reader {value!r}", hint)
             values["reader"] = value
         elif key in LIST_KEYS:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):

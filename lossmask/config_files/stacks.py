@@ -212,9 +212,9 @@ def validate_stack(
     wrote it, such as a required key that is missing).
     """
     # Deferred: the pydantic models cost a config command's cold start when no stack is given.
+    from lossmask.readers.checks import no_data_statement
     from lossmask.readers.registry import lossmask_reading
     from lossmask.schema.validation import read_toml, validate_data
-    from lossmask.readers.checks import no_data_statement
 
     if isinstance(reading, int):
         reading = lossmask_reading(reading)

@@ -65,8 +65,8 @@ def section_meaning(section: Mapping[str, Any] | None, reading: Reading) -> Mask
         if value is not None and not isinstance(value, Mapping):
             raise UnreadableMask("prime-rl main reads loss_mask only as a table of role booleans")
         table = _role_table(value or {})
-        content = _ordered({role for role in MAIN_CONTENT_ROLES if table[role]})
-        return MaskMeaning("sampled" if table["assistant"] else (), content)
+        bodies = _ordered({role for role in MAIN_CONTENT_ROLES if table[role]})
+        return MaskMeaning("sampled" if table["assistant"] else (), bodies)
     if value is None:
         base: str | tuple[str, ...] = (
             _ordered({r for r, on in LEGACY_ROLE_DEFAULTS.items() if on})

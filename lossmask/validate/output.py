@@ -115,8 +115,8 @@ def _escape_property(text: str) -> str:
 
 def github_annotation(problem: Problem, *, as_error: bool = False) -> str:
     """One GitHub Actions workflow command: `::error file=F,line=N,title=T::message`."""
-    level = "error" if as_error or problem.severity == "error" else problem.severity
-    level = "notice" if level == "note" else level
+    level = {"error": "error", "warning": "warning", "note": "notice"}[problem.severity]
+    level = "error" if as_error else level
     properties = []
     if problem.file is not None:
         properties.append(f"file={_escape_property(problem.file)}")

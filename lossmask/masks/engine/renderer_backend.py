@@ -25,6 +25,9 @@ class RendererBackend:
         self.name = f"renderer:{renderer_name}"
         self._stop_ids = list(renderer.get_stop_token_ids())
         self._prompt_suffix: list[int] | None = None
+        # Where the stops came from, and nothing to warn about: a renderer knows its own.
+        self.stop_source = f"renderer {renderer_name}"
+        self.stop_warning: str | None = None
 
     def stop_token_ids(self) -> list[int]:
         """The ids a server stops on: the renderer's `get_stop_token_ids()`."""
