@@ -85,6 +85,10 @@ def section_meaning(section: Mapping[str, Any] | None, reading: Reading) -> Mask
     if reading.version >= 3:
         listed = section.get("content_roles", [])
         content = _ordered(set(listed)) if isinstance(listed, list) else ()
+    if not isinstance(base, str):
+        # A content role's messages train their body whatever the table says about them: the
+        # table's word on that role changes no token, so it is not part of the meaning.
+        base = tuple(role for role in base if role not in content)
     return MaskMeaning(base, content)
 
 
