@@ -63,7 +63,7 @@ def summary(run: MigrateReport) -> str:
         parts.append(_plural(errors, "error", "errors"))
     text = ", ".join(parts)
     if run.source is not None:
-        text += f" (read as {run.source.label}, written as lossmask schema v{LATEST_VERSION})"
+        text += f" (read as {run.source.label}; written as lossmask schema v{LATEST_VERSION})"
     return text
 
 

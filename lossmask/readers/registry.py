@@ -79,7 +79,7 @@ class Reading:
         if self.is_main:
             return "prime-rl main"
         if self.version == 1:
-            return "prime-rl before #2988 (lossmask schema v1)"
+            return "prime-rl before #2988, schema v1"
         return f"lossmask schema v{self.version}"
 
     @property

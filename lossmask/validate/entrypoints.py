@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lossmask.config_files import launches
-from lossmask.paths import LaunchFile, walk
+from lossmask.paths import LaunchFile, UnreadablePath, read_regular_file, walk
 
 SFT_COMMANDS = frozenset({"sft", "lossmask"})
 # Entrypoints whose configs are not SFT trainer configs (prime-rl's, and `evals`).
@@ -66,7 +66,16 @@ class LaunchEvidence:
 
     def entrypoint(self, path: str | Path, config: Mapping[str, Any] | None) -> Entrypoint | None:
         """The entrypoint of one file (see the module doc); None: no evidence."""
-        found = self.commands.get(os.path.realpath(path), [])
+        found = self.commands.get(os.path.realpath(path))
+        if found is None:  # a file named on the command line: its own comments may say
+            found = [
+                (line.command, f"launched by `{line.command} ...` at {line.where}")
+                for line in _toml_comment_lines(str(path))
+                if line.command is not None
+                and any(
+                    os.path.realpath(layer.path) == os.path.realpath(path) for layer in line.layers
+                )
+            ]
         for command, where in found:
             if command in SFT_COMMANDS:
                 return Entrypoint("sft", where)
@@ -88,11 +97,13 @@ def _launch_lines(directory: str) -> list[launches.LaunchLine]:
 
 
 def _toml_comment_lines(path: str) -> list[launches.LaunchLine]:
+    """The launches in a TOML file's comments; only a regular file is read (a FIFO would block),
+    and one that cannot be read holds none (the check reports why)."""
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
-            text = handle.read(launches.MAX_LAUNCH_FILE_BYTES)
-    except OSError:
+        raw = read_regular_file(path)
+    except (UnreadablePath, OSError):
         return []
+    text = raw[: launches.MAX_LAUNCH_FILE_BYTES].decode("utf-8", errors="replace")
     return launches.launch_lines(text, path, comments_only=True)
 
 
@@ -106,8 +117,8 @@ def shape_entrypoint(config: Mapping[str, Any]) -> Entrypoint | None:
         return Entrypoint("trainer", "its [data.fake] table is the RL trainer's fake-data loader")
     if isinstance(config.get("vllm"), Mapping):
         return Entrypoint("inference", "its [vllm] table is an inference server's")
-    if isinstance(config.get("model"), str):
-        return Entrypoint("evals", "its model is a string, as an evals config writes it")
+    if isinstance(config.get("model"), str) and "eval" in config and "data" not in config:
+        return Entrypoint("evals", "its model is a string beside [eval], as an evals config has")
     return None
 
 

@@ -132,17 +132,27 @@ except SystemExit as exit:
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
-    [('[data]\nloss_mask = "sampled"\n', "0 False"), ('[data]\nloss_mask = "sampeld"\n', "1 True")],
-    ids=["valid-skips-pydantic", "invalid-uses-the-full-check"],
+    ("reader", "text", "expected"),
+    [
+        ("lossmask", '[data]\nloss_mask = "sampled"\n', "0 False"),
+        ("lossmask", '[data]\nloss_mask = "sampeld"\n', "1 True"),
+        ("prime-rl-main", '[data]\nname = "org/sft"\n[data.loss_mask]\ntool = true\n', "0 False"),
+        ("prime-rl-main", '[data]\nloss_mask = "sampled"\n', "1 True"),
+    ],
+    ids=[
+        "valid-skips-pydantic",
+        "invalid-uses-the-full-check",
+        "main-valid-skips-pydantic",
+        "main-refused-uses-the-full-check",
+    ],
 )
 def test_a_valid_file_is_checked_without_building_models(
-    tmp_path: Path, text: str, expected: str
+    tmp_path: Path, reader: str, text: str, expected: str
 ) -> None:
     config = tmp_path / "c.toml"
     config.write_text(text, encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, "validate", str(config)],
+        [sys.executable, "-c", PROBE, "validate", "--reader", reader, str(config)],
         capture_output=True,
         text=True,
         check=True,
