@@ -161,6 +161,9 @@ def reword(error: Mapping[str, Any], data: Any, version: int) -> Problem:
     if kind == "literal_error":
         expected = str(ctx.get("expected", "")).replace("'", '"')
         suggestion = None
+        if "content_roles" in path and value == "assistant":
+            suggestion = 'assistant messages follow loss_mask ("sampled" trains what they sample)'
+            return Problem(f"must be {expected}, not {toml_value(value)}", path, suggestion)
         if isinstance(value, str):
             options = [part.strip().strip('"') for part in expected.replace(" or ", ",").split(",")]
             suggestion = did_you_mean(value, [o for o in options if o])
