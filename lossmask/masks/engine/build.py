@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -37,6 +38,12 @@ def mask_conversation(
     setting = coerce_loss_mask(loss_mask)
     rule = as_rule(setting)
     messages, tools, train_flags = normalise_conversation(conversation)
+    if not rule.train_flags and not all(train_flags):
+        warnings.warn(
+            f'{rule.reader or "this trainer"} ignores per-message "train": false (it passes no '
+            "message_loss_mask to build_training_sample): those messages train as loss_mask says",
+            stacklevel=2,
+        )
     sequence = apply_contract(backend.describe(messages, tools), rule, train_flags)
     check_stop_trained(sequence, [message["role"] for message in messages], rule)
     window = rule.skip_window
