@@ -23,8 +23,10 @@ from lossmask.masks import build_sample
 from lossmask.masks.app.conversations import read_conversations
 from lossmask.masks.app.setup import mask_setup_from_config
 from lossmask.masks.assets.embedded import embedded_tokenizer
+from lossmask.masks.engine.conversation import normalise_conversation
 from lossmask.schema.roles import LossMaskRolesConfig
 from tests.conftest import REPO_ROOT
+from tests.masks.test_mask_parity import serving_gap
 
 DATA = REPO_ROOT / "examples" / "data" / "weather-tools.jsonl"
 ROWS = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
@@ -195,3 +197,62 @@ def test_pre_2988_reader_equals_todays_v1_results(
             expected.target_ids,
             expected.loss_mask,
         )
+
+
+def _v3_config(tmp_path: Path) -> Path:
+    path = tmp_path / "v3.toml"
+    path.write_text(
+        '[tokenizer]\nname = "embedded:glm-4.5"\n\n[renderer]\nname = "glm-4.5"\n\n'
+        f'[data]\nseq_len = {SEQ_LEN}\nloss_mask = "sampled"\ncontent_roles = ["tool"]\n'
+    )
+    return path
+
+
+def test_lossmask_v3_content_roles_are_build_training_sample_plus_the_serving_gap(
+    tmp_path: Path,
+) -> None:
+    """Schema v3 `"sampled"` + `content_roles = ["tool"]`, as lossmask's trainer reads it:
+    `build_training_sample(role_to_mask=None, content_sft_roles={"tool"}, ensure_final_stop=True)`
+    plus the serving-prompt gap, which lossmask trains as sampled (docs/masks.md)."""
+    setup = mask_setup_from_config(_v3_config(tmp_path), reader="lossmask")
+    backend = setup.backend()
+    renderer = renderers.create_renderer(embedded_tokenizer("glm-4.5"), config_from_name("glm-4.5"))
+    for conversation in CONVERSATIONS:
+        messages, tools, _ = normalise_conversation(conversation)
+        expected = renderers.build_training_sample(
+            renderer,
+            messages,
+            role_to_mask=None,
+            tools=tools,
+            content_sft_roles={"tool"},
+            ensure_final_stop=True,
+        )
+        mask = list(expected.loss_mask)
+        for k in serving_gap(renderer, messages, tools):
+            mask[k] = True
+        sample = build_sample(conversation, setup.loss_mask, backend, setup.seq_len)
+        assert sample.input_ids + sample.target_ids[-1:] == expected.token_ids
+        assert sample.loss_mask == mask[1:]
+
+
+def test_main_and_its_v3_translation_differ_only_where_renderers_leave_the_prompt_gap(
+    tmp_path: Path,
+) -> None:
+    """What `lossmask migrate --reader prime-rl-main` writes for `assistant = true, tool = true`
+    trains, under lossmask's trainer, what main trains plus the serving-prompt gap tokens: a
+    difference of the two trainers (docs/readers.md), not of the config."""
+    main = mask_setup_from_config(
+        _config(tmp_path, "glm-4.5", TABLES["assistant+tool"], SEQ_LEN), reader="prime-rl-main"
+    )
+    ours = mask_setup_from_config(_v3_config(tmp_path), reader="lossmask")
+    backend = main.backend()
+    renderer = renderers.create_renderer(embedded_tokenizer("glm-4.5"), config_from_name("glm-4.5"))
+    for conversation in CONVERSATIONS:
+        messages, tools, _ = normalise_conversation(conversation)
+        gap = {k - 1 for k in serving_gap(renderer, messages, tools)}  # target positions
+        theirs = build_sample(conversation, main.loss_mask, backend, main.seq_len)
+        mine = build_sample(conversation, ours.loss_mask, ours.backend(), ours.seq_len)
+        assert mine.target_ids == theirs.target_ids
+        pairs = enumerate(zip(mine.loss_mask, theirs.loss_mask, strict=True))
+        differ = {k for k, (a, b) in pairs if a != b}
+        assert differ == gap
