@@ -41,6 +41,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from lossmask.migrate.command import run
 from lossmask.migrate.options import MigrateOptions
 
+# The generated configs are legacy ones: migrated as prime-rl before #2988 read them.
+PRE_2988 = "prime-rl-pre-2988"
+
 REPO = Path(__file__).resolve().parents[1]
 
 HEADER = """# {title}
@@ -221,7 +224,7 @@ def main() -> None:
     legacy, work, migrated = base / "legacy", base / "work", base / "migrated"
     generate(legacy, args.files, args.seed)
     shutil.copytree(legacy, migrated)
-    first = run(MigrateOptions([str(migrated)], mode="write", jobs=1))
+    first = run(MigrateOptions([str(migrated)], reader=PRE_2988, mode="write", jobs=1))
     changed = [r.path for r in first.files if r.status == "migrated"]
     changed_in_work = [str(work / Path(p).relative_to(migrated)) for p in changed]
     migrated_files = [str(p) for p in sorted(migrated.rglob("*.toml"))]
@@ -251,7 +254,7 @@ def main() -> None:
                 handle.write(tomlkit.dumps(tomlkit.parse(text)))
 
     def migrate(mode: str, jobs: int, root: Path) -> Callable[[], object]:
-        return lambda: run(MigrateOptions([str(root)], mode=mode, jobs=jobs))  # type: ignore[arg-type]
+        return lambda: run(MigrateOptions([str(root)], reader=PRE_2988, mode=mode, jobs=jobs))  # type: ignore[arg-type]
 
     rows: list[tuple[str, float, str, float, float | None, str]] = []
     n = args.repeat
@@ -285,7 +288,16 @@ def main() -> None:
             [sys.executable, "-c", f"import tomllib; tomllib.loads(open({str(big)!r}).read())"]
         )
         big_write, write_peak = measured_child(
-            [sys.executable, "-m", "lossmask", "migrate", "-q", str(big.parent)]
+            [
+                sys.executable,
+                "-m",
+                "lossmask",
+                "migrate",
+                "--reader",
+                PRE_2988,
+                "-q",
+                str(big.parent),
+            ]
         )
         big_name = f"write, one {big_chars / 1e6:.0f} MB file"
         # The issue's target is for 50 MB; a bigger file is measured, with no target.

@@ -35,7 +35,8 @@ class Problem:
     file: str | None = None
     line: int | None = None
     suggestion: str | None = None
-    severity: Literal["error", "warning"] = "error"
+    # "note": a fact worth a line that asks for nothing (never counted as a warning).
+    severity: Literal["error", "warning", "note"] = "error"
 
     @property
     def key_text(self) -> str:
@@ -48,8 +49,8 @@ class Problem:
         parts = [location]
         if self.key:
             parts.append(self.key_text)
-        if self.severity == "warning":
-            parts.append("warning")
+        if self.severity != "error":
+            parts.append(self.severity)
         text = ": ".join(parts) + ": " + self.message
         if self.suggestion:
             text += f" ({self.suggestion})"

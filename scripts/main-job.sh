@@ -14,8 +14,8 @@ step() { printf '\n== %s\n' "$*"; }
 step "lossmask validate examples/configs/v2 examples/configs/show examples/experiment"
 lossmask validate examples/configs/v2 examples/configs/show examples/experiment
 
-step "lossmask migrate --diff examples/configs/legacy   (writes nothing)"
-lossmask migrate --diff examples/configs/legacy
+step "lossmask migrate --reader prime-rl-pre-2988 --diff examples/configs/legacy   (writes nothing)"
+lossmask migrate --reader prime-rl-pre-2988 --diff examples/configs/legacy
 
 step "lossmask show: one conversation, \"sampled\" on the GLM-4.5 renderer vs the legacy table"
 lossmask show examples/configs/show/glm-sampled.toml --data examples/data/weather-tools.jsonl \

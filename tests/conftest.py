@@ -59,3 +59,20 @@ def toml_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "dir.toml" / "inside.toml").write_text("")
     monkeypatch.chdir(tmp_path)
     return tmp_path
+
+
+# Every file a test writes under pytest's temporary directory belongs to a project whose configs
+# are written for lossmask's own schema, as this repository's are (its pyproject.toml says
+# `[tool.lossmask] reader = "lossmask"`). The tests of prime-rl main's and the pre-#2988 reading
+# name their reader (`--reader`), and tests/readers/test_reader_choice.py checks the built-in
+# default from a directory with a `[tool.lossmask]` of its own.
+LOSSMASK_PROJECT = '[tool.lossmask]\nreader = "lossmask"\n'
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _temporary_files_are_a_lossmask_project(tmp_path_factory: pytest.TempPathFactory) -> None:
+    (tmp_path_factory.getbasetemp() / "pyproject.toml").write_text(LOSSMASK_PROJECT)
+
+
+# How `lossmask migrate` ends its summary for files read as prime-rl before #2988.
+PRE_2988_SUMMARY = " (read as prime-rl before #2988, schema v1; written as lossmask schema v3)"

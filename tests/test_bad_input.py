@@ -24,11 +24,12 @@ from lossmask.migrate import run as migrate_run
 from lossmask.migrate.engine import migrate_text
 from lossmask.schema.validation import load_config
 from tests.cli_runner import run_cli
+from tests.conftest import PRE_2988_SUMMARY as SOURCE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LEGACY = '[data]\nname = "x"\n'
 NO_MASK_WARNING = (
-    ':1: data: warning: no loss_mask: schema version 2 trains "sampled" tokens here, where '
+    ':1: data: warning: no loss_mask: schema version 3 trains "sampled" tokens here, where '
     "version 1 trained assistant messages only (run `lossmask migrate` to keep the old meaning, "
     'or set loss_mask = "sampled" to accept the new one)'
 )
@@ -90,11 +91,13 @@ def test_named_file_in_unsearchable_directory(unlock: None) -> None:
     Path("ok.toml").write_text(LEGACY)
     validated = run("validate", "-q", "locked/a.toml", "ok.toml", unprivileged=True)
     assert (validated.returncode, validated.stderr) == (2, f"locked/a.toml: {PERMISSION}\n")
-    migrated = run("migrate", "locked/a.toml", "ok.toml", unprivileged=True)
+    migrated = run(
+        "migrate", "--reader", "prime-rl-pre-2988", "locked/a.toml", "ok.toml", unprivileged=True
+    )
     assert (migrated.returncode, migrated.stderr) == (
         2,
         f"error: locked/a.toml: {PERMISSION}\nRewriting ok.toml\n"
-        "1 file migrated, 0 unchanged, 1 error\n",
+        "1 file migrated, 0 unchanged, 1 error" + SOURCE + "\n",
     )
     assert Path("ok.toml").read_text() != LEGACY  # the others are processed
 
@@ -105,9 +108,22 @@ def test_unlistable_directory_in_a_walk_is_an_error(unlock: None) -> None:
     validated = run("validate", ".", unprivileged=True)
     assert (validated.returncode, validated.stderr.splitlines()) == (
         2,
-        ["ok.toml" + NO_MASK_WARNING, UNLISTED, "1 file valid, 1 unreadable (schema version 2)"],
+        [
+            "ok.toml" + NO_MASK_WARNING,
+            UNLISTED,
+            "1 file valid, 1 unreadable (read as lossmask schema v3)",
+        ],
     )
-    checked = run("migrate", "--check", "--format", "json", ".", unprivileged=True)
+    checked = run(
+        "migrate",
+        "--reader",
+        "prime-rl-pre-2988",
+        "--check",
+        "--format",
+        "json",
+        ".",
+        unprivileged=True,
+    )
     report = json.loads(checked.stdout)
     assert checked.returncode == 2
     assert [(f["path"], f["status"]) for f in report["files"]] == [
@@ -135,7 +151,9 @@ def test_fifo_and_device_are_refused_before_reading() -> None:
     walked = "dir/walked.toml: is a named pipe (FIFO), not a regular file; not read"
     validated = run("validate", "-q", "pipe.toml", "zero.toml", "ok.toml", "dir")
     assert (validated.returncode, validated.stderr.splitlines()) == (2, [pipe, zero, walked])
-    migrated = run("migrate", "pipe.toml", "zero.toml", "ok.toml", "dir")
+    migrated = run(
+        "migrate", "--reader", "prime-rl-pre-2988", "pipe.toml", "zero.toml", "ok.toml", "dir"
+    )
     assert (migrated.returncode, migrated.stderr.splitlines()) == (
         2,
         [
@@ -143,7 +161,7 @@ def test_fifo_and_device_are_refused_before_reading() -> None:
             f"error: {zero}",
             "Rewriting ok.toml",
             f"error: {walked}",
-            "1 file migrated, 0 unchanged, 3 errors",
+            "1 file migrated, 0 unchanged, 3 errors" + SOURCE,
         ],
     )
     assert Path("pipe.toml").is_fifo() and Path("zero.toml").is_symlink()
@@ -169,14 +187,23 @@ def test_deep_nesting_is_reported_and_the_others_go_on() -> None:
     Path("ok.toml").write_text(LEGACY)
     validated = cli("validate", "-q", "deep.toml", "ok.toml")
     assert (validated.exit_code, validated.stderr) == (2, too_deep("deep.toml", 2000) + "\n")
-    migrated = cli("migrate", "--check", "deep.toml", "ok.toml")
+    migrated = cli("migrate", "--reader", "prime-rl-pre-2988", "--check", "deep.toml", "ok.toml")
     assert (migrated.exit_code, migrated.stderr) == (
         2,
         f"error: {too_deep('deep.toml', 2000)}\nWould rewrite ok.toml\n"
-        "1 file would be migrated, 0 unchanged, 1 error\n",
+        "1 file would be migrated, 0 unchanged, 1 error" + SOURCE + "\n",
     )
     report = json.loads(
-        cli("migrate", "--check", "--format", "json", "deep.toml", "ok.toml").stdout
+        cli(
+            "migrate",
+            "--reader",
+            "prime-rl-pre-2988",
+            "--check",
+            "--format",
+            "json",
+            "deep.toml",
+            "ok.toml",
+        ).stdout
     )
     assert [(f["path"], f["status"]) for f in report["files"]] == [
         ("deep.toml", "error"),
@@ -202,10 +229,10 @@ def test_recursion_anywhere_in_a_migration_is_reported(monkeypatch: pytest.Monke
         "up)"
     )
     assert [p.format() for p in migrate_text(text, file="deep.toml").problems] == [message]
-    migrated = cli("migrate", "deep.toml")
+    migrated = cli("migrate", "--reader", "prime-rl-pre-2988", "deep.toml")
     assert (migrated.exit_code, migrated.stderr) == (
         2,
-        f"error: {message}\n0 files migrated, 0 unchanged, 1 error\n",
+        f"error: {message}\n0 files migrated, 0 unchanged, 1 error" + SOURCE + "\n",
     )
     assert Path("deep.toml").read_text() == text
 
@@ -223,12 +250,12 @@ def test_symlink_loop_is_called_a_loop() -> None:
     validated = cli("validate", "a.toml")
     assert (validated.exit_code, validated.stderr) == (
         2,
-        f"{message}\n0 files valid, 1 unreadable (schema version 2)\n",
+        f"{message}\n0 files valid, 1 unreadable (read as lossmask schema v3)\n",
     )
-    migrated = cli("migrate", "a.toml")
+    migrated = cli("migrate", "--reader", "prime-rl-pre-2988", "a.toml")
     assert (migrated.exit_code, migrated.stderr) == (
         2,
-        f"error: {message}\n0 files migrated, 0 unchanged, 1 error\n",
+        f"error: {message}\n0 files migrated, 0 unchanged, 1 error" + SOURCE + "\n",
     )
     with pytest.raises(Exception, match="symbolic link loop"):
         load_config("a.toml")
@@ -243,12 +270,12 @@ def test_byte_order_mark_is_named() -> None:
     validated = cli("validate", "bom.toml")
     assert (validated.exit_code, validated.stderr) == (
         1,
-        f"{message}\n0 files valid, 1 invalid (schema version 2)\n",
+        f"{message}\n0 files valid, 1 invalid (read as lossmask schema v3)\n",
     )
-    migrated = cli("migrate", "bom.toml")
+    migrated = cli("migrate", "--reader", "prime-rl-pre-2988", "bom.toml")
     assert (migrated.exit_code, migrated.stderr) == (
         2,
-        f"error: {message}\n0 files migrated, 0 unchanged, 1 error\n",
+        f"error: {message}\n0 files migrated, 0 unchanged, 1 error" + SOURCE + "\n",
     )
     assert [p.format() for p in migrate_text("\ufeff" + LEGACY, file="bom.toml").problems] == [
         message
@@ -264,7 +291,7 @@ def test_type_in_the_wrong_case_gets_a_suggestion() -> None:
             'a.toml:2: data.type: must be "sft" or "fake", not "SFT" (did you mean "sft"?)',
             'a.toml:3: data.loss_mask: must be "sampled", "all" or a table of roles, not '
             '"Sampled" (did you mean "sampled"?)',
-            "0 files valid, 1 invalid (schema version 2)",
+            "0 files valid, 1 invalid (read as lossmask schema v3)",
         ],
     )
 
@@ -305,7 +332,10 @@ loss_mask = "sampled"
 def test_prime_rl_model_tables_are_accepted() -> None:
     Path("sft.toml").write_text(MODEL_TABLES)
     validated = cli("validate", "sft.toml")
-    assert (validated.exit_code, validated.stderr) == (0, "1 file valid (schema version 2)\n")
+    assert (validated.exit_code, validated.stderr) == (
+        0,
+        "1 file valid (read as lossmask schema v3)\n",
+    )
     model = load_config("sft.toml").model
     assert model.compile == {"fullgraph": True}
     assert (model.ac, model.ac_offloading, model.debug) == (
@@ -325,7 +355,7 @@ def test_wrong_compile_value_gets_one_message() -> None:
     assert (validated.exit_code, validated.stderr) == (
         1,
         "sft.toml:2: model.compile: must be true or false, a string, or a table, not 3\n"
-        "0 files valid, 1 invalid (schema version 2)\n",
+        "0 files valid, 1 invalid (read as lossmask schema v3)\n",
     )
 
 
@@ -340,7 +370,7 @@ try:
     load_config("pipe.toml")
 except ConfigError as exc:
     print(exc)
-result = run(MigrateOptions(["pipe.toml"], mode="check"))
+result = run(MigrateOptions(["pipe.toml"], reader="prime-rl-pre-2988", mode="check"))
 print(result.exit_code, [p.format() for p in result.files[0].problems])
 """
 
@@ -366,7 +396,9 @@ def test_api_reports_deep_nesting() -> None:
     with pytest.raises(UnreadableFileError) as raised:
         load_config("deep.toml")
     assert str(raised.value) == too_deep("deep.toml", 2000)
-    run_result = migrate_run(MigrateOptions(["deep.toml"], mode="check"))
+    run_result = migrate_run(
+        MigrateOptions(["deep.toml"], reader="prime-rl-pre-2988", mode="check")
+    )
     assert run_result.exit_code == 2
     assert [p.format() for p in run_result.files[0].problems] == [too_deep("deep.toml", 2000)]
 
@@ -384,8 +416,8 @@ def test_line_numbers_survive_brackets_in_strings_and_line_separators() -> None:
     validated = cli("validate", "--schema-version", "1", "a.toml")
     assert (validated.exit_code, validated.stderr) == (
         1,
-        f"{message}\n0 files valid, 1 invalid (schema version 1)\n",
+        f"{message}\n0 files valid, 1 invalid (read as prime-rl before #2988, schema v1)\n",
     )
-    migrated = cli("migrate", "a.toml")
+    migrated = cli("migrate", "--reader", "prime-rl-pre-2988", "a.toml")
     assert migrated.exit_code == 2
     assert migrated.stderr.splitlines()[0] == f"error: {message}"

@@ -6,13 +6,14 @@ import sys
 
 import click
 
-from lossmask.cli.options import data_option, set_option
+from lossmask.cli.options import data_option, reader_option, set_option
 
 
 @click.command("audit")
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @data_option
 @set_option
+@reader_option
 @click.option(
     "--sample", type=click.IntRange(min=1), metavar="K", help="Audit K random rows, not all."
 )
@@ -36,6 +37,7 @@ def command(
     configs: tuple[str, ...],
     data: str | None,
     overrides: tuple[str, ...],
+    reader: str | None,
     sample: int | None,
     seed: int,
     jobs: int,
@@ -46,8 +48,9 @@ def command(
 
     For every assistant turn: is a serving stop token among the trained targets where the turn
     ends? Reported for tool-call turns and final turns apart, with trained tokens per role, skipped
-    samples, stops lost to seq_len and tool calls per turn. Exit 0; 1 when a stop rate is under
-    --fail-under-stop-rate or a conversation cannot be masked; 2 on an error.
+    samples, stops lost to seq_len and tool calls per turn, for the mask the config's reader trains
+    (--reader; default: [tool.lossmask] reader, else prime-rl-main). Exit 0; 1 when a stop rate
+    is under --fail-under-stop-rate or a conversation cannot be masked; 2 on an error.
     """
     from lossmask.masks.app.commands import AuditOptions, execute_audit
 
@@ -60,6 +63,7 @@ def command(
         seed=seed,
         jobs=jobs,
         overrides=overrides,
+        reader=reader,
     )
     report = execute_audit(options)
     sys.exit(int(report.exit_code))

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from lossmask.cli.options import deprecated_alias, prefer_alias
+from lossmask.cli.options import deprecated_alias, prefer_alias, reader_option
 from lossmask.config_files.stacks import Layer, StackSyntaxError, split_arguments
 from lossmask.migrate.command import execute
 from lossmask.migrate.options import MigrateOptions
@@ -45,14 +45,15 @@ from lossmask.migrate.steps import SOURCE_VERSIONS
     is_flag=True,
     help="Do not search the directories given for launch lines (`uv run sft @ a.toml ...`).",
 )
+@reader_option
 @click.option(
     "--schema-version",
     "from_version",
     type=click.Choice([str(v) for v in SOURCE_VERSIONS]),
-    default=str(SOURCE_VERSIONS[0]),
-    show_default=True,
+    default=None,
     callback=prefer_alias,
-    help="Schema version the files are written for.",
+    help="The lossmask schema version the files are written for (1: prime-rl before #2988); "
+    "implies --reader lossmask. Default: [tool.lossmask], else what --reader reads.",
 )
 @deprecated_alias("--from", "from_version", "--schema-version", [str(v) for v in SOURCE_VERSIONS])
 @click.option(
@@ -80,13 +81,20 @@ def command(
     stack_texts: tuple[str, ...],
     standalone: tuple[str, ...],
     no_launches: bool,
-    from_version: str,
+    reader: str | None,
+    from_version: str | None,
     output_format: str,
     quiet: bool,
     verbose: bool,
     jobs: int | None,
 ) -> None:
-    """Rewrite legacy (v1) configs into explicit v2 form without changing what they train.
+    """Rewrite configs into lossmask's latest schema without changing what they train.
+
+    What they train now is what their reader says (--reader; default: [tool.lossmask] reader,
+    else prime-rl-main): under prime-rl main, a role table becomes "sampled" (+ content_roles) and
+    a missing [renderer] becomes name = "auto"; under prime-rl-pre-2988 (schema 1), a missing
+    loss_mask becomes the explicit legacy table. A file whose meaning the latest schema cannot
+    keep exactly is refused, saying why.
 
     PATH may be files or directories (searched for *.toml, skipping hidden directories, .git,
     .venv and node_modules). `@ base.toml @ overlay.toml` (and `--data @ data.toml`) names a
@@ -107,6 +115,13 @@ def command(
         raise click.UsageError(str(exc)) from None
     if not (paths or stacks or standalone):
         raise click.UsageError("give at least one PATH, `@ FILE` stack or --standalone FILE")
+    from lossmask.readers.registry import ReaderChoiceError, choose_reading
+
+    try:
+        if reader is not None or from_version is not None:
+            choose_reading(reader, int(from_version) if from_version else None)
+    except ReaderChoiceError as exc:
+        raise click.UsageError(str(exc)) from None
     mode: Mode = "check" if check else "diff" if diff else "write"
     options = MigrateOptions(
         paths=paths,
@@ -114,7 +129,8 @@ def command(
         standalone=standalone,
         mode=mode,
         show_diff=diff,
-        from_version=int(from_version),
+        from_version=int(from_version) if from_version is not None else None,
+        reader=reader,
         output_format="json" if output_format == "json" else "text",
         quiet=quiet,
         verbose=verbose,

@@ -8,8 +8,11 @@ from typing import Any, TypeVar
 import click
 from click.core import ParameterSource
 
+from lossmask.readers.registry import READER_NAMES
+from lossmask.schema.versions import CHOICES as SCHEMA_VERSIONS
+
 F = TypeVar("F", bound=Callable[..., Any])
-SCHEMA_VERSIONS = ("1", "2")
+__all__ = ["SCHEMA_VERSIONS", "deprecated_alias", "prefer_alias", "reader_option"]
 
 
 def deprecated_alias(
@@ -66,4 +69,15 @@ set_option = click.option(
     multiple=True,
     metavar="KEY=VALUE",
     help="Override a config key (TOML value), e.g. --set tokenizer.name=./tok. Repeatable.",
+)
+
+
+# Every command: which trainer's reading of the config it follows (lossmask.readers).
+reader_option = click.option(
+    "--reader",
+    type=click.Choice(list(READER_NAMES)),
+    default=None,
+    help="Which trainer reads the configs: prime-rl-main (prime-rl since PR #2988), "
+    "prime-rl-pre-2988 (= lossmask schema 1), or lossmask (lossmask's schema, read by its "
+    "reference trainer). Default: [tool.lossmask] reader, else prime-rl-main.",
 )

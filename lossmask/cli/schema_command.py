@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from lossmask.cli.options import SCHEMA_VERSIONS, deprecated_alias, prefer_alias
+from lossmask.cli.options import SCHEMA_VERSIONS, deprecated_alias, prefer_alias, reader_option
 from lossmask.exit_codes import ExitCode
 from lossmask.schema.jsonschema import render_schema
+from lossmask.schema.versions import LATEST_VERSION
 
 
 @dataclass(frozen=True)
@@ -47,19 +48,38 @@ def execute(options: SchemaOptions) -> SchemaReport:
     "--schema-version",
     "version",
     type=click.Choice(SCHEMA_VERSIONS),
-    default="2",
+    default=str(LATEST_VERSION),
     show_default=True,
     callback=prefer_alias,
     help="Schema version to emit.",
 )
 @deprecated_alias("--version", "version", "--schema-version", SCHEMA_VERSIONS)
+@reader_option
 @click.option(
     "-o",
     "--output",
     type=click.Path(dir_okay=False, writable=True, path_type=Path),
     help="Write to FILE instead of standard output.",
 )
-def command(version: str, output: Path | None) -> None:
-    """Print the JSON Schema of a config version, for editors (Taplo, Tombi, VS Code)."""
-    report = execute(SchemaOptions(int(version), output))
+def command(version: str, reader: str | None, output: Path | None) -> None:
+    """Print the JSON Schema of a config version, for editors (Taplo, Tombi, VS Code).
+
+    It describes lossmask's schema; --reader prime-rl-pre-2988 is its version 1. prime-rl main
+    reads configs with its own schema (prime-rl's), whose meaning lossmask's hover texts would
+    misstate, so --reader prime-rl-main is refused."""
+    from lossmask.readers.registry import ReaderChoiceError, choose_reading
+
+    given = click.get_current_context().get_parameter_source("version")
+    named_version = int(version) if given is click.core.ParameterSource.COMMANDLINE else None
+    try:
+        reading = choose_reading(reader, named_version) if reader else None
+    except ReaderChoiceError as exc:
+        raise click.UsageError(str(exc)) from None
+    if reading is not None and reading.is_main:
+        raise click.UsageError(
+            "no JSON Schema for prime-rl main's reading: lossmask publishes the schema of its own "
+            "versions (use --reader lossmask, or --schema-version 1 for the legacy table); "
+            "`lossmask validate --reader prime-rl-main` checks what main refuses"
+        )
+    report = execute(SchemaOptions(reading.version if reading else int(version), output))
     sys.exit(int(report.exit_code))

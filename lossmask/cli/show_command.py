@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from lossmask.cli.options import data_option, set_option
+from lossmask.cli.options import data_option, reader_option, set_option
 from lossmask.masks.app.setup import MODE_CHOICES
 
 
@@ -17,6 +17,7 @@ from lossmask.masks.app.setup import MODE_CHOICES
 @click.option("--random", "random_rows", type=click.IntRange(min=1), help="Show K random rows.")
 @click.option("--seed", default=0, show_default=True, help="Seed of --random.")
 @set_option
+@reader_option
 @click.option(
     "--compare",
     type=click.Path(dir_okay=False),
@@ -46,6 +47,7 @@ def command(
     random_rows: int | None,
     seed: int,
     overrides: tuple[str, ...],
+    reader: str | None,
     compare: str | None,
     mode: str | None,
     html_path: str | None,
@@ -57,7 +59,9 @@ def command(
     Each token is a target (the token being predicted): green trains, grey is context. With
     --compare or --mode, tokens trained under only one of the two settings are highlighted
     (yellow: only this config, magenta: only the other); ⚑ marks a token whose {% generation %}
-    tags disagree with serving. Exit 0; 1 when the row cannot be masked; 2 on an error.
+    tags disagree with serving. The mask is the one the config's reader trains (--reader; default:
+    [tool.lossmask] reader, else prime-rl-main). Exit 0; 1 when the row cannot be masked; 2 on an
+    error.
     """
     from lossmask.masks.app.commands import ShowOptions, execute_show
 
@@ -73,6 +77,7 @@ def command(
         seed=seed,
         overrides=overrides,
         ids=ids,
+        reader=reader,
     )
     report = execute_show(options)
     sys.exit(int(report.exit_code))

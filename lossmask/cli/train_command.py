@@ -9,6 +9,8 @@ import sys
 
 import click
 
+from lossmask.cli.options import reader_option
+
 
 @click.command("train")
 @click.argument("configs", nargs=-1, required=True, type=click.Path(dir_okay=False))
@@ -54,6 +56,7 @@ import click
     "wins over [ckpt] resume_step.",
 )
 @click.option("--no-progress", is_flag=True, help="No progress bar (logs only).")
+@reader_option
 def command(
     configs: tuple[str, ...],
     overrides: tuple[str, ...],
@@ -63,8 +66,12 @@ def command(
     max_new_tokens: int,
     resume: str | None,
     no_progress: bool,
+    reader: str | None,
 ) -> None:
-    """Train on each v2 CONFIG, evaluate how the model stops, and compare the runs.
+    """Train on each CONFIG, evaluate how the model stops, and compare the runs.
+
+    Each config trains the mask its reader trains (--reader; default: [tool.lossmask] reader,
+    else prime-rl-main), token for token.
 
     Keys the trainer does not implement are listed at start; invalid or incompatible settings, bad
     data rows and unusable models stop it before anything is allocated (exit 2). SIGINT/SIGTERM
@@ -86,5 +93,6 @@ def command(
         max_new_tokens=max_new_tokens,
         progress=not no_progress,
         resume=resume,
+        reader=reader,
     )
     sys.exit(int(execute(options).exit_code))

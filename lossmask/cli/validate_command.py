@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from lossmask.cli.options import SCHEMA_VERSIONS
+from lossmask.cli.options import SCHEMA_VERSIONS, reader_option
 from lossmask.config_files.stacks import StackSyntaxError, split_arguments
 from lossmask.validate.command import ValidateOptions, execute
 from lossmask.validate.output import report_writer
@@ -21,9 +21,11 @@ from lossmask.validate.output import report_writer
     "version",
     type=click.Choice(SCHEMA_VERSIONS),
     default=None,
-    help="Validate against the legacy (1) or current (2) schema. "
-    "Default: [tool.lossmask] schema-version, else 2.",
+    help="Validate against this version of lossmask's schema (1: legacy; the latest: "
+    f"{SCHEMA_VERSIONS[-1]}); implies --reader lossmask. Default: [tool.lossmask] "
+    "schema-version, else the latest.",
 )
+@reader_option
 @click.option(
     "--format",
     "output_format",
@@ -71,6 +73,7 @@ from lossmask.validate.output import report_writer
 def command(
     paths: tuple[str, ...],
     version: str | None,
+    reader: str | None,
     output_format: str,
     warnings_as_errors: bool | None,
     exclude: tuple[str, ...],
@@ -80,7 +83,12 @@ def command(
     stdin_filename: str | None,
     quiet: bool,
 ) -> None:
-    """Check config files (or directories of *.toml; `-` for standard input) against the schema.
+    """Check config files (directories of *.toml; `-` for standard input) as a trainer reads them.
+
+    --reader says which trainer reads them (default: [tool.lossmask] reader, else prime-rl-main):
+    its refusals are errors, and what is said about a file's meaning is true for that trainer.
+    Configs that prime-rl launches with another entrypoint (rl, evals, inference; known from
+    launch lines under the directories given, or from their tables) get one note each.
 
     `@ base.toml @ overlay.toml` (prime-rl's syntax, with `--data @ d.toml` fragments) validates
     the composed config, each problem at the file and line that set it. Problems print as
@@ -97,6 +105,7 @@ def command(
         paths=files,
         stacks=stacks,
         version=int(version) if version is not None else None,
+        reader=reader,
         quiet=quiet,
         output_format=output_format,  # type: ignore[arg-type]  # click.Choice checked it
         warnings_as_errors=warnings_as_errors,

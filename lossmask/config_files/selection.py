@@ -43,7 +43,7 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
 
 TABLE = ("tool", "lossmask")
 LIST_KEYS = ("include", "exclude", "extend-exclude")
-KNOWN_KEYS = ("schema-version", *LIST_KEYS, "warnings-as-errors", "respect-gitignore")
+KNOWN_KEYS = ("reader", "schema-version", *LIST_KEYS, "warnings-as-errors", "respect-gitignore")
 
 
 @dataclass(frozen=True)
@@ -51,6 +51,7 @@ class ProjectSettings:
     """`[tool.lossmask]` of one `pyproject.toml`; None means "not set there"."""
 
     path: Path | None = None
+    reader: str | None = None  # a name of `lossmask.readers.READER_NAMES`
     schema_version: int | None = None
     include: tuple[str, ...] | None = None
     exclude: tuple[str, ...] | None = None
@@ -232,9 +233,22 @@ def load_project_settings(path: Path) -> ProjectSettings:
             hint = f"{close} {known}" if close else known
             raise _error(path, text, where, "unknown key", suggestion=hint)
         if key == "schema-version":
-            if value not in (1, 2) or isinstance(value, bool):
-                raise _error(path, text, where, f"must be 1 or 2, not {value!r}")
+            from lossmask.schema.versions import describe_known, is_version
+
+            if not is_version(value):
+                raise _error(path, text, where, f"must be {describe_known()}, not {value!r}")
             values["schema_version"] = value
+        elif key == "reader":
+            from lossmask.readers.registry import READER_NAMES
+
+            if value not in READER_NAMES:
+                from lossmask.schema.messages import did_you_mean
+
+                close = did_you_mean(str(value), READER_NAMES)
+                known = "readers are " + ", ".join(READER_NAMES)
+                hint = f"{close} {known}" if close else known
+                raise _error(path, text, where, f"unknown reader {value!r}", hint)
+            values["reader"] = value
         elif key in LIST_KEYS:
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise _error(path, text, where, "must be an array of strings (glob patterns)")

@@ -13,12 +13,16 @@ validating the composed config with each problem placed where its key was set.
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
 from lossmask.schema.locate import find_line
+
+if TYPE_CHECKING:
+    from lossmask.readers.registry import Reading
 
 KeyPath = tuple[str, ...]
 
@@ -198,14 +202,22 @@ NO_DATA_WARNING = (
 )
 
 
-def validate_stack(stack: Stack, version: int) -> tuple[list[Problem], list[Problem], bool]:
-    """Validate the config a stack launches: (errors, warnings, a file was unreadable).
+def validate_stack(
+    stack: Stack, reading: Reading | int
+) -> tuple[list[Problem], list[Problem], bool]:
+    """Validate the config a stack launches as `reading` reads it (an int: lossmask's schema at
+    that version): (errors, warnings and notes, a file was unreadable).
 
     Each problem names the layer and line that set the key it is about (the root when no layer
     wrote it, such as a required key that is missing).
     """
     # Deferred: the pydantic models cost a config command's cold start when no stack is given.
+    from lossmask.readers.checks import no_data_statement
+    from lossmask.readers.registry import lossmask_reading
     from lossmask.schema.validation import read_toml, validate_data
+
+    if isinstance(reading, int):
+        reading = lossmask_reading(reading)
 
     parsed: list[tuple[dict[str, Any], str]] = []
     errors: list[Problem] = []
@@ -224,18 +236,11 @@ def validate_stack(stack: Stack, version: int) -> tuple[list[Problem], list[Prob
         [(layer.at, config) for layer, (config, _) in zip(stack.layers, parsed, strict=True)]
     )
     try:
-        _, warnings = validate_data(composed, version=version)
+        _, warnings = validate_data(composed, reading=reading)
     except ConfigError as exc:
         return [locate(p, stack.layers, parsed) for p in exc.problems], [], False
     located = [locate(p, stack.layers, parsed) for p in warnings]
-    if version >= 2 and stack.launches_sft and "data" not in composed:
-        located.append(
-            Problem(
-                NO_DATA_WARNING,
-                ("data",),
-                file=stack.root.path,
-                suggestion="run `lossmask migrate` on the stack to keep the old meaning",
-                severity="warning",
-            )
-        )
+    statement = no_data_statement(reading)
+    if statement is not None and stack.launches_sft and "data" not in composed:
+        located.append(dataclasses.replace(statement, file=stack.root.path))
     return errors, located, False

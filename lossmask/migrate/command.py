@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -20,13 +21,15 @@ from typing import TextIO
 import click
 
 from lossmask.config_files import launches
+from lossmask.config_files.selection import discover_project_settings
 from lossmask.config_files.stacks import SFT_COMMAND, Layer, Stack
 from lossmask.errors import Problem
 from lossmask.migrate import files, report
 from lossmask.migrate.options import MigrateOptions
 from lossmask.migrate.report import MigrateReport
 from lossmask.migrate.runner import FileResult, process_all, write_all
-from lossmask.migrate.stack_plan import migrate_stacks
+from lossmask.migrate.stack_plan import migrate_stacks, rule_for
+from lossmask.readers.registry import Reading, choose_reading
 
 # A progress bar is worth drawing only when a run takes noticeable time.
 PROGRESS_THRESHOLD = 200
@@ -114,8 +117,30 @@ def _merge_stacks(stacks: Sequence[Stack]) -> list[Stack]:
     return [Stack(stack.layers, stack.command, tuple(sources)) for stack, sources in merged.items()]
 
 
+def source_reading(options: MigrateOptions) -> Reading:
+    """What the files mean now: `options.source`, else `--reader` / `--schema-version`, else
+    `[tool.lossmask]` above the paths, else the default. Raises `ReaderChoiceError` or
+    `ConfigError` (a bad `[tool.lossmask]`)."""
+    if options.source is not None:
+        return options.source
+    paths = [
+        *options.paths,
+        *options.standalone,
+        *(layer.path for stack in options.stacks for layer in stack),
+    ]
+    project = discover_project_settings(paths)
+    return choose_reading(
+        options.reader,
+        options.from_version,
+        project_reader=project.reader,
+        project_version=project.schema_version,
+    )
+
+
 def run(options: MigrateOptions, progress: TextIO | None = None) -> MigrateReport:
     """Migrate what `options` names and return the report; prints nothing."""
+    source = source_reading(options)
+    options = dataclasses.replace(options, source=source)
     given = _given_stacks(options)
     named = [layer.path for stack in given for layer in stack.layers]
     directories = _searched(options)
@@ -151,7 +176,11 @@ def run(options: MigrateOptions, progress: TextIO | None = None) -> MigrateRepor
     found, notes = _found_stacks(directories, by_target, results, script_lines)
     stacks = _merge_stacks([*given, *found])
     in_stacks = {layer.path for stack in stacks for layer in stack.layers}
-    decided = migrate_stacks(stacks, show_diff=options.show_diff).results if stacks else {}
+    decided = (
+        migrate_stacks(stacks, show_diff=options.show_diff, rule=rule_for(source)).results
+        if stacks
+        else {}
+    )
     final: list[FileResult] = []
     for result in results:
         if result.path in decided:
@@ -175,7 +204,7 @@ def run(options: MigrateOptions, progress: TextIO | None = None) -> MigrateRepor
         written = write_all([final[index] for index in pending], options.jobs)
         for index, result in zip(pending, written, strict=True):
             final[index] = result
-    return MigrateReport(options.mode, final, stacks, notes)
+    return MigrateReport(options.mode, final, stacks, notes, source)
 
 
 def execute(

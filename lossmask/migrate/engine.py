@@ -12,14 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
 
 from lossmask.errors import ConfigError, Problem
 from lossmask.migrate import fragment, safety
-from lossmask.migrate.steps import Change, Step, steps_from
+from lossmask.migrate.steps import Change, Step, steps_for, steps_from
+
+if TYPE_CHECKING:
+    from lossmask.readers.registry import Reading
 from lossmask.schema.locate import located
 from lossmask.schema.validation import nesting_problem, parse_toml
 
@@ -124,22 +127,32 @@ def rewrite(
 
 
 def migrate_config(
-    config: dict[str, Any], text: str, *, file: str | None = None, from_version: int = 1
+    config: dict[str, Any],
+    text: str,
+    *,
+    file: str | None = None,
+    from_version: int = 1,
+    source: Reading | None = None,
 ) -> Outcome:
-    """Migrate an already parsed config (`config` is `tomllib.loads(text)`)."""
+    """Migrate an already parsed config (`config` is `tomllib.loads(text)`) from what `source`
+    (a `lossmask.readers.Reading`; default: lossmask's schema at `from_version`) means by it."""
     try:
-        return _migrate_config(config, text, file, from_version)
+        return _migrate_config(config, text, file, from_version, source)
     except RecursionError:
         # A value nested nearly as deep as `tomllib` allows can still be too deep to compare.
         return Outcome(problems=[nesting_problem(text, file)])
 
 
 def _migrate_config(
-    config: dict[str, Any], text: str, file: str | None, from_version: int
+    config: dict[str, Any],
+    text: str,
+    file: str | None,
+    from_version: int,
+    source: Reading | None,
 ) -> Outcome:
     current_text, current = text, config
     changes: list[Change] = []
-    for step in steps_from(from_version):
+    for step in steps_for(source) if source is not None else steps_from(from_version):
         inspection = step.inspect(current)
         if inspection.problems:
             return Outcome(problems=located(inspection.problems, file, current_text))
@@ -155,10 +168,12 @@ def _migrate_config(
     return Outcome(new_text=current_text if changes else None, changes=changes)
 
 
-def migrate_text(text: str, *, file: str | None = None, from_version: int = 1) -> Outcome:
+def migrate_text(
+    text: str, *, file: str | None = None, from_version: int = 1, source: Reading | None = None
+) -> Outcome:
     """Migrate a TOML text. Invalid TOML is a problem, never an exception."""
     try:
         config = parse_toml(text, file)
     except ConfigError as exc:
         return Outcome(problems=exc.problems)
-    return migrate_config(config, text, file=file, from_version=from_version)
+    return migrate_config(config, text, file=file, from_version=from_version, source=source)

@@ -8,6 +8,7 @@ from typing import Literal
 
 from lossmask.config_files.stacks import Layer
 from lossmask.migrate.runner import Mode
+from lossmask.readers.registry import Reading
 
 
 @dataclass(frozen=True)
@@ -18,6 +19,8 @@ class MigrateOptions:
     diff of each change (with "check" too: the diff is printed and the exit code still says 1).
     `standalone`: files known to be launched alone, whatever they look like. `find_launches`:
     search the directories given for launch lines (`uv run sft @ ...`) that make stacks.
+    `reader` / `from_version` say what the files mean now (`--reader`, `--schema-version`; else
+    `[tool.lossmask]`, else prime-rl main); they are rewritten to lossmask's latest schema.
     """
 
     paths: Sequence[str] = ()
@@ -25,7 +28,9 @@ class MigrateOptions:
     standalone: Sequence[str] = ()
     mode: Mode = "write"
     show_diff: bool = False
-    from_version: int = 1
+    from_version: int | None = None  # a lossmask schema version: the files' source
+    reader: str | None = None  # the source reader (lossmask.readers); None: [tool.lossmask]
+    source: Reading | None = None  # the reading both resolve to (set by `run`)
     output_format: Literal["text", "json"] = "text"
     quiet: bool = False
     verbose: bool = False

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import tomlkit
 from tomlkit import TOMLDocument
 from tomlkit.items import InlineTable, Item, Table, Whitespace
 
@@ -28,8 +29,8 @@ from lossmask.migrate import tomlkit_edit as edit
 KeyPath = tuple[str, ...]
 
 
-def _toml_bool(value: bool) -> str:
-    return "true" if value else "false"
+def _toml_bool(value: bool | str) -> str:
+    return tomlkit.item(value).as_string()
 
 
 def _inline_pairs_text(pairs: Sequence[tuple[str, str]], spaced: bool) -> str:
@@ -118,7 +119,7 @@ def add_table(
     document: TOMLDocument,
     path: KeyPath,
     key: str,
-    pairs: Sequence[tuple[str, bool]],
+    pairs: Sequence[tuple[str, bool | str]],
     comment: str,
 ) -> None:
     """Write the table `key` (its `pairs`) into the table at `path`, under `comment`."""
@@ -176,7 +177,7 @@ def add_table(
 
 
 def _append_table(
-    document: TOMLDocument, header: KeyPath, pairs: Sequence[tuple[str, bool]], comment: str
+    document: TOMLDocument, header: KeyPath, pairs: Sequence[tuple[str, bool | str]], comment: str
 ) -> None:
     """A new `[header]` table at the end of the document, after a blank line."""
     body = document.body

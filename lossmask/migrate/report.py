@@ -14,6 +14,8 @@ from lossmask.config_files.stacks import Stack
 from lossmask.errors import Problem
 from lossmask.exit_codes import ExitCode
 from lossmask.migrate.runner import FileResult, Mode, Status
+from lossmask.readers.registry import Reading
+from lossmask.schema.versions import LATEST_VERSION
 
 JSON_FORMAT_VERSION = 2
 UNDECIDED = "meaning depends on how it is launched"
@@ -25,6 +27,7 @@ class MigrateReport:
     files: list[FileResult]
     stacks: list[Stack] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)  # launch lines that name no file
+    source: Reading | None = None  # what the files meant (lossmask.readers)
 
     def count(self, *statuses: Status) -> int:
         return sum(1 for result in self.files if result.status in statuses)
@@ -58,7 +61,10 @@ def summary(run: MigrateReport) -> str:
     errors = run.count("error")
     if errors:
         parts.append(_plural(errors, "error", "errors"))
-    return ", ".join(parts)
+    text = ", ".join(parts)
+    if run.source is not None:
+        text += f" (read as {run.source.label}; written as lossmask schema v{LATEST_VERSION})"
+    return text
 
 
 def stack_lines(run: MigrateReport) -> list[str]:
@@ -111,6 +117,8 @@ def as_json(run: MigrateReport) -> str:
     payload = {
         "version": JSON_FORMAT_VERSION,
         "mode": run.mode,
+        "reader": run.source.reader.name if run.source is not None else None,
+        "schema_version": run.source.version if run.source is not None else None,
         "exit_code": int(run.exit_code),
         "summary": {
             "migrated": run.count("migrated"),

@@ -72,7 +72,7 @@ def _process(job: files.FileJob, options: MigrateOptions) -> FileResult:
         return FileResult(job.path, "error", target, problems=[problem])
     launches = launch_lines(text, job.path, comments_only=True)
     depends = launch_dependence(config, job.path)
-    outcome = migrate_config(config, text, file=job.path, from_version=options.from_version)
+    outcome = migrate_config(config, text, file=job.path, source=options.source)
     if outcome.problems:
         return FileResult(job.path, "error", target, problems=outcome.problems, launches=launches)
     if outcome.new_text is None:

@@ -18,19 +18,22 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lossmask.config_files.stacks import KeyPath, Stack, compose, setting_layer, value_at
 from lossmask.errors import ConfigError, Problem, format_key
 from lossmask.migrate import engine, safety
 from lossmask.migrate.compare import first_difference
 from lossmask.migrate.runner import FileResult, unified_diff
-from lossmask.migrate.steps import Change, v1_to_v2
+from lossmask.migrate.steps import Change, Step, v1_to_v2
 from lossmask.migrate.steps.v1_to_v2 import ADDED, LEGACY_FLAGS, MISSING, meaning_v1, meaning_v2
 from lossmask.schema.sections import SectionPath, sft_sections
 from lossmask.schema.validation import read_toml
+
+if TYPE_CHECKING:
+    from lossmask.readers.registry import Reading
 
 LEGACY_TABLE = dict(LEGACY_FLAGS)
 
@@ -58,14 +61,30 @@ class StackRun:
 
     results: dict[str, FileResult] = field(default_factory=dict)
     loaded: dict[str, _Loaded] = field(default_factory=dict)
-    edits: dict[str, set[KeyPath]] = field(default_factory=dict)  # file -> sections to add
+    edits: dict[str, dict[KeyPath, Change]] = field(default_factory=dict)  # file -> its changes
     wanted_by: dict[str, list[Stack]] = field(default_factory=dict)  # file -> stacks needing it
     new_texts: dict[str, str] = field(default_factory=dict)
     new_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
-def _demands(stack: Stack, configs: Sequence[Mapping[str, Any]]) -> list[tuple[int, KeyPath]]:
-    """(layer index, section path relative to that layer) of each legacy table the stack needs."""
+@dataclass(frozen=True)
+class StackRule:
+    """How one source reading's stacks are migrated: the step that edits a file, which edits each
+    stack needs (`demands`: (layer index, change in that layer's own keys)), what makes a stack
+    impossible to migrate (`problems`), how a composed run's meaning may differ after the edits
+    (`differences`), and the check of one rewritten file (`file_check`)."""
+
+    step: Step
+    demands: Callable[[Stack, Sequence[Mapping[str, Any]]], list[tuple[int, Change]]]
+    problems: Callable[[Stack, Sequence[_Loaded]], list[Problem]]
+    differences: Callable[
+        [Stack, Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]]], list[str]
+    ]
+    file_check: Callable[[Sequence[Change]], engine.Check]
+
+
+def _demands(stack: Stack, configs: Sequence[Mapping[str, Any]]) -> list[tuple[int, Change]]:
+    """(layer index, change relative to that layer) of each legacy table the stack needs."""
     layers = [(layer.at, config) for layer, config in zip(stack.layers, configs, strict=True)]
     composed = compose(layers)
     needed = []
@@ -76,7 +95,8 @@ def _demands(stack: Stack, configs: Sequence[Mapping[str, Any]]) -> list[tuple[i
             (i for i, layer in enumerate(stack.layers) if path[: len(layer.at)] == layer.at), None
         )
         if index is not None:
-            needed.append((index, path[len(stack.layers[index].at) :]))
+            relative = path[len(stack.layers[index].at) :]
+            needed.append((index, Change((*relative, "loss_mask"), ADDED)))
     return needed
 
 
@@ -130,8 +150,9 @@ def _stack_differences(
     return found
 
 
-def _root_check(relative_paths: Sequence[KeyPath]) -> engine.Check:
+def _root_check(changes: Sequence[Change]) -> engine.Check:
     """The per-file check of a root's rewrite: only the legacy tables were added."""
+    relative_paths = [change.key[:-1] for change in changes]
 
     def check(old: dict[str, Any], new: dict[str, Any]) -> list[Problem]:
         problems = []
@@ -166,21 +187,27 @@ def _remove(config: dict[str, Any], old: Mapping[str, Any], key: KeyPath) -> Non
             del parent[key[depth - 1]]
 
 
-def migrate_stacks(stacks: Sequence[Stack], *, show_diff: bool) -> StackRun:
-    """Plan, rewrite and check every stack; one result per file taking part in any stack."""
+def migrate_stacks(
+    stacks: Sequence[Stack], *, show_diff: bool, rule: StackRule | None = None
+) -> StackRun:
+    """Plan, rewrite and check every stack; one result per file taking part in any stack.
+
+    `rule`: how the source reading's stacks migrate (default: schema v1 -> v2)."""
+    rule = rule or V1_TO_V2
     run = StackRun()
     _load(run, stacks)
-    usable = [stack for stack in stacks if _composable(run, stack)]
+    usable = [stack for stack in stacks if _composable(run, stack, rule)]
     for stack in usable:
         configs = [run.loaded[layer.path].config for layer in stack.layers]
-        for index, path in _demands(stack, configs):
+        for index, change in rule.demands(stack, configs):
             name = stack.layers[index].path
-            run.edits.setdefault(name, set()).add(path)
+            run.edits.setdefault(name, {})[change.key] = change
             run.wanted_by.setdefault(name, []).append(stack)
-    for name, paths in run.edits.items():
+    for name, edits in run.edits.items():
         if name not in run.results:
-            _rewrite_root(run, name, sorted(paths, key=lambda p: (len(p), p)))
-    _check_stacks(run, usable)
+            ordered = [edits[key] for key in sorted(edits, key=lambda k: (len(k), k))]
+            _rewrite_root(run, name, ordered, rule)
+    _check_stacks(run, usable, rule)
     for stack in stacks:
         for layer in stack.layers:
             name = layer.path
@@ -194,7 +221,8 @@ def migrate_stacks(stacks: Sequence[Stack], *, show_diff: bool) -> StackRun:
                 name,
                 "would_migrate",
                 changes=[
-                    f"{format_key((*p, 'loss_mask'))}: {ADDED}" for p in sorted(run.edits[name])
+                    f"{format_key(key)}: {change.description}"
+                    for key, change in sorted(run.edits[name].items())
                 ],
                 diff=unified_diff(name, text, new_text) if show_diff else None,
                 new_text=new_text,
@@ -221,11 +249,11 @@ def _load(run: StackRun, stacks: Sequence[Stack]) -> None:
             run.loaded[layer.path] = _Loaded(config, text, before)
 
 
-def _composable(run: StackRun, stack: Stack) -> bool:
+def _composable(run: StackRun, stack: Stack, rule: StackRule) -> bool:
     """Whether every layer was read and the composed masks are valid; if not, why, per file."""
     broken = [layer.path for layer in stack.layers if layer.path not in run.loaded]
     items = [run.loaded[layer.path] for layer in stack.layers if layer.path in run.loaded]
-    problems = [] if broken else _mask_problems(stack, items)
+    problems = [] if broken else rule.problems(stack, items)
     if not broken and not problems:
         return True
     reason = ", ".join(broken) or "an invalid loss_mask"
@@ -238,10 +266,9 @@ def _composable(run: StackRun, stack: Stack) -> bool:
     return False
 
 
-def _rewrite_root(run: StackRun, name: str, paths: Sequence[KeyPath]) -> None:
+def _rewrite_root(run: StackRun, name: str, changes: list[Change], rule: StackRule) -> None:
     item = run.loaded[name]
-    changes = [Change((*path, "loss_mask"), ADDED) for path in paths]
-    result = engine.rewrite(v1_to_v2.STEP, item.text, item.config, changes, _root_check(paths))
+    result = engine.rewrite(rule.step, item.text, item.config, changes, rule.file_check(changes))
     if isinstance(result, list):
         problems = engine.located(result, name, item.text)
         run.results[name] = FileResult(name, "error", problems=problems)
@@ -249,7 +276,7 @@ def _rewrite_root(run: StackRun, name: str, paths: Sequence[KeyPath]) -> None:
     run.new_texts[name], run.new_configs[name] = result
 
 
-def _check_stacks(run: StackRun, stacks: Sequence[Stack]) -> None:
+def _check_stacks(run: StackRun, stacks: Sequence[Stack], rule: StackRule) -> None:
     """Every stack a rewritten file takes part in must still train what it trained."""
     broken: dict[str, list[tuple[Stack, list[str]]]] = {}
     for stack in stacks:
@@ -258,7 +285,7 @@ def _check_stacks(run: StackRun, stacks: Sequence[Stack]) -> None:
             continue
         old = [run.loaded[name].config for name in names]
         new = [run.new_configs.get(name, run.loaded[name].config) for name in names]
-        differences = _stack_differences(stack, old, new)
+        differences = rule.differences(stack, old, new)
         for name in names:
             if differences and name in run.new_texts:
                 broken.setdefault(name, []).append((stack, differences))
@@ -294,3 +321,36 @@ def _fail(run: StackRun, stack: Stack, problems: list[Problem], message: str) ->
             run.results[layer.path] = FileResult(
                 layer.path, "error", problems=[Problem(message, file=layer.path)]
             )
+
+
+V1_TO_V2 = StackRule(
+    step=v1_to_v2.STEP,
+    demands=_demands,
+    problems=_mask_problems,
+    differences=_stack_differences,
+    file_check=_root_check,
+)
+"""Schema v1 (prime-rl before #2988) -> v2: the legacy table into each stack's root."""
+NOTHING = StackRule(
+    step=v1_to_v2.STEP,
+    demands=lambda stack, configs: [],
+    problems=lambda stack, loaded: [],
+    differences=lambda stack, old, new: [],
+    file_check=_root_check,
+)
+"""A source whose stacks need no edit (lossmask's schema from v2 on)."""
+
+
+def rule_for(source: Reading) -> StackRule:
+    """The stack rule of a source reading."""
+    if source.is_main:
+        from lossmask.migrate.steps import prime_rl_main_to_v3 as main
+
+        return StackRule(
+            step=main.READER_STEP,
+            demands=main.stack_demands,
+            problems=main.stack_problems,
+            differences=main.stack_differences,
+            file_check=main.file_check,
+        )
+    return V1_TO_V2 if source.version == 1 else NOTHING

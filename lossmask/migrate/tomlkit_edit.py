@@ -194,17 +194,19 @@ def blank_line() -> tuple[None, Whitespace]:
     return None, tomlkit.ws("\n")
 
 
-def _value(value: bool, indent: str = "") -> Item:
+def _value(value: bool | str, indent: str = "") -> Item:
     item = tomlkit.item(value)
     item.trivia.indent = indent
     return item
 
 
-def key_value(key: str, value: bool, indent: str = "") -> tuple[Key, Item]:
+def key_value(key: str, value: bool | str, indent: str = "") -> tuple[Key, Item]:
     return SingleKey(key), _value(value, indent)
 
 
-def dotted_line(relative: Sequence[str], value: bool, indent: str = "") -> tuple[Key | None, Item]:
+def dotted_line(
+    relative: Sequence[str], value: bool | str, indent: str = ""
+) -> tuple[Key | None, Item]:
     """One `a.b.c = value` line as a body entry, for a container whose keys are relative to it."""
     holder = Container()
     holder.append(tomlkit.key(list(relative)), _value(value, indent))
@@ -214,7 +216,7 @@ def dotted_line(relative: Sequence[str], value: bool, indent: str = "") -> tuple
 
 def table_entry(
     header: Sequence[str],
-    pairs: Sequence[tuple[str, bool]],
+    pairs: Sequence[tuple[str, bool | str]],
     header_indent: str = "",
     key_indent: str = "",
 ) -> tuple[Key, Table]:

@@ -28,6 +28,7 @@ class TrainOptions:
     max_new_tokens: int = 160
     progress: bool = True
     resume: str | None = None
+    reader: str | None = None  # `--reader`: which trainer's reading of the configs to train
 
 
 @dataclass
@@ -93,6 +94,7 @@ def _train_all(options: TrainOptions, echo: Echo) -> TrainReport:
             max_new_tokens=options.max_new_tokens,
             world_size=launch.world_size,
             resume=options.resume,
+            reader=options.reader,
         )
         if launch.is_main:  # under torchrun, say it once
             for warning in warnings:

@@ -161,14 +161,21 @@ def load_mask_backend(settings: TrainSettings, model_path: Path | None) -> Any:
         key = ("model", "name")
     model = str(model_path) if model_path is not None else settings.model_name
     try:
-        return mask_backend(
-            tokenizer=settings.tokenizer_name, model=model, renderer=settings.renderer_name
+        backend = mask_backend(
+            tokenizer=settings.tokenizer_name,
+            model=model,
+            renderer=settings.renderer_name,
+            stop_tokens=settings.stop_tokens,
         )
     except MaskError as error:
         message = str(error)
         if message.startswith("renderer"):
             key = ("renderer", "name")
         raise ConfigError([settings.problem(message, key)]) from None
+    stop_warning = getattr(backend, "stop_warning", None)
+    if stop_warning:  # a run that would not learn its stops: refused until they are named
+        raise ConfigError([settings.problem(stop_warning, ("tokenizer", "stop_tokens"))])
+    return backend
 
 
 def _first_trained_position(sample: Any) -> int | None:

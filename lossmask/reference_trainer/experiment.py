@@ -45,8 +45,10 @@ def load_all(
     max_new_tokens: int,
     world_size: int = 1,
     resume: str | Path | None = None,
+    reader: str | None = None,
 ) -> tuple[list[TrainSettings], list[Problem]]:
-    """Every config's settings (raises ConfigError on the first bad file), output dirs assigned."""
+    """Every config's settings (raises ConfigError on the first bad file), output dirs assigned;
+    `reader` is `--reader` (see `lossmask.readers`)."""
     if resume is not None and len(config_paths) > 1:
         raise ConfigError.single(
             f"--resume {resume} names one checkpoint, but {len(config_paths)} configs were given",
@@ -68,6 +70,7 @@ def load_all(
             max_new_tokens=max_new_tokens,
             world_size=world_size,
             resume=resume,
+            reader=reader,
         )
         loaded.append(settings)
         warnings.extend(found)

@@ -121,6 +121,9 @@ def plan_cells(
                     output_dir=Path(output_dir) / stem / mask / f"seed{seed}",
                     eval_examples=eval_examples,
                     max_new_tokens=max_new_tokens,
+                    # The cells' masks are lossmask's modes ("sampled", "all", the legacy
+                    # table): the grid reads its configs as lossmask's schema, always.
+                    reader="lossmask",
                 )
                 cells.append(Cell(stem, mask, seed, settings))
                 for warning in found:  # the same warning from every cell of a config: once

@@ -1,9 +1,11 @@
-"""What the reference trainer takes from a v2 config, checked before any tensor exists.
+"""What the reference trainer takes from a config, checked before any tensor exists.
 
-The config is validated by the schema (types, the strict `loss_mask`), then narrowed to the settings
-this trainer implements. Every key the user set that the trainer does not implement is listed at
-start (never silently ignored), and settings it cannot honour are rejected here, in TOML words, with
-the file, key and line: a bad run should fail in a second, not after the model is allocated.
+The config is read by its reader (`lossmask.readers`: `--reader`, `[tool.lossmask] reader`, else
+prime-rl main), which decides the mask rule and what absent keys mean. It is validated by the
+schema (types, the strict `loss_mask`), then narrowed to the settings this trainer implements.
+Every key the user set that the trainer does not implement is listed at start (never silently
+ignored), and settings it cannot honour are rejected here, in TOML words, with the file, key and
+line: a bad run should fail in a second, not after the model is allocated.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import TypeAdapter
-
 from lossmask.config_files.overrides import apply_overrides
 from lossmask.errors import ConfigError, Problem
-from lossmask.schema.roles import LossMaskRolesConfig, LossMaskSetting
+from lossmask.masks.engine.contract import MaskRule
+from lossmask.schema.roles import LossMaskRolesConfig
 
 if TYPE_CHECKING:
     from lossmask.data import DataSpec
+    from lossmask.readers.registry import Reading
 
 SYNTHETIC_DATA = "synthetic:weather"
 """`[data] name` of the embedded synthetic tool-calling conversations; also what no `name` means."""
@@ -37,6 +39,7 @@ IMPLEMENTED_KEYS: frozenset[str] = frozenset(
         "model.name",
         "model.fused_lm_head_token_chunk_size",
         "tokenizer.name",
+        "tokenizer.stop_tokens",
         "renderer.name",
         "optim.lr",
         "optim.weight_decay",
@@ -54,6 +57,7 @@ IMPLEMENTED_KEYS: frozenset[str] = frozenset(
             "type",
             "name",
             "loss_mask",
+            "content_roles",
             "seq_len",
             "batch_size",
             "micro_batch_size",
@@ -62,13 +66,14 @@ IMPLEMENTED_KEYS: frozenset[str] = frozenset(
         )
     }
 )
-_LOSS_MASK = TypeAdapter(LossMaskSetting)
 
 
 @dataclass(frozen=True)
 class DataSettings:
     name: str  # SYNTHETIC_DATA, or the dataset's `name` (a local path or a cached hub id)
-    loss_mask: str | LossMaskRolesConfig
+    # The mask rule of the config's reader (`lossmask.readers.rules`); a bare loss_mask when it
+    # is lossmask's own contract.
+    loss_mask: str | LossMaskRolesConfig | MaskRule
     seq_len: int
     batch_size: int
     micro_batch_size: int
@@ -109,6 +114,7 @@ class TrainSettings:
     eval_examples: int
     max_new_tokens: int
     unimplemented: tuple[str, ...] = field(default=())
+    stop_tokens: tuple[str, ...] | None = None  # `[tokenizer] stop_tokens`
     # Positions per LM-head chunk of the loss: an int, "auto" or "disabled" (loss.py resolves it).
     fused_lm_head_token_chunk_size: int | str = "auto"
     config_text: str | None = field(default=None, repr=False, compare=False)
@@ -130,8 +136,11 @@ class TrainSettings:
 
         def data_table(data: DataSettings) -> dict[str, Any]:
             table = asdict(data)
-            mask = data.loss_mask
+            rule = data.loss_mask
+            mask = rule.loss_mask if isinstance(rule, MaskRule) else rule
             table["loss_mask"] = mask if isinstance(mask, str) else mask.model_dump()
+            if isinstance(rule, MaskRule) and rule.content_roles:
+                table["content_roles"] = sorted(rule.content_roles)
             return {key: value for key, value in table.items() if value is not None}
 
         out: dict[str, Any] = {"max_steps": self.max_steps, "seed": self.seed}
@@ -207,15 +216,27 @@ class _Problems:
 
 
 def _data_settings(
-    table: Any, path: tuple[str, ...], world_size: int, problems: _Problems
+    table: Any,
+    path: tuple[str, ...],
+    world_size: int,
+    problems: _Problems,
+    raw: Mapping[str, Any] | None = None,
+    reading: Reading | None = None,
 ) -> DataSettings:
+    """`table` is the validated section, `raw` its parsed TOML; `reading` decides the mask rule,
+    seq_len and dataset when keys are absent (prime-rl main's defaults are not lossmask's)."""
+    from lossmask.readers import prime_rl_main
+    from lossmask.readers.registry import lossmask_reading
+    from lossmask.readers.rules import mask_rule, truncation
+
+    reading = reading or lossmask_reading()
     if table.type != "sft":
         problems.add(
             f'type = "{table.type}" is not supported: the reference trainer trains conversations',
             (*path, "type"),
             'use type = "sft" (or remove it) with a JSONL file of conversations',
         )
-    name = table.name or SYNTHETIC_DATA
+    name = table.name or (prime_rl_main.DEFAULT_DATASET if reading.is_main else SYNTHETIC_DATA)
     spec = None
     if name != SYNTHETIC_DATA:
         from lossmask.data import data_spec
@@ -239,8 +260,8 @@ def _data_settings(
     num_examples = table.num_examples
     return DataSettings(
         name=str(Path(name).expanduser()) if name != SYNTHETIC_DATA else name,
-        loss_mask=_LOSS_MASK.validate_python(table.loss_mask),
-        seq_len=table.seq_len,
+        loss_mask=_plain(mask_rule(raw, reading)),
+        seq_len=truncation(raw, reading, default=table.seq_len),
         batch_size=table.batch_size,
         micro_batch_size=micro,
         num_examples=num_examples
@@ -249,6 +270,11 @@ def _data_settings(
         pack=table.pack,
         spec=spec,
     )
+
+
+def _plain(rule: MaskRule) -> str | LossMaskRolesConfig | MaskRule:
+    """A rule that is lossmask's own contract, as the bare loss_mask it is."""
+    return rule.loss_mask if rule == MaskRule(rule.loss_mask) else rule
 
 
 def _check_device(device: str, problems: _Problems) -> None:
@@ -273,29 +299,43 @@ def load_settings(
     max_new_tokens: int = 160,
     world_size: int = 1,
     resume: str | Path | None = None,
+    reader: str | None = None,
 ) -> tuple[TrainSettings, list[Problem]]:
     """Read, override, validate and narrow a v2 config. Returns `(settings, warnings)`.
 
     `world_size` is the number of training processes; `resume` is `--resume DIR` (it wins over
     `[ckpt] resume_step`). Raises `ConfigError` carrying every problem found.
     """
+    from lossmask.masks.app.setup import reading_for
+    from lossmask.readers import prime_rl_main
+    from lossmask.readers.meanings import renderer_meaning
     from lossmask.schema import read_toml, validate_data
 
     file = str(config_path)
+    reading = reading_for(config_path, reader)
     raw, text = read_toml(config_path)
     data = apply_overrides(raw, overrides)
-    config, warnings = validate_data(data, version=2, file=file, text=text)
+    config, warnings = validate_data(data, file=file, text=text, reading=reading)
     problems = _Problems(file, text)
 
     if config.max_steps is None:
         problems.add("is required by the reference trainer", ("max_steps",), "e.g. max_steps = 300")
-    train_data = _data_settings(config.data, ("data",), world_size, problems)
+    train_data = _data_settings(
+        config.data, ("data",), world_size, problems, _table(data, ("data",)), reading
+    )
     val_data = None
     val_interval = None
     if config.val is not None:
         val_interval = config.val.interval
         if config.val.data is not None:
-            val_data = _data_settings(config.val.data, ("val", "data"), 1, problems)
+            val_data = _data_settings(
+                config.val.data,
+                ("val", "data"),
+                1,
+                problems,
+                _table(data, ("val", "data")),
+                reading,
+            )
         elif val_interval is not None:
             problems.add("is set but [val.data] is missing", ("val", "interval"))
     _check_device(device, problems)
@@ -309,9 +349,10 @@ def load_settings(
         config_path=Path(config_path),
         max_steps=config.max_steps,
         seed=config.seed,
-        model_name=config.model.name,
+        model_name=config.model.name or (prime_rl_main.DEFAULT_MODEL if reading.is_main else None),
         tokenizer_name=config.tokenizer.name,
-        renderer_name=config.renderer.name if config.renderer is not None else None,
+        renderer_name=renderer_meaning(data, reading),
+        stop_tokens=tuple(config.tokenizer.stop_tokens or ()) or None,
         data=train_data,
         val_data=val_data,
         val_interval=val_interval,
@@ -333,6 +374,13 @@ def load_settings(
         config_text=text,
     )
     return settings, warnings
+
+
+def _table(data: Mapping[str, Any], path: tuple[str, ...]) -> Mapping[str, Any] | None:
+    from lossmask.schema.sections import table_at
+
+    node = table_at(data, path)
+    return node if isinstance(node, Mapping) else None
 
 
 def _resume_step(ckpt: Any, max_steps: int | None, problems: _Problems) -> int | None:

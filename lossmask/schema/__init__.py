@@ -1,4 +1,5 @@
-"""Versioned config schema: v1 (legacy role table) and v2 (`"sampled" | "all" | roles`).
+"""Versioned config schema: v1 (legacy role table), v2 (`"sampled" | "all" | roles`) and v3 (v2 +
+`content_roles`); `lossmask.schema.versions` is the registry of versions.
 
 This package is imported by config-only commands; it must never import torch, transformers or
 renderers. Its names are loaded on first use (PEP 562), so importing one light submodule (the
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
     )
     from lossmask.schema.v1 import DataConfigV1, SFTConfigV1, ValConfigV1
     from lossmask.schema.v2 import DataConfigV2, SFTConfigV2, ValConfigV2
+    from lossmask.schema.v3 import DataConfigV3, SFTConfigV3, ValConfigV3
     from lossmask.schema.validation import (
         LATEST_VERSION,
         ConfigReport,
@@ -45,6 +47,7 @@ _HOMES = {
     ),
     "lossmask.schema.v1": ("DataConfigV1", "SFTConfigV1", "ValConfigV1"),
     "lossmask.schema.v2": ("DataConfigV2", "SFTConfigV2", "ValConfigV2"),
+    "lossmask.schema.v3": ("DataConfigV3", "SFTConfigV3", "ValConfigV3"),
     "lossmask.schema.validation": (
         "LATEST_VERSION",
         "ConfigReport",
@@ -66,6 +69,7 @@ __all__ = [
     "ConfigReport",
     "DataConfigV1",
     "DataConfigV2",
+    "DataConfigV3",
     "LossMaskConfigWarning",
     "LossMaskMode",
     "LossMaskRolesConfig",
@@ -73,8 +77,10 @@ __all__ = [
     "Problem",
     "SFTConfigV1",
     "SFTConfigV2",
+    "SFTConfigV3",
     "ValConfigV1",
     "ValConfigV2",
+    "ValConfigV3",
     "check_config",
     "describe_loss_mask",
     "load_config",

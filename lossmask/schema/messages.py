@@ -9,8 +9,10 @@ from typing import Any
 
 from lossmask.errors import Problem
 from lossmask.schema.roles import ROLES
+from lossmask.schema.versions import MODES, NUMBERS, version_info
 
-MODES = ("sampled", "all")
+# The first version that accepts a `loss_mask` string: where to point a user who wrote one.
+_FIRST_WITH_MODES = next(n for n in NUMBERS if version_info(n).modes)
 
 
 def toml_value(value: Any) -> str:
@@ -132,13 +134,15 @@ def reword(error: Mapping[str, Any], data: Any, version: int) -> Problem:
     ctx = error.get("ctx") or {}
 
     if _is_loss_mask(path) and path[-1] == "loss_mask":
-        if version == 1:
+        if not version_info(version).modes:
             if isinstance(value, str) and value in MODES:
                 return Problem(
-                    f"must be a table of roles in schema version 1, not {toml_value(value)}",
+                    f"must be a table of roles in schema version {version}, not "
+                    f"{toml_value(value)}",
                     path,
                     suggestion=(
-                        f"{toml_value(value)} is a version 2 setting; use --schema-version 2"
+                        f"{toml_value(value)} is a version {_FIRST_WITH_MODES} setting; use "
+                        f"--schema-version {_FIRST_WITH_MODES}"
                     ),
                 )
             return Problem(f"must be a table of roles, not {toml_type(value)}", path)
@@ -157,6 +161,9 @@ def reword(error: Mapping[str, Any], data: Any, version: int) -> Problem:
     if kind == "literal_error":
         expected = str(ctx.get("expected", "")).replace("'", '"')
         suggestion = None
+        if "content_roles" in path and value == "assistant":
+            suggestion = 'assistant messages follow loss_mask ("sampled" trains what they sample)'
+            return Problem(f"must be {expected}, not {toml_value(value)}", path, suggestion)
         if isinstance(value, str):
             options = [part.strip().strip('"') for part in expected.replace(" or ", ",").split(",")]
             suggestion = did_you_mean(value, [o for o in options if o])

@@ -21,12 +21,15 @@ import re
 import tomllib
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lossmask.errors import Problem
 from lossmask.paths import UnreadablePath, read_regular_file
 from lossmask.schema.meaning import meaning_warnings, with_lines
 from lossmask.schema.sections import DATA_SECTIONS, table_at
+
+if TYPE_CHECKING:
+    from lossmask.readers.registry import Reading
 
 PACKAGED_SCHEMAS = Path(__file__).with_name("json_schemas")
 
@@ -181,8 +184,18 @@ def _micro_batches_divide(data: dict[str, Any], schema: dict[str, Any]) -> bool:
     return True
 
 
-def quick_check(path: str | Path, version: int) -> list[Problem] | None:
-    """The warnings of a config that is certainly valid, or None: then run the full check."""
+def quick_check(
+    path: str | Path, version: int, reading: Reading | None = None
+) -> list[Problem] | None:
+    """The warnings of a config that is certainly valid, or None: then run the full check.
+
+    `reading` (default: lossmask's schema at `version`) adds what its trainer refuses; a config
+    it refuses takes the full check, which words every error."""
+    from lossmask.readers.checks import reading_errors
+    from lossmask.readers.registry import lossmask_reading
+
+    reading = reading or lossmask_reading(version)
+    version = reading.version
     try:
         # Only a regular file is read (a FIFO would block); anything odd goes to the full check,
         # which words the problem.
@@ -196,4 +209,6 @@ def quick_check(path: str | Path, version: int) -> list[Problem] | None:
             return None
     except (_Unsure, OSError, KeyError, RecursionError):
         return None
-    return with_lines(meaning_warnings(data, version), str(path), text)
+    if reading_errors(data, reading):
+        return None
+    return with_lines(meaning_warnings(data, version, reading), str(path), text)

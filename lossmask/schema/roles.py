@@ -10,16 +10,17 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
-ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
-"""The roles a loss-mask table may name, in the order they are written out."""
+from lossmask.schema.role_names import LEGACY_ROLE_DEFAULTS, ROLES
 
-LEGACY_ROLE_DEFAULTS: dict[str, bool] = {
-    "system": False,
-    "user": False,
-    "assistant": True,
-    "tool": False,
-}
-"""What v1 trained when `loss_mask` was absent or a role was left out: assistant messages only."""
+__all__ = [
+    "LEGACY_ROLE_DEFAULTS",
+    "MODE_DESCRIPTIONS",
+    "ROLES",
+    "LossMaskMode",
+    "LossMaskRolesConfig",
+    "LossMaskSetting",
+    "describe_loss_mask",
+]
 
 LossMaskMode = Literal["sampled", "all"]
 MODE_DESCRIPTIONS: dict[str, str] = {
@@ -74,8 +75,18 @@ LossMaskSetting = Annotated[
 """The v2 `loss_mask` value: `"sampled"`, `"all"` or a role table."""
 
 
-def describe_loss_mask(setting: str | LossMaskRolesConfig) -> str:
-    """A short human label for a loss-mask setting, used in reports and warnings."""
+def describe_loss_mask(setting: Any) -> str:
+    """A short human label for a loss-mask setting, used in reports and warnings: `"sampled"`,
+    `roles(assistant)`, or for a mask rule (`lossmask.masks.engine.contract.MaskRule`) its
+    `loss_mask`, content roles and reader: `"sampled" + content(tool) (prime-rl main)`."""
     if isinstance(setting, str):
         return f'"{setting}"'
-    return "roles(" + ", ".join(setting.enabled_roles()) + ")"
+    if isinstance(setting, LossMaskRolesConfig):
+        return "roles(" + ", ".join(setting.enabled_roles()) + ")"
+    text = describe_loss_mask(setting.loss_mask)
+    content = [role for role in ROLES if role in setting.content_roles]
+    if content:
+        text += " + content(" + ", ".join(content) + ")"
+    if setting.reader:
+        text += f" ({setting.reader})"
+    return text

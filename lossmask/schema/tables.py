@@ -103,6 +103,16 @@ class TokenizerConfig(OpenTable):
             "lossmask's embedded tiny GLM-4.5 tokenizer when the model is embedded too."
         ),
     )
+    stop_tokens: list[str] | None = Field(
+        default=None,
+        description=(
+            "The tokens a server stops on after an assistant turn, for the chat-template path: "
+            "what `generation_config.json`'s `eos_token_id` lists (GLM-4.5: `<|endoftext|>`, "
+            "`<|user|>`, `<|observation|>`). Needed when the tokenizer has no "
+            "`generation_config.json` and its template closes turns with other tokens than EOS; "
+            "like axolotl's `eot_tokens`. A renderer has its own stops."
+        ),
+    )
 
 
 class RendererConfig(OpenTable):

@@ -8,21 +8,28 @@ import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel, ValidationError
 
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
 from lossmask.paths import UnreadablePath, read_regular_file
 from lossmask.schema.locate import KeyPath
-from lossmask.schema.meaning import LATEST_VERSION, meaning_warnings, with_lines
+from lossmask.schema.meaning import meaning_warnings, with_lines
 from lossmask.schema.messages import did_you_mean, merge_alternatives, reword
 from lossmask.schema.v1 import SFTConfigV1
 from lossmask.schema.v2 import SFTConfigV2
+from lossmask.schema.v3 import SFTConfigV3
+from lossmask.schema.versions import LATEST_VERSION, NUMBERS, describe_known
+from lossmask.schema.versions import model_for as _registered_model
 from lossmask.toml_text import deepest_nesting
 
-SFTConfig = SFTConfigV1 | SFTConfigV2
-MODELS: dict[int, type[SFTConfigV1] | type[SFTConfigV2]] = {1: SFTConfigV1, 2: SFTConfigV2}
+if TYPE_CHECKING:
+    from lossmask.readers.registry import Reading
+
+SFTConfig = SFTConfigV1 | SFTConfigV2 | SFTConfigV3
+MODELS: dict[int, Any] = {number: _registered_model(number) for number in NUMBERS}
+# The model of every version of `lossmask.schema.versions`, by number.
 
 
 class LossMaskConfigWarning(UserWarning):
@@ -33,13 +40,13 @@ class LossMaskConfigWarning(UserWarning):
 class ConfigReport:
     """A validated config and the warnings found on the way."""
 
-    config: Any  # SFTConfigV1 | SFTConfigV2
+    config: Any  # SFTConfigV1 | SFTConfigV2 | SFTConfigV3
     warnings: list[Problem] = field(default_factory=list)
 
 
-def model_for(version: int) -> type[SFTConfigV1] | type[SFTConfigV2]:
+def model_for(version: int) -> Any:
     if version not in MODELS:
-        known = ", ".join(str(v) for v in MODELS)
+        known = describe_known()
         raise ValueError(f"unknown schema version {version}; known versions are {known}")
     return MODELS[version]
 
@@ -88,23 +95,35 @@ def validate_data(
     version: int = LATEST_VERSION,
     file: str | None = None,
     text: str | None = None,
+    reading: Reading | None = None,
 ) -> tuple[Any, list[Problem]]:
     """Validate parsed TOML. Returns `(model, warnings)`; raises `ConfigError` with every error.
 
-    `text` (the file's source) is only used to find line numbers.
+    `reading` (a `lossmask.readers.Reading`) decides the schema version and adds what that
+    trainer refuses (prime-rl main: a renderer it rejects, `loss_mask = "sampled"`); without it
+    the config is read as lossmask's schema at `version`. `text` (the file's source) is only used
+    to find line numbers.
     """
+    from lossmask.readers.checks import reading_errors
+    from lossmask.readers.registry import lossmask_reading
+
+    reading = reading or lossmask_reading(version)
+    version = reading.version
+    refused = reading_errors(data, reading)
+    said = {problem.key for problem in refused}
     model_type = model_for(version)
     try:
         config = model_type.model_validate(data)
     except ValidationError as exc:
         problems = merge_alternatives([reword(error, data, version) for error in exc.errors()])
+        problems = [*refused, *(p for p in problems if p.key not in said)]
         raise ConfigError(with_lines(problems, file, text)) from None
     except RecursionError:
         raise UnreadableFileError([nesting_problem(text or "", file)]) from None
-    errors = _consistency_errors(config)
+    errors = refused + _consistency_errors(config)
     if errors:
         raise ConfigError(with_lines(errors, file, text))
-    found = _unknown_key_warnings(config, ()) + meaning_warnings(data, version)
+    found = _unknown_key_warnings(config, ()) + meaning_warnings(data, version, reading)
     return config, with_lines(found, file, text)
 
 
@@ -178,28 +197,32 @@ def read_toml(path: str | Path) -> tuple[dict[str, Any], str]:
     return parse_toml(text, name), text
 
 
-def check_config(path: str | Path, version: int = LATEST_VERSION) -> ConfigReport:
+def check_config(
+    path: str | Path, version: int = LATEST_VERSION, reading: Reading | None = None
+) -> ConfigReport:
     """Load and validate one file, returning the model and its warnings (never printing them)."""
     data, text = read_toml(path)
-    config, found = validate_data(data, version=version, file=str(path), text=text)
+    config, found = validate_data(data, version=version, file=str(path), text=text, reading=reading)
     return ConfigReport(config, found)
 
 
 @overload
 def load_config(path: str | Path, version: Literal[1]) -> SFTConfigV1: ...
 @overload
-def load_config(path: str | Path, version: Literal[2] = ...) -> SFTConfigV2: ...
+def load_config(path: str | Path, version: Literal[2]) -> SFTConfigV2: ...
 @overload
-def load_config(path: str | Path, version: int) -> SFTConfigV1 | SFTConfigV2: ...
-def load_config(path: str | Path, version: int = LATEST_VERSION) -> SFTConfigV1 | SFTConfigV2:
-    """Load a config file as the schema model of `version` (1 or 2).
+def load_config(path: str | Path, version: Literal[3] = ...) -> SFTConfigV3: ...
+@overload
+def load_config(path: str | Path, version: int) -> SFTConfig: ...
+def load_config(path: str | Path, version: int = LATEST_VERSION) -> SFTConfig:
+    """Load a config file as the schema model of `version` (see `lossmask.schema.versions`).
 
     Raises `ConfigError` (file, key, line, suggestion) when the file is unreadable or invalid.
-    Warnings (unknown keys, a v1 meaning that changed under v2) are issued as
+    Warnings (unknown keys, a v1 meaning that changed later) are issued as
     `LossMaskConfigWarning` through Python's `warnings` module.
     """
     report = check_config(path, version)
     for problem in report.warnings:
         warnings.warn(problem.format(), LossMaskConfigWarning, stacklevel=2)
-    config: SFTConfigV1 | SFTConfigV2 = report.config
+    config: SFTConfig = report.config
     return config

@@ -1,7 +1,10 @@
-"""`lossmask validate`: check files against a schema version and report in `path:line: key: msg`.
+"""`lossmask validate`: check files as a reader reads them and report in `path:line: key: msg`.
 
 Settings come from the command line over `[tool.lossmask]` of the nearest `pyproject.toml`
-(`lossmask.config_files.selection`), which also decides which files a directory contributes.
+(`lossmask.config_files.selection`), which also decides which files a directory contributes. The
+reader (`lossmask.readers`: prime-rl main, prime-rl before #2988, lossmask's schema) decides what
+is valid and what is said about a file's meaning. Files that prime-rl launches with another
+entrypoint than `sft` (rl, evals, inference: `entrypoints.py`) get one note each.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from lossmask.config_files.selection import (
     DEFAULT_EXCLUDE,
@@ -25,9 +28,11 @@ from lossmask.config_files.selection import (
 )
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
 from lossmask.exit_codes import ExitCode
-from lossmask.paths import UnlistedDirectory
-from lossmask.schema.meaning import LATEST_VERSION
+from lossmask.paths import UnlistedDirectory, is_directory
+from lossmask.readers.checks import no_data_statement
+from lossmask.readers.registry import ReaderChoiceError, Reading, choose_reading
 from lossmask.schema.quick_check import quick_check
+from lossmask.validate.entrypoints import Entrypoint, LaunchEvidence, names_sft
 
 if TYPE_CHECKING:
     from lossmask.config_files.stacks import Layer
@@ -42,6 +47,7 @@ class ValidateOptions:
 
     paths: Sequence[str]
     version: int | None = None
+    reader: str | None = None
     quiet: bool = False  # errors only: no warnings, no summary
     output_format: OutputFormat = "text"
     warnings_as_errors: bool | None = None
@@ -59,13 +65,15 @@ class FileResult:
     errors: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
     unreadable: bool = False
+    notes: list[Problem] = field(default_factory=list)
+    skipped: bool = False  # not an SFT config: only checked to be valid TOML
 
 
 @dataclass
 class ValidateReport:
     """Every file's result; `exit_code` is the only place validate decides how it exits."""
 
-    version: int
+    reading: Reading
     results: list[FileResult] = field(default_factory=list)
     warnings_as_errors: bool = False
     # A problem with the invocation itself (a bad `[tool.lossmask]`): nothing was checked.
@@ -80,6 +88,14 @@ class ValidateReport:
         return sum(1 for r in self.results if r.unreadable)
 
     @property
+    def version(self) -> int:
+        return self.reading.version
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for r in self.results if r.skipped and not r.errors)
+
+    @property
     def warning_count(self) -> int:
         return sum(len(r.warnings) for r in self.results)
 
@@ -92,23 +108,72 @@ class ValidateReport:
         return ExitCode.OK
 
 
-def validate_file(path: Path, version: int) -> FileResult:
-    warnings = quick_check(path, version)
+def validate_file(
+    path: Path, version: int, reading: Reading | None = None, entry: Entrypoint | None = None
+) -> FileResult:
+    """One file, as `reading` (default: lossmask's schema at `version`) reads it; `entry` is the
+    entrypoint that launches it, when known."""
+    if entry is not None and not entry.is_sft:
+        return _other_entrypoint(path, entry)
+    warnings = quick_check(path, version, reading)
     if warnings is not None:
-        return FileResult(path, warnings=warnings)
-    # Only now the pydantic models: every problem is worded by the full check.
-    from lossmask.schema.validation import check_config
+        result = FileResult(path, warnings=warnings)
+    else:
+        # Only now the pydantic models: every problem is worded by the full check.
+        from lossmask.schema.validation import check_config
+
+        try:
+            report = check_config(path, version, reading)
+        except UnreadableFileError as exc:
+            return FileResult(path, errors=exc.problems, unreadable=True)
+        except ConfigError as exc:
+            return FileResult(path, errors=exc.problems)
+        result = FileResult(path, warnings=report.warnings)
+    if reading is not None and (entry is not None or names_sft(path)):
+        _say_no_data(result, reading)
+    return result
+
+
+def _other_entrypoint(path: Path, entry: Entrypoint) -> FileResult:
+    """A config another entrypoint launches: checked to be TOML, and said so in one line."""
+    from lossmask.schema.validation import read_toml
 
     try:
-        report = check_config(path, version)
+        read_toml(path)
     except UnreadableFileError as exc:
         return FileResult(path, errors=exc.problems, unreadable=True)
     except ConfigError as exc:
         return FileResult(path, errors=exc.problems)
-    return FileResult(path, warnings=report.warnings)
+    note = Problem(
+        f"not an SFT trainer config: a `{entry.command}` config ({entry.evidence}); lossmask "
+        "checks SFT configs, so it only checked that this is valid TOML",
+        file=str(path),
+        severity="note",
+    )
+    return FileResult(path, notes=[note], skipped=True)
 
 
-def validate_stdin(name: str, version: int, read: Callable[[], bytes]) -> FileResult:
+def _say_no_data(result: FileResult, reading: Reading) -> None:
+    if result.errors:
+        return
+    from lossmask.schema.validation import read_toml
+
+    try:
+        data, _ = read_toml(result.path)
+    except ConfigError:
+        return
+    if "data" in data:
+        return
+    statement = no_data_statement(reading)
+    if statement is None:
+        return
+    statement = dataclasses.replace(statement, file=str(result.path), line=1)
+    (result.notes if statement.severity == "note" else result.warnings).append(statement)
+
+
+def validate_stdin(
+    name: str, version: int, read: Callable[[], bytes], reading: Reading | None = None
+) -> FileResult:
     """Validate standard input as the file `name` (which need not exist).
 
     The bytes go through the same reader as a file, by way of a temporary file that is removed
@@ -118,7 +183,7 @@ def validate_stdin(name: str, version: int, read: Callable[[], bytes]) -> FileRe
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(read())
-        result = validate_file(Path(temporary), version)
+        result = validate_file(Path(temporary), version, reading)
     finally:
         os.unlink(temporary)
 
@@ -126,7 +191,12 @@ def validate_stdin(name: str, version: int, read: Callable[[], bytes]) -> FileRe
         return [dataclasses.replace(p, file=name) for p in problems]
 
     return FileResult(
-        Path(name), renamed(result.errors), renamed(result.warnings), result.unreadable
+        Path(name),
+        renamed(result.errors),
+        renamed(result.warnings),
+        result.unreadable,
+        renamed(result.notes),
+        result.skipped,
     )
 
 
@@ -160,34 +230,63 @@ def execute(
     try:
         project = discover_project_settings(_file_paths(options))
     except ConfigError as exc:
-        report = ValidateReport(LATEST_VERSION, setup_errors=exc.problems)
+        report = ValidateReport(choose_reading(), setup_errors=exc.problems)
         write_report(report, options)
         return report
-    version = options.version or project.schema_version or LATEST_VERSION
+    try:
+        reading = choose_reading(
+            options.reader,
+            options.version,
+            project_reader=project.reader,
+            project_version=project.schema_version,
+        )
+    except ReaderChoiceError as exc:
+        report = ValidateReport(choose_reading(), setup_errors=[Problem(str(exc))])
+        write_report(report, options)
+        return report
+    version = reading.version
     warnings_as_errors = options.warnings_as_errors
     if warnings_as_errors is None:
         warnings_as_errors = bool(project.warnings_as_errors)
     selection = _selection(options, project)
-    report = ValidateReport(version, warnings_as_errors=warnings_as_errors)
+    report = ValidateReport(reading, warnings_as_errors=warnings_as_errors)
+    evidence = LaunchEvidence.gather([p for p in options.paths if p != STDIN and is_directory(p)])
     for given in options.paths:
         if given == STDIN:
             name = options.stdin_filename or "<stdin>"
             if options.stdin_filename and not selection.keeps(Path(name), named=True):
                 continue
-            report.results.append(validate_stdin(name, version, read_stdin))
+            report.results.append(validate_stdin(name, version, read_stdin, reading))
             continue
         for found in select_files([given], selection):
             if isinstance(found, UnlistedDirectory):
                 result = FileResult(Path(found.path), errors=[found.problem()], unreadable=True)
             else:
-                result = validate_file(found, version)
+                entry = evidence.entrypoint(found, _parsed(found))
+                result = validate_file(found, version, reading, entry)
             report.results.append(result)
     if options.stacks:
         # Deferred: composing a stack needs the pydantic models, which a plain check avoids.
         from lossmask.config_files.stacks import Stack, validate_stack
 
         for layers in options.stacks:
-            errors, warnings, cannot_read = validate_stack(Stack(layers), version)
-            report.results.append(FileResult(Path(layers[0].path), errors, warnings, cannot_read))
+            errors, warnings, cannot_read = validate_stack(Stack(layers), reading)
+            result = FileResult(Path(layers[0].path), errors, warnings, cannot_read)
+            result.notes = [w for w in warnings if w.severity == "note"]
+            result.warnings = [w for w in warnings if w.severity != "note"]
+            report.results.append(result)
     write_report(report, options)
     return report
+
+
+def _parsed(path: Path) -> dict[str, Any] | None:
+    """The file's parsed TOML for its shape, or None (the check reports why it cannot be read)."""
+    import tomllib
+
+    from lossmask.paths import UnreadablePath, read_regular_file
+
+    try:
+        parsed: dict[str, Any] = tomllib.loads(read_regular_file(str(path)).decode("utf-8"))
+    except (UnreadablePath, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return None
+    return parsed

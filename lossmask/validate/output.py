@@ -26,20 +26,23 @@ def _plural(count: int, word: str) -> str:
 
 
 def summary(report: ValidateReport) -> str:
-    valid = len(report.results) - report.invalid - report.unreadable
+    valid = len(report.results) - report.invalid - report.unreadable - report.skipped
     parts = [_plural(valid, "file") + " valid"]
+    if report.skipped:
+        parts.append(f"{report.skipped} not SFT configs (skipped)")
     if report.invalid:
         parts.append(f"{report.invalid} invalid")
     if report.unreadable:
         parts.append(f"{report.unreadable} unreadable")
     if report.warnings_as_errors and report.warning_count:
         parts.append(_plural(report.warning_count, "warning") + " (treated as errors)")
-    return ", ".join(parts) + f" (schema version {report.version})"
+    return ", ".join(parts) + f" (read as {report.reading.label})"
 
 
 def _shown(result: FileResult, report: ValidateReport, options: ValidateOptions) -> list[Problem]:
     warnings = result.warnings if report.warnings_as_errors or not options.quiet else []
-    return [*result.errors, *warnings]
+    notes = result.notes if not options.quiet else []
+    return [*result.errors, *warnings, *notes]
 
 
 def write_text(report: ValidateReport, options: ValidateOptions, echo: Echo) -> None:
@@ -67,17 +70,21 @@ def _problem_json(problem: Problem) -> dict[str, Any]:
 def _status(result: FileResult) -> str:
     if result.unreadable:
         return "unreadable"
-    return "invalid" if result.errors else "valid"
+    if result.errors:
+        return "invalid"
+    return "skipped" if result.skipped else "valid"
 
 
 def write_json(report: ValidateReport, options: ValidateOptions, echo: Echo) -> None:
     payload = {
         "version": JSON_FORMAT_VERSION,
         "schema_version": report.version,
+        "reader": report.reading.reader.name,
         "exit_code": int(report.exit_code),
         "errors": [_problem_json(p) for p in report.setup_errors],
         "summary": {
-            "valid": len(report.results) - report.invalid - report.unreadable,
+            "valid": len(report.results) - report.invalid - report.unreadable - report.skipped,
+            "skipped": report.skipped,
             "invalid": report.invalid,
             "unreadable": report.unreadable,
             "warnings": report.warning_count,
@@ -90,6 +97,7 @@ def write_json(report: ValidateReport, options: ValidateOptions, echo: Echo) -> 
                 "status": _status(result),
                 "errors": [_problem_json(p) for p in result.errors],
                 "warnings": [_problem_json(p) for p in result.warnings],
+                "notes": [_problem_json(p) for p in result.notes],
             }
             for result in report.results
         ],
@@ -107,7 +115,8 @@ def _escape_property(text: str) -> str:
 
 def github_annotation(problem: Problem, *, as_error: bool = False) -> str:
     """One GitHub Actions workflow command: `::error file=F,line=N,title=T::message`."""
-    level = "error" if as_error or problem.severity == "error" else "warning"
+    level = {"error": "error", "warning": "warning", "note": "notice"}[problem.severity]
+    level = "error" if as_error else level
     properties = []
     if problem.file is not None:
         properties.append(f"file={_escape_property(problem.file)}")
@@ -124,7 +133,8 @@ def write_github(report: ValidateReport, options: ValidateOptions, echo: Echo) -
         echo(github_annotation(problem))
     for result in report.results:
         for problem in _shown(result, report, options):
-            echo(github_annotation(problem, as_error=report.warnings_as_errors))
+            as_error = report.warnings_as_errors and problem.severity == "warning"
+            echo(github_annotation(problem, as_error=as_error))
     if not options.quiet and not report.setup_errors:
         echo(summary(report), err=True)
 

@@ -83,18 +83,23 @@ def test_validate_hook_fails_a_bad_config(tmp_path: Path) -> None:
 
 def test_validate_hook_honours_tool_lossmask_excludes(tmp_path: Path) -> None:
     files = {
-        "pyproject.toml": '[tool.lossmask]\nextend-exclude = ["rl/"]\n',
+        "pyproject.toml": '[tool.lossmask]\nreader = "lossmask"\nextend-exclude = ["rl/"]\n',
         "rl/bad.toml": BAD,
         "sft.toml": GOOD,
     }
     run = _run_hook("lossmask-validate", files, tmp_path)
     assert run.selected == ["rl/bad.toml", "sft.toml"]
     assert run.returncode == 0, run.stderr
-    assert run.stderr == "1 file valid (schema version 2)\n"
+    assert run.stderr == "1 file valid (read as lossmask schema v3)\n"
+
+
+# The migrate hooks follow [tool.lossmask] reader: here, configs written before prime-rl #2988.
+PRE_2988_PROJECT = '[tool.lossmask]\nreader = "prime-rl-pre-2988"\n'
 
 
 def test_migrate_hook_rewrites_a_legacy_config_and_keeps_a_good_one(tmp_path: Path) -> None:
-    run = _run_hook("lossmask-migrate", {"legacy.toml": LEGACY, "good.toml": GOOD}, tmp_path)
+    files = {"pyproject.toml": PRE_2988_PROJECT, "legacy.toml": LEGACY, "good.toml": GOOD}
+    run = _run_hook("lossmask-migrate", files, tmp_path)
     # pre-commit fails the commit on its own when a hook modified a file.
     assert run.returncode == 0, run.stderr
     assert (tmp_path / "legacy.toml").read_text(encoding="utf-8") == MIGRATED
@@ -105,6 +110,8 @@ def test_migrate_hook_rewrites_a_legacy_config_and_keeps_a_good_one(tmp_path: Pa
 def test_migrate_check_hook_fails_only_on_a_legacy_default(
     tmp_path: Path, text: str, code: int
 ) -> None:
-    run = _run_hook("lossmask-migrate-check", {"sft.toml": text}, tmp_path)
+    run = _run_hook(
+        "lossmask-migrate-check", {"pyproject.toml": PRE_2988_PROJECT, "sft.toml": text}, tmp_path
+    )
     assert run.returncode == code, run.stderr
     assert (tmp_path / "sft.toml").read_text(encoding="utf-8") == text

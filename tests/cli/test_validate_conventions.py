@@ -17,7 +17,7 @@ BAD = '[data]\nloss_mask = "sampeld"\n'
 WARNS = "[data]\nbatch_size = 8\n"
 BAD_MESSAGE = 'must be "sampled", "all" or a table of roles, not "sampeld"'
 WARNING_MESSAGE = (
-    'no loss_mask: schema version 2 trains "sampled" tokens here, where version 1 trained '
+    'no loss_mask: schema version 3 trains "sampled" tokens here, where version 1 trained '
     "assistant messages only"
 )
 WARNING_HINT = (
@@ -42,7 +42,7 @@ def test_stdin_is_reported_under_its_stdin_filename() -> None:
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
         f'configs/sft.toml:2: data.loss_mask: {BAD_MESSAGE} (did you mean "sampled"?)',
-        "0 files valid, 1 invalid (schema version 2)",
+        "0 files valid, 1 invalid (read as lossmask schema v3)",
     ]
 
 
@@ -52,7 +52,7 @@ def test_stdin_without_a_name_and_alongside_files() -> None:
     assert result.exit_code == 1
     first = result.stderr.splitlines()[0]
     assert first.startswith("<stdin>:1: invalid TOML: ")
-    assert result.stderr.splitlines()[-1] == "1 file valid, 1 invalid (schema version 2)"
+    assert result.stderr.splitlines()[-1] == "1 file valid, 1 invalid (read as lossmask schema v3)"
 
 
 def test_json_format_is_one_document_on_stdout_and_nothing_on_stderr() -> None:
@@ -63,14 +63,15 @@ def test_json_format_is_one_document_on_stdout_and_nothing_on_stderr() -> None:
     assert result.stderr == ""
     report = json.loads(result.stdout)
     assert report["exit_code"] == 1
-    assert report["schema_version"] == 2
+    assert (report["reader"], report["schema_version"]) == ("lossmask", 3)
     assert report["summary"] == {
         "valid": 1,
+        "skipped": 0,
         "invalid": 1,
         "unreadable": 0,
         "warnings": 1,
         "warnings_as_errors": False,
-        "text": "1 file valid, 1 invalid (schema version 2)",
+        "text": "1 file valid, 1 invalid (read as lossmask schema v3)",
     }
     [bad, warns] = report["files"]
     assert (bad["path"], bad["status"], bad["warnings"]) == ("bad.toml", "invalid", [])
@@ -100,7 +101,7 @@ def test_github_format_writes_annotations() -> None:
         "::warning file=warns.toml,line=1,title=lossmask validate%3A data::"
         f"{WARNING_MESSAGE} ({WARNING_HINT})",
     ]
-    assert result.stderr == "1 file valid, 1 invalid (schema version 2)\n"
+    assert result.stderr == "1 file valid, 1 invalid (read as lossmask schema v3)\n"
 
 
 def test_warnings_as_errors_exits_1_on_a_warning() -> None:
@@ -121,11 +122,14 @@ def test_pyproject_settings_apply_and_the_command_line_wins() -> None:
     result = run_cli(["validate", "configs"])
     # Schema version 1: the string mode is an error there; no v2 meaning warning.
     assert result.exit_code == 1
-    assert result.stderr.splitlines()[-1] == "1 file valid, 1 invalid (schema version 1)"
+    assert (
+        result.stderr.splitlines()[-1]
+        == "1 file valid, 1 invalid (read as prime-rl before #2988, schema v1)"
+    )
     result = run_cli(["validate", "--schema-version", "2", "configs"])
     assert result.exit_code == 1  # warnings-as-errors from pyproject.toml
     assert result.stderr.splitlines()[-1] == (
-        "2 files valid, 1 warning (treated as errors) (schema version 2)"
+        "2 files valid, 1 warning (treated as errors) (read as lossmask schema v2)"
     )
 
 
@@ -136,7 +140,7 @@ def test_a_wrong_tool_lossmask_table_exits_2_naming_file_line_and_key() -> None:
     assert result.exit_code == 2
     assert result.stderr == (
         'pyproject.toml:5: tool.lossmask.exclud: unknown key (did you mean "exclude"? known keys '
-        "are schema-version, include, exclude, extend-exclude, warnings-as-errors, "
+        "are reader, schema-version, include, exclude, extend-exclude, warnings-as-errors, "
         "respect-gitignore)\n"
     )
 

@@ -12,6 +12,7 @@ from click.testing import Result
 
 from lossmask.migrate import files
 from tests.cli_runner import run_cli
+from tests.conftest import PRE_2988_SUMMARY as SOURCE
 
 LEGACY = '[data]\nname = "x"\n'
 MIGRATED = (
@@ -22,7 +23,7 @@ FULL = "[data.loss_mask]\nsystem = false\nuser = false\nassistant = true\ntool =
 
 
 def migrate(*args: str) -> Result:
-    return run_cli(["migrate", *args], catch_exceptions=False)
+    return run_cli(["migrate", "--reader", "prime-rl-pre-2988", *args], catch_exceptions=False)
 
 
 @pytest.fixture(autouse=True)
@@ -44,7 +45,7 @@ def test_write_mode_rewrites_and_reports() -> None:
     write("b.toml", FULL)
     result = migrate("a.toml", "b.toml")
     assert result.exit_code == 0
-    assert result.stderr == "Rewriting a.toml\n1 file migrated, 1 unchanged\n"
+    assert result.stderr == "Rewriting a.toml\n1 file migrated, 1 unchanged" + SOURCE + "\n"
     assert result.stdout == ""
     assert Path("a.toml").read_text() == MIGRATED
     assert Path("b.toml").read_text() == FULL
@@ -55,7 +56,7 @@ def test_check_writes_nothing_and_exits_1() -> None:
     result = migrate("--check", "a.toml")
     assert (result.exit_code, result.stderr) == (
         1,
-        "Would rewrite a.toml\n1 file would be migrated, 0 unchanged\n",
+        "Would rewrite a.toml\n1 file would be migrated, 0 unchanged" + SOURCE + "\n",
     )
     assert Path("a.toml").read_text() == LEGACY
     write("a.toml", MIGRATED)
@@ -71,7 +72,10 @@ def test_diff_prints_a_patch_and_writes_nothing() -> None:
         '+# lossmask migrate: explicit legacy mask (v2 defaults to "sampled")\n'
         "+[data.loss_mask]\n+system = false\n+user = false\n+assistant = true\n+tool = false\n"
     )
-    assert result.stderr == "Would rewrite a.toml\n1 file would be migrated, 0 unchanged\n"
+    assert (
+        result.stderr
+        == "Would rewrite a.toml\n1 file would be migrated, 0 unchanged" + SOURCE + "\n"
+    )
     assert Path("a.toml").read_text() == LEGACY
 
 
@@ -84,6 +88,8 @@ def test_json_report() -> None:
     assert json.loads(result.stdout) == {
         "version": 2,
         "mode": "check",
+        "reader": "prime-rl-pre-2988",
+        "schema_version": 1,
         "exit_code": 2,
         "summary": {
             "migrated": 0,
@@ -92,7 +98,7 @@ def test_json_report() -> None:
             "undecided": 0,
             "errors": 1,
             "stacks": 0,
-            "text": "1 file would be migrated, 0 unchanged, 1 error",
+            "text": "1 file would be migrated, 0 unchanged, 1 error" + SOURCE,
         },
         "stacks": [],
         "notes": [],
@@ -154,7 +160,7 @@ def test_bad_input(content: bytes, message: str, mode: str) -> None:
     result = migrate(*(["--check"] if mode == "check" else []), "f.toml")
     assert result.exit_code == 2
     verb = "migrated" if mode == "write" else "would be migrated"
-    assert result.stderr == message + f"0 files {verb}, 0 unchanged, 1 error\n"
+    assert result.stderr == message + f"0 files {verb}, 0 unchanged, 1 error" + SOURCE + "\n"
     assert Path("f.toml").read_bytes() == content
 
 
@@ -164,7 +170,7 @@ def test_read_only_file_is_not_rewritten() -> None:
     assert result.exit_code == 2
     assert result.stderr == (
         "error: f.toml: file is read-only; not rewritten (make it writable (chmod u+w) or see the "
-        "change with --diff)\n0 files migrated, 0 unchanged, 1 error\n"
+        "change with --diff)\n0 files migrated, 0 unchanged, 1 error" + SOURCE + "\n"
     )
     assert Path("f.toml").read_text() == LEGACY
     assert stat.S_IMODE(os.stat("f.toml").st_mode) == 0o444
@@ -179,7 +185,7 @@ def test_dangling_symlink_is_an_error(in_tmp: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr == (
         f"error: link.toml: dangling symbolic link: its target {in_tmp / 'missing.toml'} does not "
-        "exist (fix or remove the link)\n0 files migrated, 0 unchanged, 1 error\n"
+        "exist (fix or remove the link)\n0 files migrated, 0 unchanged, 1 error" + SOURCE + "\n"
     )
     assert os.readlink("link.toml") == "missing.toml"
 
@@ -189,7 +195,7 @@ def test_empty_file_is_left_alone() -> None:
     result = migrate("-v", "empty.toml")
     assert (result.exit_code, result.stderr) == (
         0,
-        "Unchanged empty.toml\n0 files migrated, 1 unchanged\n",
+        "Unchanged empty.toml\n0 files migrated, 1 unchanged" + SOURCE + "\n",
     )
     assert Path("empty.toml").read_bytes() == b""
 
@@ -204,7 +210,7 @@ def test_one_bad_file_among_good_ones() -> None:
     assert result.stderr == (
         "Rewriting configs/a.toml\nRewriting configs/b.toml\n"
         "error: configs/broken.toml:1: invalid TOML: expected ']' at the end of a table "
-        "declaration\n2 files migrated, 1 unchanged, 1 error\n"
+        "declaration\n2 files migrated, 1 unchanged, 1 error" + SOURCE + "\n"
     )
     assert Path("configs/a.toml").read_text() == MIGRATED
     assert Path("configs/b.toml").read_text() == MIGRATED
@@ -222,7 +228,10 @@ def test_directories_skip_hidden_venv_and_node_modules() -> None:
         write(name, LEGACY)
     write("tree/sub/real.toml", LEGACY)
     result = migrate("tree")
-    assert result.stderr == "Rewriting tree/sub/real.toml\n1 file migrated, 0 unchanged\n"
+    assert (
+        result.stderr
+        == "Rewriting tree/sub/real.toml\n1 file migrated, 0 unchanged" + SOURCE + "\n"
+    )
     assert Path("tree/.hidden/a.toml").read_text() == LEGACY
 
 
@@ -231,7 +240,10 @@ def test_symlink_rewrites_its_target_once(in_tmp: Path) -> None:
     os.symlink("real/config.toml", "link.toml")
     result = migrate("link.toml", "real/config.toml")
     target = in_tmp / "real" / "config.toml"
-    assert result.stderr == f"Rewriting link.toml -> {target}\n1 file migrated, 0 unchanged\n"
+    assert (
+        result.stderr
+        == f"Rewriting link.toml -> {target}\n1 file migrated, 0 unchanged" + SOURCE + "\n"
+    )
     assert os.path.islink("link.toml")
     assert target.read_text() == MIGRATED
 
@@ -245,7 +257,7 @@ def test_hard_linked_file_is_refused() -> None:
         "error: a.toml: file has 2 hard links; not rewritten, because an atomic rewrite would "
         "update only this name and leave the other links with the old text (to migrate this name "
         "alone, replace it with a copy first (cp FILE FILE.copy && mv FILE.copy FILE))\n"
-        "0 files migrated, 0 unchanged, 1 error\n"
+        "0 files migrated, 0 unchanged, 1 error" + SOURCE + "\n"
     )
     assert Path("b.toml").read_text() == LEGACY
     assert migrate("--check", "a.toml").exit_code == 1
@@ -268,7 +280,7 @@ def test_quiet_and_verbose() -> None:
     verbose = migrate("-v", "--check", "a.toml", "b.toml")
     assert verbose.stderr == (
         "Would rewrite a.toml\n  data.loss_mask: added the v1 default explicitly (assistant only)\n"
-        "Unchanged b.toml\n1 file would be migrated, 1 unchanged\n"
+        "Unchanged b.toml\n1 file would be migrated, 1 unchanged" + SOURCE + "\n"
     )
 
 
@@ -279,7 +291,7 @@ def test_jobs_give_the_same_result(in_tmp: Path) -> None:
     serial = migrate("-j", "1", "one")
     parallel = migrate("--jobs", "2", "two")
     assert serial.stderr.replace("one/", "two/") == parallel.stderr
-    assert parallel.stderr.endswith("3 files migrated, 3 unchanged\n")
+    assert parallel.stderr.endswith("3 files migrated, 3 unchanged" + SOURCE + "\n")
     for index in range(6):
         assert Path(f"two/{index}.toml").read_text() == (MIGRATED if index % 2 else FULL)
 
@@ -304,7 +316,7 @@ def test_failure_between_temp_write_and_replace_leaves_original(
     assert result.exit_code == 2
     assert result.stderr == (
         "error: a.toml: cannot write: No space left on device; not rewritten\n"
-        "0 files migrated, 0 unchanged, 1 error\n"
+        "0 files migrated, 0 unchanged, 1 error" + SOURCE + "\n"
     )
     assert Path("a.toml").read_text() == LEGACY
     assert sorted(os.listdir(in_tmp)) == ["a.toml"]

@@ -11,6 +11,7 @@ import pytest
 
 from tests.cli_runner import run_cli
 from tests.conftest import CORPUS
+from tests.conftest import PRE_2988_SUMMARY as SOURCE
 
 # The README: an SFT file with an SFT [data] table and no loss_mask gains the legacy table.
 GAINS_LEGACY_TABLE = {
@@ -63,7 +64,7 @@ def test_corpus_migrates_exactly_as_its_readme_says(corpus_copy: Path) -> None:
     assert set(manifest) >= GAINS_LEGACY_TABLE | NAMED_UNTOUCHED
     rl_files = {name for name, kind in manifest.items() if kind == "rl"}
 
-    result = run_cli(["migrate", str(corpus_copy)])
+    result = run_cli(["migrate", "--reader", "prime-rl-pre-2988", str(corpus_copy)])
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
     rewritten = {
@@ -86,6 +87,7 @@ def test_corpus_migrates_exactly_as_its_readme_says(corpus_copy: Path) -> None:
     ) in lines
     assert lines[-1] == (
         "10 files migrated, 14 unchanged, 1 whose meaning depends on how it is launched, 2 stacks"
+        + SOURCE
     )
 
     for name in manifest:
@@ -98,25 +100,27 @@ def test_corpus_migrates_exactly_as_its_readme_says(corpus_copy: Path) -> None:
             assert (corpus_copy / name).read_bytes() == (CORPUS / name).read_bytes(), name
 
     # slim_sft.toml stays undecided, so --check still fails for it ...
-    again = run_cli(["migrate", "--check", str(corpus_copy)])
+    again = run_cli(["migrate", "--reader", "prime-rl-pre-2988", "--check", str(corpus_copy)])
     assert (again.exit_code, again.stderr.splitlines()[-1]) == (
         1,
         "0 files would be migrated, 24 unchanged, 1 whose meaning depends on how it is launched, "
-        "2 stacks",
+        "2 stacks" + SOURCE,
     )
     # ... until the user says it is launched alone: then it gains [data] with the legacy mask,
     # since an sft launch without [data] trains the default dataset, assistant only under v1.
     standalone = ["--standalone", str(slim)]
-    settled = run_cli(["migrate", *standalone, str(corpus_copy)])
+    settled = run_cli(["migrate", "--reader", "prime-rl-pre-2988", *standalone, str(corpus_copy)])
     assert settled.exit_code == 0, settled.output
-    assert settled.stderr.splitlines()[-1] == "1 file migrated, 24 unchanged, 3 stacks"
+    assert settled.stderr.splitlines()[-1] == "1 file migrated, 24 unchanged, 3 stacks" + SOURCE
     assert (corpus_copy / SLIM).read_text() == (CORPUS / SLIM).read_text() + "\n" + "\n".join(
         BLOCK[1:]
     ) + "\n"
-    final = run_cli(["migrate", "--check", *standalone, str(corpus_copy)])
+    final = run_cli(
+        ["migrate", "--reader", "prime-rl-pre-2988", "--check", *standalone, str(corpus_copy)]
+    )
     assert (final.exit_code, final.stderr.splitlines()[-1]) == (
         0,
-        "0 files would be migrated, 25 unchanged, 3 stacks",
+        "0 files would be migrated, 25 unchanged, 3 stacks" + SOURCE,
     )
 
 
@@ -143,17 +147,19 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "configs" / "legac
 def test_legacy_examples_migrate_and_only_those_without_a_mask_change(tmp_path: Path) -> None:
     copy = tmp_path / "legacy"
     shutil.copytree(EXAMPLES, copy)
-    result = run_cli(["migrate", str(copy)])
+    result = run_cli(["migrate", "--reader", "prime-rl-pre-2988", str(copy)])
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [
         f"Rewriting {copy}/sft_dotted_keys.toml",
         f"Rewriting {copy}/sft_no_loss_mask.toml",
         f"Rewriting {copy}/sft_partial_table.toml",  # its [val.data] has no loss_mask
-        "3 files migrated, 3 unchanged",
+        "3 files migrated, 3 unchanged" + SOURCE,
     ]
     partial = (copy / "sft_partial_table.toml").read_text()
     assert "system = true  # the system prompts are part of the task\n\n[val.data]" in partial
     # A partial table (inline or not) already means under v2 what it meant under v1.
     for name in ("rl.toml", "sft_full_table.toml", "sft_inline_table.toml"):
         assert (copy / name).read_bytes() == (EXAMPLES / name).read_bytes()
-    assert run_cli(["migrate", "--check", str(copy)]).exit_code == 0
+    assert (
+        run_cli(["migrate", "--reader", "prime-rl-pre-2988", "--check", str(copy)]).exit_code == 0
+    )

@@ -10,6 +10,7 @@ import pytest
 
 from lossmask.migrate.diff import lines, unified_diff
 from tests.cli_runner import run_cli
+from tests.conftest import PRE_2988_SUMMARY as SOURCE
 
 # Each file needs the legacy table; each has a shape that used to corrupt the patch.
 FILES = {
@@ -61,13 +62,15 @@ def test_every_diff_applies(
     for root in (original, patched, migrated):
         _tree(root)
     monkeypatch.chdir(original)
-    diff = run_cli(["migrate", "--diff", "."], catch_exceptions=False)
+    diff = run_cli(
+        ["migrate", "--reader", "prime-rl-pre-2988", "--diff", "."], catch_exceptions=False
+    )
     assert diff.exit_code == 0
     # Bytes: `Result.stdout` would turn the CRLF lines of the patch into LF.
     assert diff.stdout_bytes.count(b"\\ No newline at end of file\n") == 4
     (tmp_path / "changes.diff").write_bytes(diff.stdout_bytes)
     monkeypatch.chdir(migrated)
-    assert run_cli(["migrate", "."]).exit_code == 0
+    assert run_cli(["migrate", "--reader", "prime-rl-pre-2988", "."]).exit_code == 0
     applied = subprocess.run(
         [*tool, str(tmp_path / "changes.diff")], cwd=patched, capture_output=True, check=False
     )
@@ -82,10 +85,12 @@ def test_check_with_diff_prints_the_diff_and_exits_1(
     monkeypatch.chdir(tmp_path)
     Path("a.toml").write_bytes(FILES["no-final-newline.toml"])
     Path("done.toml").write_text('[data]\nloss_mask = "sampled"\n')
-    result = run_cli(["migrate", "--check", "--diff", "a.toml", "done.toml"])
+    result = run_cli(
+        ["migrate", "--reader", "prime-rl-pre-2988", "--check", "--diff", "a.toml", "done.toml"]
+    )
     assert (result.exit_code, result.stderr) == (
         1,
-        "Would rewrite a.toml\n1 file would be migrated, 1 unchanged\n",
+        "Would rewrite a.toml\n1 file would be migrated, 1 unchanged" + SOURCE + "\n",
     )
     assert result.stdout == (
         '--- a.toml\n+++ a.toml\n@@ -1,2 +1,9 @@\n [data]\n-name = "x"\n'

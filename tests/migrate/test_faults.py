@@ -20,6 +20,7 @@ from click.testing import Result
 
 from lossmask.migrate.files import TEMP_SUFFIX
 from tests.cli_runner import run_cli
+from tests.conftest import PRE_2988_SUMMARY as SOURCE
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LEGACY = '[data]\nname = "x"\n'
@@ -38,7 +39,7 @@ def paused(source, target):
     time.sleep(60)
 files._replace = paused
 from lossmask.cli import main
-main(["migrate", "a.toml"])
+main(["migrate", "--reader", "prime-rl-pre-2988", "a.toml"])
 """
 
 
@@ -49,7 +50,7 @@ def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def migrate(*args: str) -> Result:
-    return run_cli(["migrate", *args], catch_exceptions=False)
+    return run_cli(["migrate", "--reader", "prime-rl-pre-2988", *args], catch_exceptions=False)
 
 
 def temporaries() -> list[str]:
@@ -98,7 +99,7 @@ def test_temporary_file_left_by_sigkill_is_reported_then_removed() -> None:
         "Would rewrite a.toml\n"
         f"a.toml: warning: temporary file left by an interrupted lossmask migrate: {left} "
         "(delete it; lossmask migrate (without --check or --diff) does)\n"
-        "Would rewrite b.toml\n2 files would be migrated, 0 unchanged\n",
+        "Would rewrite b.toml\n2 files would be migrated, 0 unchanged" + SOURCE + "\n",
     )
     assert temporaries() == [left]
     written = migrate("a.toml", "b.toml")
@@ -106,7 +107,7 @@ def test_temporary_file_left_by_sigkill_is_reported_then_removed() -> None:
         0,
         "Rewriting a.toml\n"
         f"a.toml: warning: removed a temporary file left by an interrupted lossmask migrate: "
-        f"{left}\nRewriting b.toml\n2 files migrated, 0 unchanged\n",
+        f"{left}\nRewriting b.toml\n2 files migrated, 0 unchanged" + SOURCE + "\n",
     )
     assert temporaries() == []
     assert Path("a.toml").read_text() == MIGRATED
@@ -121,7 +122,9 @@ def test_temporary_files_of_other_names_are_left_alone() -> None:
     ]
     for name in others:
         Path(name).write_text("x")
-    assert migrate("a.toml").stderr == "Rewriting a.toml\n1 file migrated, 0 unchanged\n"
+    assert (
+        migrate("a.toml").stderr == "Rewriting a.toml\n1 file migrated, 0 unchanged" + SOURCE + "\n"
+    )
     assert temporaries() == sorted(others)
 
 
@@ -199,11 +202,16 @@ def test_group_is_kept_when_the_owner_cannot_be() -> None:
         "-m",
         "lossmask",
         "migrate",
+        "--reader",
+        "prime-rl-pre-2988",
         "a.toml",
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
-    assert (done.returncode, done.stderr) == (0, "Rewriting a.toml\n1 file migrated, 0 unchanged\n")
+    assert (done.returncode, done.stderr) == (
+        0,
+        "Rewriting a.toml\n1 file migrated, 0 unchanged" + SOURCE + "\n",
+    )
     info = os.stat("a.toml")
     assert (info.st_uid, info.st_gid, info.st_mode & 0o777) == (0, group, 0o664)
     assert Path("a.toml").read_text() == MIGRATED
@@ -229,7 +237,7 @@ def test_leftovers_met_in_a_walk_and_behind_a_link_are_removed() -> None:
         f"Rewriting sub/link.toml -> {real / 'real.toml'}\n"
         f"sub/link.toml: warning: removed a temporary file left by an interrupted lossmask "
         f"migrate: {real / Path(behind_link).name}\n"
-        "2 files migrated, 0 unchanged\n",
+        "2 files migrated, 0 unchanged" + SOURCE + "\n",
     )
     assert not Path(walked).exists() and not Path(behind_link).exists()
 
@@ -249,7 +257,7 @@ def test_an_attribute_that_cannot_be_copied_refuses_the_rewrite(
         2,
         "error: a.toml: cannot keep the file's extended attribute user.origin (Operation not "
         "permitted); not rewritten (apply the change by hand; --diff prints it)\n"
-        "0 files migrated, 0 unchanged, 1 error\n",
+        "0 files migrated, 0 unchanged, 1 error" + SOURCE + "\n",
     )
     assert Path("a.toml").read_text() == LEGACY
     assert temporaries() == []

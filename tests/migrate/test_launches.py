@@ -12,6 +12,7 @@ import pytest
 from lossmask.config_files.launches import LaunchLine, launch_lines
 from lossmask.config_files.stacks import Layer
 from tests.cli_runner import run_cli
+from tests.conftest import PRE_2988_SUMMARY as SOURCE
 from tests.migrate.test_stacks import ASSISTANT, _merge, _trains
 
 
@@ -110,7 +111,7 @@ def test_a_prime_rl_like_tree_keeps_what_every_launch_trains(
     shutil.copytree(repo, tmp_path / "old")
     monkeypatch.chdir(tmp_path)
 
-    result = run_cli(["migrate", "repo"])
+    result = run_cli(["migrate", "--reader", "prime-rl-pre-2988", "repo"])
     assert result.exit_code == 0, result.output
     # TOML comments first (in discovery order), then scripts, docs and CI files, as walked.
     assert result.stderr.splitlines() == [
@@ -131,7 +132,7 @@ def test_a_prime_rl_like_tree_keeps_what_every_launch_trains(
         "Rewriting repo/configs/plain.toml",
         "Rewriting repo/configs/solo.toml",
         "Rewriting repo/configs/ci/slim_sft.toml",
-        "4 files migrated, 7 unchanged, 7 stacks",
+        "4 files migrated, 7 unchanged, 7 stacks" + SOURCE,
     ]
     assert (repo / "configs/plain.toml").read_text() == (
         TREE["configs/plain.toml"]
@@ -159,6 +160,9 @@ def test_a_prime_rl_like_tree_keeps_what_every_launch_trains(
         assert after == before, layers
     assert _trains(_compose(repo, LAUNCHED[0]), 2) == {"data": {**ASSISTANT, "user": True}}
 
-    again = run_cli(["migrate", "--check", "repo"])
+    again = run_cli(["migrate", "--reader", "prime-rl-pre-2988", "--check", "repo"])
     assert again.exit_code == 0, again.output
-    assert again.stderr.splitlines()[-1] == "0 files would be migrated, 11 unchanged, 7 stacks"
+    assert (
+        again.stderr.splitlines()[-1]
+        == "0 files would be migrated, 11 unchanged, 7 stacks" + SOURCE
+    )

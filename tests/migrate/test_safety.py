@@ -104,7 +104,7 @@ def test_comments(text: str, expected: list[str]) -> None:
 
 
 def test_registry_is_an_ordered_chain() -> None:
-    assert [(step.from_version, step.to_version) for step in STEPS] == [(1, 2)]
+    assert [(step.from_version, step.to_version) for step in STEPS] == [(1, 2), (2, 3)]
     assert steps_from(1) == STEPS
     with pytest.raises(ValueError, match="cannot migrate from version 3; known versions are 1"):
         steps_from(3)

@@ -20,6 +20,7 @@ from lossmask.config_files.stacks import split_arguments
 from lossmask.migrate.command import run
 from lossmask.migrate.options import MigrateOptions
 from tests.cli_runner import run_cli
+from tests.conftest import PRE_2988_SUMMARY as SOURCE
 
 MISSING = '# lossmask migrate: explicit legacy mask (v2 defaults to "sampled")\n'
 LEGACY_LINES = "system = false\nuser = false\nassistant = true\ntool = false\n"
@@ -88,7 +89,7 @@ CASES = {
         {"base.toml": PARTIAL_BASE, "overlay.toml": "[data]\nseq_len = 8192\n"},
         "@ base.toml @ overlay.toml",
         trains={"data": {**ASSISTANT, "user": True}},
-        summary="0 files migrated, 2 unchanged, 1 stack",
+        summary="0 files migrated, 2 unchanged, 1 stack" + SOURCE,
     ),
     "val-data-overlay": Case(
         {
@@ -103,7 +104,7 @@ CASES = {
             + LEGACY_LINES
         },
         trains={"data": "sampled", "val.data": ASSISTANT},
-        summary="1 file migrated, 1 unchanged, 1 stack",
+        summary="1 file migrated, 1 unchanged, 1 stack" + SOURCE,
     ),
     "sampled-base-and-legacy-overlay": Case(
         {
@@ -112,7 +113,7 @@ CASES = {
         },
         "@ base.toml @ overlay.toml",
         trains={"data": "sampled"},
-        summary="0 files migrated, 2 unchanged, 1 stack",
+        summary="0 files migrated, 2 unchanged, 1 stack" + SOURCE,
     ),
     "all-base-and-legacy-overlay": Case(
         {
@@ -121,7 +122,7 @@ CASES = {
         },
         "@ base.toml @ overlay.toml",
         trains={"data": "all"},
-        summary="0 files migrated, 2 unchanged, 1 stack",
+        summary="0 files migrated, 2 unchanged, 1 stack" + SOURCE,
     ),
     "overlay-with-only-type-sft": Case(
         {
@@ -137,14 +138,14 @@ CASES = {
             + "\n[optim]\nlr = 1\n"
         },
         trains={"data": ASSISTANT},
-        summary="1 file migrated, 1 unchanged, 1 stack",
+        summary="1 file migrated, 1 unchanged, 1 stack" + SOURCE,
     ),
     # Completing the overlay's partial table would have written `user = false` over the base's.
     "partial-overlay-over-base-with-other-roles": Case(
         {"base.toml": PARTIAL_BASE, "overlay.toml": "[data.loss_mask]\ntool = true\n"},
         "@ base.toml @ overlay.toml",
         trains={"data": {**ASSISTANT, "user": True, "tool": True}},
-        summary="0 files migrated, 2 unchanged, 1 stack",
+        summary="0 files migrated, 2 unchanged, 1 stack" + SOURCE,
     ),
     # An sft launch without [data] trains the default dataset: assistant only under v1.
     "sft-config-without-data": Case(
@@ -157,7 +158,7 @@ CASES = {
             + LEGACY_LINES
         },
         trains={"data": ASSISTANT},
-        summary="1 file migrated, 0 unchanged, 1 stack",
+        summary="1 file migrated, 0 unchanged, 1 stack" + SOURCE,
     ),
     "data-fragment-under-a-base-without-data": Case(
         {"base.toml": '[model]\nname = "m"\n', "data.toml": 'name = "x"\nseq_len = 2\n'},
@@ -166,7 +167,7 @@ CASES = {
             "base.toml": '[model]\nname = "m"\n\n' + MISSING + "[data.loss_mask]\n" + LEGACY_LINES
         },
         trains={"data": ASSISTANT},
-        summary="1 file migrated, 1 unchanged, 1 stack",
+        summary="1 file migrated, 1 unchanged, 1 stack" + SOURCE,
     ),
     "data-fragment-as-the-root": Case(
         {"data.toml": 'name = "x"\n\n[extra]\na = 1\n', "more.toml": "[data]\nseq_len = 4\n"},
@@ -178,7 +179,7 @@ CASES = {
             + LEGACY_LINES
         },
         trains={"data": ASSISTANT},
-        summary="1 file migrated, 1 unchanged, 1 stack",
+        summary="1 file migrated, 1 unchanged, 1 stack" + SOURCE,
     ),
 }
 
@@ -215,12 +216,12 @@ def test_stack_through_the_api(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     for name, text in case.before.items():
         (tmp_path / name).write_text(text)
     _, stacks = split_arguments(case.stack.split())
-    report = run(MigrateOptions(stacks=stacks, mode="write"))
+    report = run(MigrateOptions(stacks=stacks, reader="prime-rl-pre-2988", mode="write"))
     assert int(report.exit_code) == case.exit_code
     changed = {result.path for result in report.files if result.status == "migrated"}
     assert changed == set(case.after)
     _check_outcome(tmp_path, case)
-    again = run(MigrateOptions(stacks=stacks, mode="check"))
+    again = run(MigrateOptions(stacks=stacks, reader="prime-rl-pre-2988", mode="check"))
     assert (int(again.exit_code), again.count("would_migrate")) == (0, 0)
 
 
@@ -229,15 +230,15 @@ def test_stack_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.chdir(tmp_path)
     for name, text in case.before.items():
         (tmp_path / name).write_text(text)
-    check = run_cli(["migrate", "--check", *case.stack.split()])
+    check = run_cli(["migrate", "--reader", "prime-rl-pre-2988", "--check", *case.stack.split()])
     assert check.exit_code == (1 if case.after else 0), check.output
-    result = run_cli(["migrate", *case.stack.split()])
+    result = run_cli(["migrate", "--reader", "prime-rl-pre-2988", *case.stack.split()])
     assert result.exit_code == case.exit_code, result.output
     lines = result.stderr.splitlines()
     assert lines[0] == f"Stack `sft {case.stack}` (from the command line)"
     assert lines[-1] == case.summary
     _check_outcome(tmp_path, case)
-    quoted = run_cli(["migrate", "--check", "--stack", case.stack])
+    quoted = run_cli(["migrate", "--reader", "prime-rl-pre-2988", "--check", "--stack", case.stack])
     assert quoted.exit_code == 0, quoted.output
 
 
@@ -253,7 +254,10 @@ def test_a_root_that_is_an_overlay_elsewhere_is_a_conflict(
     (tmp_path / "other.toml").write_text(CONFLICT_OTHER)
     (tmp_path / "fine.toml").write_text('[data]\nname = "f"\n')
     result = run_cli(
-        ["migrate", "--stack", "@ base.toml", "--stack", "@ other.toml @ base.toml", "fine.toml"],
+        [
+            *("migrate", "--reader", "prime-rl-pre-2988"),
+            *("--stack", "@ base.toml", "--stack", "@ other.toml @ base.toml", "fine.toml"),
+        ],
     )
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
@@ -265,7 +269,7 @@ def test_a_root_that_is_an_overlay_elsewhere_is_a_conflict(
         "base.toml` (data.loss_mask: the rewrite would train roles(assistant) under v2 where v1 "
         "trained roles(user, assistant)); not rewritten (give each launch its own root file, or "
         "set loss_mask in the overlay by hand)",
-        "1 file migrated, 1 unchanged, 2 stacks, 1 error",
+        "1 file migrated, 1 unchanged, 2 stacks, 1 error" + SOURCE,
     ]
     assert (tmp_path / "base.toml").read_text() == CONFLICT_BASE
     assert (tmp_path / "other.toml").read_text() == CONFLICT_OTHER
@@ -274,7 +278,11 @@ def test_a_root_that_is_an_overlay_elsewhere_is_a_conflict(
     (tmp_path / "fine.toml").write_text('[data]\nname = "f"\n')
     _, stacks = split_arguments(["@", "base.toml"])
     _, more = split_arguments(["@", "other.toml", "@", "base.toml"])
-    report = run(MigrateOptions(paths=["fine.toml"], stacks=[*stacks, *more], mode="check"))
+    report = run(
+        MigrateOptions(
+            paths=["fine.toml"], stacks=[*stacks, *more], reader="prime-rl-pre-2988", mode="check"
+        )
+    )
     assert int(report.exit_code) == 2
     assert [(r.path, r.status) for r in report.files] == [
         ("fine.toml", "would_migrate"),
@@ -288,7 +296,7 @@ def test_check_with_diff_prints_the_diff_and_exits_1(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "a.toml").write_text('[data]\nname = "x"\n')
-    result = run_cli(["migrate", "--check", "--diff", "a.toml"])
+    result = run_cli(["migrate", "--reader", "prime-rl-pre-2988", "--check", "--diff", "a.toml"])
     assert result.exit_code == 1
     assert result.stdout.startswith("--- a.toml\n+++ a.toml\n")
     assert "+[data.loss_mask]\n" in result.stdout
@@ -300,18 +308,19 @@ def test_overlay_looking_files_are_undecided_until_settled(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "overlay.toml").write_text("[data]\nseq_len = 8192\n")
-    check = run_cli(["migrate", "--check", "overlay.toml"])
+    check = run_cli(["migrate", "--reader", "prime-rl-pre-2988", "--check", "overlay.toml"])
     assert check.exit_code == 1
     assert check.stderr.splitlines() == [
         "Undecided overlay.toml: meaning depends on how it is launched ([data] sets neither name "
         "nor loss_mask, like an overlay); name its stack (`lossmask migrate @ base.toml @ "
         "this.toml`) or pass --standalone overlay.toml",
-        "0 files would be migrated, 0 unchanged, 1 whose meaning depends on how it is launched",
+        "0 files would be migrated, 0 unchanged, 1 whose meaning depends on how it is launched"
+        + SOURCE,
     ]
-    written = run_cli(["migrate", "overlay.toml"])
+    written = run_cli(["migrate", "--reader", "prime-rl-pre-2988", "overlay.toml"])
     assert written.exit_code == 0
     assert (tmp_path / "overlay.toml").read_text() == "[data]\nseq_len = 8192\n"
-    settled = run_cli(["migrate", "--standalone", "overlay.toml"])
+    settled = run_cli(["migrate", "--reader", "prime-rl-pre-2988", "--standalone", "overlay.toml"])
     assert settled.exit_code == 0, settled.output
     assert (tmp_path / "overlay.toml").read_text() == (
         "[data]\nseq_len = 8192\n\n" + MISSING + "[data.loss_mask]\n" + LEGACY_LINES
@@ -327,7 +336,7 @@ def test_overlay_looking_files_are_undecided_until_settled(
     ],
 )
 def test_stack_usage_errors_exit_2(words: list[str], message: str) -> None:
-    result = run_cli(["migrate", *words])
+    result = run_cli(["migrate", "--reader", "prime-rl-pre-2988", *words])
     assert result.exit_code == 2
     assert f"Error: {message}" in result.stderr
 
@@ -340,7 +349,9 @@ def test_json_report_lists_stacks_and_undecided_files(
     (tmp_path / "data.toml").write_text('name = "x"\n')
     (tmp_path / "overlay.toml").write_text("[data]\nseq_len = 8\n")
     words = ["@", "base.toml", "--data", "@", "data.toml", "overlay.toml"]
-    result = run_cli(["migrate", "--check", "--format", "json", *words])
+    result = run_cli(
+        ["migrate", "--reader", "prime-rl-pre-2988", "--check", "--format", "json", *words]
+    )
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["stacks"] == [
@@ -363,5 +374,5 @@ def test_json_report_lists_stacks_and_undecided_files(
     )
     assert report["summary"]["text"] == (
         "1 file would be migrated, 1 unchanged, 1 whose meaning depends on how it is launched, "
-        "1 stack"
+        "1 stack" + SOURCE
     )

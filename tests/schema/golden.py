@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from lossmask.schema.versions import NUMBERS
+
 EXAMPLES = Path(__file__).parent / "examples"
 
 
@@ -30,7 +32,7 @@ class Example:
 
 def examples(kind: str) -> list[Example]:
     found = []
-    for version in (1, 2):
+    for version in NUMBERS:
         for path in sorted((EXAMPLES / f"v{version}" / kind).glob("*.toml")):
             found.append(Example(version, path))
     return found

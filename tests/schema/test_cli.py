@@ -24,7 +24,9 @@ def test_unreadable_file_exits_2_and_other_files_are_still_checked(tmp_path: Pat
     latin1 = tmp_path / "latin1.toml"
     latin1.write_bytes(b'[model]\nname = "caf\xe9"\n')
     missing = tmp_path / "missing.toml"
-    result = run_cli(["validate", str(missing), str(bad), str(latin1), str(good)])
+    result = run_cli(
+        ["validate", "--reader", "lossmask", str(missing), str(bad), str(latin1), str(good)]
+    )
     assert result.exit_code == 2
     assert result.stderr.splitlines() == [
         f"{missing}: cannot read: No such file or directory",
@@ -32,7 +34,7 @@ def test_unreadable_file_exits_2_and_other_files_are_still_checked(tmp_path: Pat
         '(did you mean "sampled"?)',
         f"{latin1}:2: not UTF-8 text (byte 0xe9 at offset 19) "
         "(TOML files must be UTF-8; re-save the file as UTF-8)",
-        "1 file valid, 1 invalid, 2 unreadable (schema version 2)",
+        "1 file valid, 1 invalid, 2 unreadable (read as lossmask schema v3)",
     ]
 
 
@@ -42,14 +44,14 @@ def test_directories_are_walked_for_toml_files(tmp_path: Path) -> None:
     (tmp_path / ".hidden").mkdir()
     (tmp_path / ".hidden" / "ignored.toml").write_text("not toml at all [")
     (tmp_path / "notes.txt").write_text("not a config")
-    result = run_cli(["validate", str(tmp_path)])
+    result = run_cli(["validate", "--reader", "lossmask", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert result.stderr == "1 file valid (schema version 2)\n"
+    assert result.stderr == "1 file valid (read as lossmask schema v3)\n"
 
 
 def test_usage_error_exits_2() -> None:
     assert run_cli(["validate"]).exit_code == 2
-    assert run_cli(["validate", "--schema-version", "3", "x.toml"]).exit_code == 2
+    assert run_cli(["validate", "--schema-version", "4", "x.toml"]).exit_code == 2
     assert run_cli(["schema", "--version", "9"]).exit_code == 2
 
 
@@ -60,8 +62,8 @@ def test_schema_prints_and_writes(tmp_path: Path) -> None:
     target = tmp_path / "schema.json"
     written = run_cli(["schema", "--output", str(target)])
     assert written.exit_code == 0
-    assert target.read_text() == render_schema(2)
-    assert json.loads(target.read_text())["title"] == "lossmask SFT config, schema version 2"
+    assert target.read_text() == render_schema(3)
+    assert json.loads(target.read_text())["title"] == "lossmask SFT config, schema version 3"
 
 
 def test_schema_to_unwritable_place_exits_2(tmp_path: Path) -> None:

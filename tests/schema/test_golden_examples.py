@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from lossmask.errors import ConfigError
+from lossmask.readers import lossmask_reading
 from lossmask.schema import check_config, load_config
 from tests.cli_runner import run_cli
 from tests.conftest import executable
@@ -47,7 +48,7 @@ def test_valid_example_cli(example: Example) -> None:
     assert result.exit_code == 0, result.output
     lines = result.stderr.splitlines()
     assert lines[:-1] == example.expected(".warnings.txt")
-    assert lines[-1] == f"1 file valid (schema version {example.version})"
+    assert lines[-1] == f"1 file valid (read as {lossmask_reading(example.version).label})"
 
 
 @pytest.mark.parametrize("example", INVALID, ids=lambda e: e.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typing
 from pathlib import Path
 
-from lossmask.schema import SFTConfigV1, SFTConfigV2, load_config
+from lossmask.schema import SFTConfigV1, SFTConfigV2, SFTConfigV3, load_config
 
 
 def test_load_config_has_one_overload_per_version() -> None:
@@ -16,7 +16,8 @@ def test_load_config_has_one_overload_per_version() -> None:
     assert returns == {
         "typing.Literal[1]": SFTConfigV1,
         "typing.Literal[2]": SFTConfigV2,
-        "<class 'int'>": SFTConfigV1 | SFTConfigV2,
+        "typing.Literal[3]": SFTConfigV3,
+        "<class 'int'>": SFTConfigV1 | SFTConfigV2 | SFTConfigV3,
     }
 
 
@@ -24,4 +25,5 @@ def test_load_config_returns_the_model_of_the_version(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text("[data.loss_mask]\nassistant = true\n")
     assert type(load_config(config, 1)) is SFTConfigV1
-    assert type(load_config(config)) is SFTConfigV2
+    assert type(load_config(config, 2)) is SFTConfigV2
+    assert type(load_config(config)) is SFTConfigV3

@@ -22,6 +22,7 @@ from lossmask.errors import ConfigError, Problem
 from lossmask.schema.jsonschema import render_schema, schema_filename
 from lossmask.schema.quick_check import PACKAGED_SCHEMAS, quick_check
 from lossmask.schema.validation import check_config
+from lossmask.schema.versions import NUMBERS
 from tests.conftest import CORPUS, REPO_ROOT
 from tests.schema.golden import INVALID, VALID
 
@@ -51,13 +52,13 @@ def _agree(path: Path, version: int) -> bool:
     return True
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", NUMBERS)
 def test_packaged_schema_is_fresh(version: int) -> None:
     packaged = (PACKAGED_SCHEMAS / schema_filename(version)).read_text(encoding="utf-8")
     assert packaged == render_schema(version), "run `python -m lossmask.schema.jsonschema`"
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", NUMBERS)
 def test_examples_and_corpus(version: int) -> None:
     answered = [path for path in FILES if _agree(path, version)]
     # The fast path must actually carry the common case, or it saves nothing.
@@ -107,7 +108,7 @@ def _config_with(path: tuple[str, ...], value: Any) -> dict[str, Any]:
     return config
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", NUMBERS)
 def test_every_key_with_every_kind_of_value(version: int, tmp_path: Path) -> None:
     schema = json.loads(render_schema(version))
     keys = sorted(set(_schema_keys(schema)))
@@ -132,17 +133,27 @@ except SystemExit as exit:
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
-    [('[data]\nloss_mask = "sampled"\n', "0 False"), ('[data]\nloss_mask = "sampeld"\n', "1 True")],
-    ids=["valid-skips-pydantic", "invalid-uses-the-full-check"],
+    ("reader", "text", "expected"),
+    [
+        ("lossmask", '[data]\nloss_mask = "sampled"\n', "0 False"),
+        ("lossmask", '[data]\nloss_mask = "sampeld"\n', "1 True"),
+        ("prime-rl-main", '[data]\nname = "org/sft"\n[data.loss_mask]\ntool = true\n', "0 False"),
+        ("prime-rl-main", '[data]\nloss_mask = "sampled"\n', "1 True"),
+    ],
+    ids=[
+        "valid-skips-pydantic",
+        "invalid-uses-the-full-check",
+        "main-valid-skips-pydantic",
+        "main-refused-uses-the-full-check",
+    ],
 )
 def test_a_valid_file_is_checked_without_building_models(
-    tmp_path: Path, text: str, expected: str
+    tmp_path: Path, reader: str, text: str, expected: str
 ) -> None:
     config = tmp_path / "c.toml"
     config.write_text(text, encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, "validate", str(config)],
+        [sys.executable, "-c", PROBE, "validate", "--reader", reader, str(config)],
         capture_output=True,
         text=True,
         check=True,

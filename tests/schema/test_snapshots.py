@@ -9,6 +9,7 @@ from syrupy.assertion import SnapshotAssertion
 
 from lossmask.schema import check_config
 from lossmask.schema.jsonschema import render_schema
+from lossmask.schema.versions import NUMBERS
 from tests.schema.golden import VALID, Example
 
 
@@ -18,6 +19,6 @@ def test_parsed_config(example: Example, snapshot: SnapshotAssertion) -> None:
     assert config.model_dump(mode="json") == snapshot
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", NUMBERS)
 def test_emitted_schema(version: int, snapshot: SnapshotAssertion) -> None:
     assert json.loads(render_schema(version)) == snapshot

@@ -16,7 +16,7 @@ BASE = (
 def _validate(tmp: Path, files: dict[str, str], *words: str) -> tuple[int, list[str]]:
     for name, text in files.items():
         (tmp / name).write_text(text)
-    result = run_cli(["validate", *words])
+    result = run_cli(["validate", "--reader", "lossmask", "--schema-version", "2", *words])
     return result.exit_code, result.stderr.splitlines()
 
 
@@ -35,7 +35,7 @@ def test_a_problem_is_placed_in_the_layer_and_line_that_set_it(tmp_path: Path) -
         [
             'o.toml:6: data.loss_mask.assistnt: unknown role "assistnt" (valid roles are system, '
             'user, assistant, tool; did you mean "assistant"?)',
-            "0 files valid, 1 invalid (schema version 2)",
+            "0 files valid, 1 invalid (read as lossmask schema v2)",
         ],
     )
 
@@ -46,7 +46,7 @@ def test_an_overlay_is_judged_with_its_base(tmp_path: Path) -> None:
     alone_code, alone = _validate(tmp_path, files, "o.toml")
     assert alone_code == 0 and "o.toml:1: data: warning: no loss_mask" in alone[0]
     code, lines = _validate(tmp_path, files, "@", "base.toml", "@", "o.toml")
-    assert (code, lines) == (0, ["1 file valid (schema version 2)"])
+    assert (code, lines) == (0, ["1 file valid (read as lossmask schema v2)"])
 
 
 def test_a_fragment_is_nested_under_its_key(tmp_path: Path) -> None:
@@ -59,7 +59,7 @@ def test_a_fragment_is_nested_under_its_key(tmp_path: Path) -> None:
         1,
         [
             "data.toml:3: data.micro_batch_size: must divide batch_size (4), not 3",
-            "0 files valid, 1 invalid (schema version 2)",
+            "0 files valid, 1 invalid (read as lossmask schema v2)",
         ],
     )
 
@@ -72,7 +72,7 @@ def test_an_sft_stack_without_data_is_warned_about(tmp_path: Path) -> None:
             "slim.toml: data: warning: no [data] table in this stack: schema version 2 trains "
             '"sampled" tokens of the default dataset, where version 1 trained assistant messages '
             "only (run `lossmask migrate` on the stack to keep the old meaning)",
-            "1 file valid (schema version 2)",
+            "1 file valid (read as lossmask schema v2)",
         ],
     )
 
@@ -81,4 +81,4 @@ def test_a_missing_layer_is_an_error_exit_2(tmp_path: Path) -> None:
     code, lines = _validate(tmp_path, {"base.toml": BASE}, "@", "base.toml", "@", "nope.toml")
     assert code == 2
     assert lines[0].startswith("nope.toml: cannot read: ")
-    assert lines[-1] == "0 files valid, 1 unreadable (schema version 2)"
+    assert lines[-1] == "0 files valid, 1 unreadable (read as lossmask schema v2)"

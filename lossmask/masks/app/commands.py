@@ -40,6 +40,7 @@ class ShowOptions:
     seed: int = 0
     overrides: tuple[str, ...] = ()  # `--set KEY=VALUE`, applied to both configs
     ids: bool = False  # also list every target: position, token id, token, trained
+    reader: str | None = None  # `--reader` (lossmask.readers); None: [tool.lossmask], else default
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,7 @@ class AuditOptions:
     seed: int = 0
     jobs: int = 1
     overrides: tuple[str, ...] = ()  # `--set KEY=VALUE`, applied to every config
+    reader: str | None = None  # `--reader` (lossmask.readers); None: [tool.lossmask], else default
 
 
 @dataclass
@@ -118,12 +120,14 @@ def _show(options: ShowOptions, echo: Echo, report: MaskCommandReport) -> None:
 
     if options.compare and options.mode:
         raise MaskError("give --compare or --mode, not both")
-    setup = mask_setup_from_config(options.config, options.overrides)
+    setup = mask_setup_from_config(options.config, options.overrides, reader=options.reader)
     report.problems.extend(setup.warnings)
+    report.problems.extend(setup.backend_problems())
     other = None
     if options.compare:
-        other = mask_setup_from_config(options.compare, options.overrides)
+        other = mask_setup_from_config(options.compare, options.overrides, reader=options.reader)
         report.problems.extend(other.warnings)
+        report.problems.extend(other.backend_problems())
     elif options.mode:
         other = setup.with_mode(options.mode)
     source = setup.data_source(options.data)
@@ -244,8 +248,9 @@ def _audit(options: AuditOptions, echo: Echo, report: MaskCommandReport) -> None
         threshold /= 100  # accept 95 as well as 0.95
     audits = []
     for config in options.configs:
-        setup = mask_setup_from_config(config, options.overrides)
+        setup = mask_setup_from_config(config, options.overrides, reader=options.reader)
         report.problems.extend(setup.warnings)
+        report.problems.extend(setup.backend_problems())
         source = setup.data_source(options.data)
         report.problems.extend(part.to_problem() for part in source.problems)
         if source.problems:

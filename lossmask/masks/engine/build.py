@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import warnings
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -11,8 +12,11 @@ from typing import Any
 
 from lossmask.masks.engine.backends import MaskBackend
 from lossmask.masks.engine.contract import (
+    LossMask,
     LossMaskLike,
+    MaskRule,
     apply_contract,
+    as_rule,
     check_stop_trained,
     coerce_loss_mask,
 )
@@ -23,7 +27,7 @@ from lossmask.masks.engine.sample import (
     TrainingSample,
     shift_and_truncate,
 )
-from lossmask.schema.roles import LossMaskRolesConfig, describe_loss_mask
+from lossmask.schema.roles import ROLES, LossMaskRolesConfig, describe_loss_mask
 
 logger = logging.getLogger("lossmask.masks")
 
@@ -33,9 +37,21 @@ def mask_conversation(
 ) -> MaskedSequence:
     """Render and mask one conversation, before the shift (what `show` and `audit` inspect)."""
     setting = coerce_loss_mask(loss_mask)
+    rule = as_rule(setting)
     messages, tools, train_flags = normalise_conversation(conversation)
-    sequence = apply_contract(backend.describe(messages, tools), setting, train_flags)
-    check_stop_trained(sequence, [message["role"] for message in messages])
+    if not rule.train_flags and not all(train_flags):
+        warnings.warn(
+            f'{rule.reader or "this trainer"} ignores per-message "train": false (it passes no '
+            "message_loss_mask to build_training_sample): those messages train as loss_mask says",
+            stacklevel=2,
+        )
+    sequence = apply_contract(backend.describe(messages, tools), rule, train_flags)
+    check_stop_trained(sequence, [message["role"] for message in messages], rule)
+    window = rule.skip_window
+    if window is not None and not any(sequence.mask[1 : window + 1]):
+        # The trainer skips this sample (nothing trained in its first `window` targets): it
+        # trains no token of it at all.
+        sequence.mask = [False] * len(sequence.mask)
     return sequence
 
 
@@ -88,7 +104,7 @@ class BuildStats:
         self.trained_tokens_by_role.update(other.trained_tokens_by_role)
         self.roles_seen |= other.roles_seen
 
-    def finish(self, loss_mask: str | LossMaskRolesConfig) -> None:
+    def finish(self, loss_mask: LossMask | MaskRule) -> None:
         """Add the warning for every enabled role that appeared yet trained nothing."""
         self.warnings = roles_training_nothing(
             loss_mask, self.trained_tokens_by_role, self.roles_seen
@@ -96,18 +112,25 @@ class BuildStats:
 
 
 def roles_training_nothing(
-    loss_mask: str | LossMaskRolesConfig,
+    loss_mask: LossMask | MaskRule,
     trained_by_role: Mapping[str, int],
     roles_seen: Iterable[str],
 ) -> list[str]:
-    """A warning per enabled role that appears in the data yet trained no token."""
-    if not isinstance(loss_mask, LossMaskRolesConfig):
-        return []
+    """A warning per enabled role (or content role) that appears in the data yet trained no
+    token."""
+    rule = as_rule(loss_mask)
+    enabled = set(rule.content_roles)
+    if isinstance(rule.loss_mask, LossMaskRolesConfig):
+        enabled.update(rule.loss_mask.enabled_roles())
     seen = set(roles_seen)
     warnings = []
-    for role in loss_mask.enabled_roles():
+    for role in [role for role in ROLES if role in enabled]:
         if role in seen and trained_by_role.get(role, 0) == 0:
-            why = " (a renderer never marks tool results as sampled)" if role == "tool" else ""
+            why = ""
+            if role in rule.content_roles:
+                why = " (the renderer marks no token of those messages as content)"
+            elif role == "tool":
+                why = " (a renderer never marks tool results as sampled)"
             warnings.append(
                 f"loss_mask {describe_loss_mask(loss_mask)} enables {role!r}, but no {role} "
                 f"token was trained{why}"

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 from lossmask.masks.engine.sample import MaskedSequence, MaskError, ProvenanceColumns
 from lossmask.schema.roles import MODE_DESCRIPTIONS, LossMaskRolesConfig
@@ -26,7 +27,43 @@ MODES: tuple[str, ...] = tuple(MODE_DESCRIPTIONS)
 """The named `loss_mask` modes, as the config schema defines them; anything else is a role table."""
 
 LossMask = str | LossMaskRolesConfig
-LossMaskLike = str | LossMaskRolesConfig | Mapping[str, bool]
+
+
+@dataclass(frozen=True)
+class MaskRule:
+    """A `loss_mask` with everything else a trainer decides about which tokens train.
+
+    A bare `loss_mask` is lossmask's own reading (`MaskRule(loss_mask)`); a reader of another
+    trainer (`lossmask.readers`) sets the rest as that trainer does:
+
+    - `content_roles`: messages of these roles train exactly their body (the tokens the backend
+      marks content), whatever `loss_mask` says about them (schema v3, prime-rl main);
+    - `serving_gap`: tokens after the generation prompt that a renderer leaves unsampled train as
+      sampled (lossmask, docs/masks.md) or not at all (prime-rl main calls `renderers` as is);
+    - `final_stop`: when a stop is appended to an unclosed final assistant turn: when the backend
+      says the turn is unclosed (lossmask), or when the last *trained* token is not a stop
+      (`renderers.build_training_sample(..., ensure_final_stop=True)`, what prime-rl main does);
+    - `train_flags`: whether per-message `"train": false` restricts the mask (prime-rl main
+      ignores it);
+    - `stop_check`: what a conversation must have to be a sample: a trained serving stop
+      (lossmask), or any renderer stop among its targets (prime-rl main's assertion);
+    - `skip_window`: a sample with nothing trained in its first this many targets is skipped
+      (prime-rl main looks at `seq_len` targets, and cuts a sample at `seq_len *
+      micro_batch_size` when it packs it); None: the whole (truncated) sample.
+    """
+
+    loss_mask: LossMask
+    content_roles: frozenset[str] = frozenset()
+    serving_gap: bool = True
+    final_stop: Literal["unclosed-turn", "last-trained"] = "unclosed-turn"
+    train_flags: bool = True
+    stop_check: Literal["trained", "in-targets"] = "trained"
+    skip_window: int | None = None
+    reader: str | None = None
+    """The reading this rule is, for reports ("prime-rl main"); None: lossmask's own."""
+
+
+LossMaskLike = str | LossMaskRolesConfig | Mapping[str, bool] | MaskRule
 
 
 def bad_mode(value: object) -> MaskError:
@@ -35,8 +72,11 @@ def bad_mode(value: object) -> MaskError:
     return MaskError(f"unknown loss_mask {value!r}; use {names} or a role table")
 
 
-def coerce_loss_mask(loss_mask: LossMaskLike) -> LossMask:
-    """Accept a mode name, a `LossMaskRolesConfig` or a plain role dict."""
+def coerce_loss_mask(loss_mask: LossMaskLike) -> LossMask | MaskRule:
+    """Accept a mode name, a `LossMaskRolesConfig`, a plain role dict or a `MaskRule`."""
+    if isinstance(loss_mask, MaskRule):
+        coerce_loss_mask(loss_mask.loss_mask)
+        return loss_mask
     if isinstance(loss_mask, LossMaskRolesConfig):
         return loss_mask
     if isinstance(loss_mask, str):
@@ -82,6 +122,9 @@ class TokenDescription:
     """Why `sampled` could not be established for some turn: raised by the modes that need it."""
     has_sampled_signal: bool = True
     """False for a renderer that gives no per-token signal: only `"all"` can be applied."""
+    has_content_signal: bool = False
+    """`content` says exactly which tokens are each message's body (a renderer's `is_content`);
+    only then can `content_roles` be applied."""
 
 
 def _mode_table(
@@ -123,15 +166,59 @@ def _mode_table(
     raise bad_mode(loss_mask)
 
 
-def trains_final_turn(loss_mask: LossMask) -> bool:
-    return not isinstance(loss_mask, LossMaskRolesConfig) or loss_mask.assistant
+def as_rule(loss_mask: LossMask | MaskRule) -> MaskRule:
+    return loss_mask if isinstance(loss_mask, MaskRule) else MaskRule(loss_mask)
+
+
+def trains_final_turn(loss_mask: LossMask | MaskRule) -> bool:
+    base = as_rule(loss_mask).loss_mask
+    return not isinstance(base, LossMaskRolesConfig) or base.assistant
+
+
+def _content_override(
+    rule: MaskRule,
+    d: TokenDescription,
+    token_roles: list[str | None],
+    mask: list[bool],
+    rules: list[str],
+) -> None:
+    """Messages of `content_roles` train exactly their body (renderers' `content_sft_roles`)."""
+    if not rule.content_roles:
+        return
+    if not d.has_content_signal:
+        if rule.reader is not None:
+            return  # as prime-rl main: `renderers` ignores content_sft_roles without the signal
+        raise MaskError(
+            "content_roles needs a backend that marks each message's body (a renderer); this "
+            f"one does not, so {', '.join(sorted(rule.content_roles))} would train nothing. "
+            "Name a renderer in [renderer] name, or drop content_roles"
+        )
+    for k, role in enumerate(token_roles):
+        if role in rule.content_roles:
+            mask[k] = d.content[k]
+            rules[k] = f"content:{role}" if d.content[k] else f"content:{role} off"
+
+
+def _needs_final_stop(
+    rule: MaskRule, d: TokenDescription, ids: list[int], mask: list[bool]
+) -> bool:
+    if d.roles[-1] != "assistant" or not trains_final_turn(rule):
+        return False
+    if rule.final_stop == "unclosed-turn":
+        return not d.final_closed
+    if not d.has_sampled_signal:
+        return False
+    last = next((k for k in range(len(mask) - 1, -1, -1) if mask[k]), None)
+    return last is None or ids[last] not in set(d.stop_ids)
 
 
 def apply_contract(
-    description: TokenDescription, loss_mask: LossMask, train_flags: list[bool]
+    description: TokenDescription, loss_mask: LossMask | MaskRule, train_flags: list[bool]
 ) -> MaskedSequence:
-    """THE mask: mode table, final stop, then `"train": false` (docs/masks.md "Semantics")."""
+    """THE mask: mode table, content roles, final stop, then `"train": false` (docs/masks.md)."""
     d = description
+    rule = as_rule(loss_mask)
+    loss_mask = rule.loss_mask
     if isinstance(loss_mask, str) and loss_mask not in MODES:
         raise bad_mode(loss_mask)
     if not d.has_sampled_signal and loss_mask != "all":
@@ -151,11 +238,16 @@ def apply_contract(
     sampled = list(d.sampled)
     content = list(d.content)
     token_roles: list[str | None] = [d.roles[m] if m is not None else None for m in message]
-    sampled_rule = d.sampled_rule or ["sampled"] * len(ids)
+    sampled_rule = list(d.sampled_rule or ["sampled"] * len(ids))
+    if not rule.serving_gap:
+        for k in d.prompt_gap:  # as the backend's own signal has them: not sampled
+            sampled[k] = False
+            sampled_rule[k] = "not-sampled"
     mask, rules = _mode_table(loss_mask, sampled, sampled_rule, token_roles, d.roles_need_sampled)
+    _content_override(rule, d, token_roles, mask, rules)
 
     final = len(d.roles) - 1
-    if d.roles[final] == "assistant" and not d.final_closed and trains_final_turn(loss_mask):
+    if _needs_final_stop(rule, d, ids, mask):
         ids.append(d.final_stop_id)
         mask.append(True)
         rules.append("final-stop")
@@ -165,7 +257,7 @@ def apply_contract(
         sampled.append(True)
         content.append(True)
 
-    if not all(train_flags):
+    if rule.train_flags and not all(train_flags):
         for k, owner in enumerate(turn):
             if mask[k] and owner is not None and not train_flags[owner]:
                 mask[k] = False
@@ -184,9 +276,21 @@ def apply_contract(
     )
 
 
-def check_stop_trained(sequence: MaskedSequence, roles: list[str]) -> None:
+def check_stop_trained(
+    sequence: MaskedSequence, roles: list[str], rule: MaskRule | None = None
+) -> None:
     """A mask that trains assistant tokens but no serving stop would never teach the model to
-    stop: a per-conversation error rather than a silent, endless model."""
+    stop: a per-conversation error rather than a silent, endless model. Under a rule with
+    `stop_check = "in-targets"` (prime-rl main) the check is that trainer's own: some stop id
+    among the targets, trained or not, or it stops on an assertion."""
+    if rule is not None and rule.stop_check == "in-targets":
+        if not sequence.stop_ids & set(sequence.ids[1:]):
+            raise MaskError(
+                f"{rule.reader or 'this trainer'} stops on this conversation: no renderer stop "
+                f"token (ids {sorted(sequence.stop_ids)}) is among its targets (its assertion "
+                '"A renderer stop token must be present in target_ids")'
+            )
+        return
     mask, stops = sequence.mask, sequence.stop_ids
     if any(mask[k] for k, token_id in enumerate(sequence.ids) if token_id in stops):
         return  # a stop trains (checked first: the common case, and the cheaper test)

@@ -26,6 +26,9 @@ class RendererBackend:
         self.name = f"renderer:{renderer_name}"
         self._stop_ids = list(renderer.get_stop_token_ids())
         self._prompt_suffix: list[int] | None = None
+        # Where the stops came from, and nothing to warn about: a renderer knows its own.
+        self.stop_source = f"renderer {renderer_name}"
+        self.stop_warning: str | None = None
 
     def stop_token_ids(self) -> list[int]:
         """The ids a server stops on: the renderer's `get_stop_token_ids()`."""
@@ -90,7 +93,8 @@ class RendererBackend:
         if not has_signal:
             signal = [False] * count
         content = list(rendered.is_content)
-        if len(content) != count:
+        has_content = len(content) == count
+        if not has_content:
             content = list(signal)
         roles = [message["role"] for message in messages]
         raw_indices = list(rendered.message_indices)
@@ -119,4 +123,5 @@ class RendererBackend:
             sampled_rule=rule,
             prompt_gap=gap,
             has_sampled_signal=has_signal,
+            has_content_signal=has_content,
         )

@@ -13,11 +13,14 @@ import itertools
 import pkgutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tomlkit import TOMLDocument
 
 from lossmask.errors import Problem
+
+if TYPE_CHECKING:
+    from lossmask.readers.registry import Reading
 
 KeyPath = tuple[str, ...]
 Config = Mapping[str, Any]
@@ -54,6 +57,10 @@ class Step:
     inspect: Callable[[Config], Inspection]
     apply: Callable[[TOMLDocument, Config, list[Change]], None]
     differences: Callable[[Config, Config], list[Problem]]
+    # A reader's translation (prime-rl main -> v3): its output is in the target schema's words,
+    # which its own `inspect` does not read, so "a second run changes nothing" is the chain's
+    # business from `to_version` on, not this step's.
+    translation: bool = False
 
 
 def _discover() -> tuple[Step, ...]:
@@ -86,3 +93,18 @@ def steps_from(version: int) -> tuple[Step, ...]:
         known = ", ".join(str(v) for v in SOURCE_VERSIONS)
         raise ValueError(f"cannot migrate from version {version}; known versions are {known}")
     return tuple(step for step in STEPS if step.from_version >= version)
+
+
+def steps_after(version: int) -> tuple[Step, ...]:
+    """The steps from `version` on (none from the latest)."""
+    return tuple(step for step in STEPS if step.from_version >= version)
+
+
+def steps_for(source: Reading) -> tuple[Step, ...]:
+    """The steps that take a config as `source` reads it to lossmask's latest schema: a reader's
+    own translation first (prime-rl main), then the version chain."""
+    if source.is_main:
+        from lossmask.migrate.steps.prime_rl_main_to_v3 import READER_STEP
+
+        return (READER_STEP, *steps_after(READER_STEP.to_version))
+    return steps_after(source.version)
