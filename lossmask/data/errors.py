@@ -69,7 +69,7 @@ class DataSourceError(Exception):
         return Problem(self.message, file=self.source, line=self.line, suggestion=self.suggestion)
 
 
-class RowProblem(ValueError):
+class RowFieldError(ValueError):
     """Raised inside row normalisation; the reader turns it into a `DataRowError` with the row."""
 
     def __init__(self, key: str, message: str, suggestion: str | None = None) -> None:

@@ -21,7 +21,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lossmask.data.errors import DataRowError, RowRef
+from lossmask.data.errors import DataRowError, RowFieldError, RowRef
+from lossmask.data.features import decode_row, json_columns
 
 RawRow = tuple[RowRef, "dict[str, Any] | DataRowError"]
 
@@ -104,6 +105,8 @@ class DatasetPart:
         files = [entry["filename"] for entry in dataset.cache_files]
         # Stream the Arrow files only when they are exactly the dataset's rows, in order.
         self._stream_files = files if dataset._indices is None and files else []
+        # Rows are read as Arrow stores them; these columns must be decoded as datasets would.
+        self._json_columns = json_columns(getattr(dataset, "features", None))
 
     @property
     def num_rows(self) -> int:
@@ -129,15 +132,23 @@ class DatasetPart:
             if end > start and first < stop:
                 lo, hi = max(start, first) - first, min(stop, end) - first
                 for offset, row in enumerate(batch.slice(lo, hi - lo).to_pylist()):
-                    number = first + lo + offset
-                    yield RowRef(self.label, number), row
+                    yield self._decoded(RowRef(self.label, first + lo + offset), row)
             first = end
             if first >= stop:
                 return
 
     def read_at(self, rows: Iterable[int]) -> Iterator[RawRow]:
+        table = self.dataset.with_format("arrow")  # raw values: decoded below, a bad one per row
         for row in rows:
-            yield RowRef(self.label, row), self.dataset[row]
+            yield self._decoded(RowRef(self.label, row), table[row].to_pylist()[0])
+
+    def _decoded(self, ref: RowRef, row: dict[str, Any]) -> RawRow:
+        if not self._json_columns:
+            return ref, row
+        try:
+            return ref, decode_row(row, self._json_columns)
+        except RowFieldError as error:
+            return ref, DataRowError(ref, error.message, key=error.key, suggestion=error.suggestion)
 
 
 Part = JsonlPart | DatasetPart

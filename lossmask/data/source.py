@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lossmask.data.errors import DataRowError, DataSourceError, RowProblem, RowRef
+from lossmask.data.errors import DataRowError, DataSourceError, RowFieldError, RowRef
 from lossmask.data.loading import resolve_parts
 from lossmask.data.normalize import Conversation, normalize_row
 from lossmask.data.parts import Part, RawRow
@@ -123,7 +123,7 @@ def _item(index: int, ref: RowRef, raw: dict[str, Any] | DataRowError) -> Item:
         return raw
     try:
         return DataRow(index, ref, normalize_row(raw))
-    except RowProblem as problem:
+    except RowFieldError as problem:
         return DataRowError(ref, problem.message, key=problem.key, suggestion=problem.suggestion)
 
 
