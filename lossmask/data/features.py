@@ -88,9 +88,7 @@ def decode_json(feature: Any, value: Any, key: str) -> Any:
             else item
             for name, item in value.items()
         }
-    inner = (
-        feature[0] if isinstance(feature, list | tuple) else getattr(feature, "feature", None)
-    )
+    inner = feature[0] if isinstance(feature, list | tuple) else getattr(feature, "feature", None)
     if inner is None or not isinstance(value, list):
         return value
     return [decode_json(inner, item, f"{key}[{index}]") for index, item in enumerate(value)]

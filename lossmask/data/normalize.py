@@ -125,7 +125,9 @@ def parse_json_object(value: Any, key: str, what: str) -> dict[str, Any]:
                 "write them as a JSON object or a JSON-encoded string of one",
             ) from None
     if not isinstance(value, dict):
-        raise RowFieldError(key, f"{what} must be a JSON object, not {_kind(value)} ({_shown(value)})")
+        raise RowFieldError(
+            key, f"{what} must be a JSON object, not {_kind(value)} ({_shown(value)})"
+        )
     return drop_nulls(value)
 
 
@@ -168,7 +170,9 @@ def normalize_message(raw: Any, key: str, default_role: str) -> dict[str, Any]:
     role = raw.get("role")
     if role not in _ROLE_SET:
         if role is None:
-            raise RowFieldError(key, "message has no role", f'add "role": one of {", ".join(ROLES)}')
+            raise RowFieldError(
+                key, "message has no role", f'add "role": one of {", ".join(ROLES)}'
+            )
         close = did_you_mean(role, ROLES) if isinstance(role, str) else None
         hint = f"roles are {', '.join(ROLES)}" + (f"; {close}" if close else "")
         raise RowFieldError(f"{key}.role", f"unknown role {_shown(role)}", hint)

@@ -1,10 +1,10 @@
 """Files written by the installed `datasets` itself read as the JSONL they came from.
 
 `datasets` 5.x stores a message list whose dicts differ in keys (an assistant message with
-`tool_calls`, a tool message with `tool_call_id`) as `List(Json())`: JSON text in Arrow, decoded only
-through the dataset's features. Read raw, every such message was a bare string, i.e. an assistant
-message whose content is the JSON text: `audit` on the parquet copy of 70 tool conversations said
-0 tool-call turns, 236 final turns and 15,925 trained assistant tokens, with no error. Here parquet
+`tool_calls`, a tool message with `tool_call_id`) as `List(Json())`: JSON text in Arrow, decoded
+only through the dataset's features. Read raw, every such message was a bare string, i.e. an
+assistant message whose content is the JSON text, and `audit` counted no tool-call turn at all,
+with no error. Here parquet
 (`to_parquet`), a `save_to_disk` folder and the `.arrow` file inside it must give the JSONL numbers,
 and a message that does not decode is a row error.
 """
@@ -59,7 +59,9 @@ def written_by_datasets(tmp_path: Path, jsonl: Path, cache_dir: str) -> dict[str
     """`jsonl` loaded and written back by `datasets`: parquet, save_to_disk, the .arrow inside."""
     import datasets
 
-    loaded = datasets.load_dataset("json", data_files=str(jsonl), split="train", cache_dir=cache_dir)
+    loaded = datasets.load_dataset(
+        "json", data_files=str(jsonl), split="train", cache_dir=cache_dir
+    )
     column = "messages" if "messages" in loaded.column_names else "completion"
     # The premise: datasets stores these heterogeneous message lists as Json.
     assert repr(loaded.features[column]) == "List(Json(decode=True))"
@@ -77,7 +79,9 @@ def read(path: Path, cache_dir: str) -> list[DataRow | DataRowError]:
 
 
 @pytest.mark.parametrize("shape", ["prompt/completion", "messages"])
-def test_datasets_written_files_read_as_the_jsonl(tmp_path: Path, cache_dir: str, shape: str) -> None:
+def test_datasets_written_files_read_as_the_jsonl(
+    tmp_path: Path, cache_dir: str, shape: str
+) -> None:
     conversations = seventy_conversations()
     jsonl = tmp_path / "rows.jsonl"
     if shape == "messages":
@@ -133,7 +137,9 @@ def test_a_message_that_does_not_decode_is_a_row_error(tmp_path: Path, cache_dir
     jsonl = tmp_path / "pc.jsonl"
     rows = [as_prompt_completion(c) for c in seventy_conversations()[:5]]
     jsonl.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-    loaded = datasets.load_dataset("json", data_files=str(jsonl), split="train", cache_dir=cache_dir)
+    loaded = datasets.load_dataset(
+        "json", data_files=str(jsonl), split="train", cache_dir=cache_dir
+    )
     table = loaded.data.table
     field = table.schema.field("completion")
     values = table.column("completion").to_pylist()
