@@ -27,12 +27,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("lossmask.cli.migrate_command", "Rewrite legacy configs into explicit v2 form."),
     "show": ("lossmask.cli.show_command", "Show which tokens of one sample train."),
     "audit": ("lossmask.cli.audit_command", "Audit trained tokens and stop rates over a dataset."),
+    "export": ("lossmask.cli.export_command", "Write the mask as pre-tokenised trainer rows."),
     "train": ("lossmask.cli.train_command", "Run the reference SFT trainer on a v2 config."),
     "experiment": ("lossmask.cli.experiment_command", "Train paths x masks x seeds; one table."),
 }
 
 # Commands that run only with an optional extra installed.
-NEEDS_EXTRA: dict[str, str] = {"show": "train", "audit": "train", "train": "train"}
+NEEDS_EXTRA: dict[str, str] = {
+    "show": "train",
+    "audit": "train",
+    "train": "train",
+    "export": "train",
+}
 
 
 def missing_extra_message(command: str, exc: ModuleNotFoundError) -> str | None:

@@ -29,6 +29,25 @@ RawRow = tuple[RowRef, "dict[str, Any] | DataRowError"]
 BATCH_ROWS = 1000
 
 
+def parse_jsonl_line(ref: RowRef, raw: bytes) -> dict[str, Any] | DataRowError:
+    """One JSON Lines row: its object, or why it is not one."""
+    try:
+        value = json.loads(raw.rstrip(b"\r\n"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        where = f" (column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
+        reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
+        return DataRowError(
+            ref, f"invalid JSON: {reason}{where}", suggestion="each line must be one JSON object"
+        )
+    if not isinstance(value, dict):
+        return DataRowError(
+            ref,
+            f"expected a JSON object, not {type(value).__name__}",
+            suggestion='write {"messages": [...]} on each line',
+        )
+    return value
+
+
 class JsonlPart:
     """A `.jsonl` file; rows are its non-blank lines."""
 
@@ -57,23 +76,7 @@ class JsonlPart:
 
     def _parse(self, row: int, raw: bytes) -> RawRow:
         ref = RowRef(self.label, row, self._lines[row])
-        try:
-            value = json.loads(raw.rstrip(b"\r\n"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            where = f" (column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
-            reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
-            return ref, DataRowError(
-                ref,
-                f"invalid JSON: {reason}{where}",
-                suggestion="each line must be one JSON object",
-            )
-        if not isinstance(value, dict):
-            return ref, DataRowError(
-                ref,
-                f"expected a JSON object, not {type(value).__name__}",
-                suggestion='write {"messages": [...]} on each line',
-            )
-        return ref, value
+        return ref, parse_jsonl_line(ref, raw)
 
     def read(self, start: int, stop: int) -> Iterator[RawRow]:
         if start >= stop:
@@ -132,7 +135,7 @@ class DatasetPart:
             if end > start and first < stop:
                 lo, hi = max(start, first) - first, min(stop, end) - first
                 for offset, row in enumerate(batch.slice(lo, hi - lo).to_pylist()):
-                    yield self._decoded(RowRef(self.label, first + lo + offset), row)
+                    yield self.decoded(RowRef(self.label, first + lo + offset), row)
             first = end
             if first >= stop:
                 return
@@ -140,9 +143,10 @@ class DatasetPart:
     def read_at(self, rows: Iterable[int]) -> Iterator[RawRow]:
         table = self.dataset.with_format("arrow")  # raw values: decoded below, a bad one per row
         for row in rows:
-            yield self._decoded(RowRef(self.label, row), table[row].to_pylist()[0])
+            yield self.decoded(RowRef(self.label, row), table[row].to_pylist()[0])
 
-    def _decoded(self, ref: RowRef, row: dict[str, Any]) -> RawRow:
+    def decoded(self, ref: RowRef, row: dict[str, Any]) -> RawRow:
+        """A row as Arrow stores it -> as `datasets` decodes it (or the row error saying why)."""
         if not self._json_columns:
             return ref, row
         try:

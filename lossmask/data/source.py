@@ -118,7 +118,8 @@ def open_data(
     return None if spec is None else open_source(spec, cache_dir=cache_dir)
 
 
-def _item(index: int, ref: RowRef, raw: dict[str, Any] | DataRowError) -> Item:
+def row_item(index: int, ref: RowRef, raw: dict[str, Any] | DataRowError) -> Item:
+    """A raw row (or its read error) as the item readers yield: normalised, or the row error."""
     if isinstance(raw, DataRowError):
         return raw
     try:
@@ -136,7 +137,7 @@ def iter_range(source: DataSource, start: int = 0, stop: int | None = None) -> I
         if lo >= hi:
             continue
         for ref, raw in part.read(lo - first, hi - first):
-            yield _item(first + ref.row, ref, raw)
+            yield row_item(first + ref.row, ref, raw)
 
 
 def iter_rows(source: DataSource, rows: Iterable[int]) -> Iterator[Item]:
@@ -158,7 +159,7 @@ def iter_rows(source: DataSource, rows: Iterable[int]) -> Iterator[Item]:
         else:
             reads = part.read_at(wanted)
         for ref, raw in reads:
-            yield _item(first + ref.row, ref, raw)
+            yield row_item(first + ref.row, ref, raw)
 
 
 def iter_conversations(

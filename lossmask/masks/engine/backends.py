@@ -36,8 +36,11 @@ class MaskBackend(Protocol):
     ) -> TokenDescription: ...
 
 
-def _embedded_family(tokenizer: str | None, renderer: str | None) -> str | None:
+def _embedded_family(tokenizer: Any, renderer: str | None) -> str | None:
     """The embedded family a tokenizer setting names, or None for a real tokenizer."""
+    if not isinstance(tokenizer, str | None):  # a tokenizer object: its name says
+        name = getattr(tokenizer, "name_or_path", "")
+        return name.split(":", 1)[1] if name.startswith(EMBEDDED_PREFIX + ":") else None
     if tokenizer is None or tokenizer == EMBEDDED_PREFIX:
         return "qwen3" if renderer is not None and renderer.startswith("qwen") else "glm-4.5"
     if tokenizer.startswith(EMBEDDED_PREFIX + ":"):
@@ -45,7 +48,10 @@ def _embedded_family(tokenizer: str | None, renderer: str | None) -> str | None:
     return None
 
 
-def load_tokenizer(tokenizer: str | None, renderer: str | None = None) -> Any:
+def load_tokenizer(tokenizer: Any, renderer: str | None = None) -> Any:
+    """A name (see the module doc) loaded; a tokenizer object is returned as it is."""
+    if not isinstance(tokenizer, str | None):
+        return tokenizer
     family = _embedded_family(tokenizer, renderer)
     if family is not None:
         from lossmask.masks.assets.embedded import embedded_tokenizer
@@ -158,12 +164,14 @@ def read_serving_stop_ids(directories: list[str | None]) -> list[int] | None:
 
 
 def load_backend(
-    *, tokenizer: str | None = None, renderer: str | None = None, model: str | None = None
+    *, tokenizer: Any = None, renderer: str | None = None, model: str | None = None
 ) -> MaskBackend:
     """A renderer backend when `renderer` is set, else a chat-template backend (see module doc).
 
-    `model` is only where a `generation_config.json` may be found, after the tokenizer's own
-    directory; the embedded tokenizers carry their family's serving stops."""
+    `tokenizer` may also be a transformers tokenizer object: its `name_or_path` is then where
+    `generation_config.json` is looked for. `model` is only where a `generation_config.json` may
+    be found, after the tokenizer's own directory; the embedded tokenizers carry their family's
+    serving stops."""
     loaded = load_tokenizer(tokenizer, renderer)
     if renderer is None:
         from lossmask.masks.engine.template_backend import ChatTemplateBackend
@@ -174,7 +182,8 @@ def load_backend(
 
             stops: list[int] | None = embedded_serving_stop_ids(family)
         else:
-            stops = read_serving_stop_ids([tokenizer, model])
+            where = tokenizer if isinstance(tokenizer, str) else loaded.name_or_path
+            stops = read_serving_stop_ids([where, model])
         return ChatTemplateBackend(loaded, serving_stop_ids=stops)
     from lossmask.masks.engine.renderer_backend import RendererBackend
 
