@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import uuid
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -257,7 +257,8 @@ def map_part(
             cache_dir=cache_dir,
             fingerprint=uuid.uuid4().hex,  # never a cached copy of an older version of the file
         )
-        function, kwargs = _map_jsonl_batch, {"label": part.label, "plan": plan}
+        function: Callable[..., Any] = _map_jsonl_batch
+        kwargs: dict[str, Any] = {"label": part.label, "plan": plan}
     else:
         table = part.dataset
         function, kwargs = _map_dataset_batch, {"part": part, "plan": plan}
