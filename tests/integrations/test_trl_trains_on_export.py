@@ -1,4 +1,5 @@
-"""TRL 1.16's `SFTTrainer` trains on `lossmask export` rows, and exactly lossmask's mask enters its loss.
+"""TRL 1.16's `SFTTrainer` trains on `lossmask export` rows, and exactly lossmask's mask enters
+its loss.
 
 The reference is `mask_conversation`, called here on each conversation (the function `show`,
 `audit` and lossmask's trainer use). What enters TRL's loss is read where the loss is computed:
@@ -25,7 +26,9 @@ pytest.importorskip("trl")
 TOKENIZER = "embedded:glm-4.5-notags"  # the hub's GLM-4.5 shape: no {% generation %} tags
 
 
-def train_and_record(dataset: Any, tokenizer: Any, **config: Any) -> list[tuple[list[int], list[int]]]:
+def train_and_record(
+    dataset: Any, tokenizer: Any, **config: Any
+) -> list[tuple[list[int], list[int]]]:
     """One epoch of TRL's SFTTrainer over `dataset`; every collated row's (input_ids, labels),
     padding removed, as `compute_loss` got them."""
     from trl import SFTConfig, SFTTrainer
@@ -60,7 +63,10 @@ def train_and_record(dataset: Any, tokenizer: Any, **config: Any) -> list[tuple[
         **config,
     )
     trainer = Recording(
-        model=tiny_llama(len(tokenizer)), args=args, train_dataset=dataset, processing_class=tokenizer
+        model=tiny_llama(len(tokenizer)),
+        args=args,
+        train_dataset=dataset,
+        processing_class=tokenizer,
     )
     trainer.train()
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
@@ -124,7 +130,5 @@ def test_completion_mask_rows_from_the_api_under_completion_only_loss(
     rows = lossmask.tokenize(conversations, TOKENIZER, mask_column="completion_mask")
     assert rows.column_names == ["input_ids", "completion_mask"]
     tokenizer = load_backend(tokenizer=TOKENIZER).tokenizer
-    seen = train_and_record(
-        rows, tokenizer, output_dir=tmp_path / "trl", completion_only_loss=True
-    )
+    seen = train_and_record(rows, tokenizer, output_dir=tmp_path / "trl", completion_only_loss=True)
     assert_trl_trains_lossmask_mask(seen, reference(conversations))
