@@ -6,6 +6,7 @@ Importing this package is cheap: `datasets` is imported only when a source needs
 """
 
 from lossmask.data.errors import DataRowError, DataSourceError, RowRef
+from lossmask.data.loading import CONVERSATIONS, TOKENIZED
 from lossmask.data.normalize import Conversation, normalize_row
 from lossmask.data.parallel import map_chunks
 from lossmask.data.sharegpt import SHAREGPT_ROLES
@@ -13,7 +14,9 @@ from lossmask.data.source import (
     DataError,
     DataRow,
     DataSource,
+    TokenizedRow,
     iter_conversations,
+    iter_tokenized,
     open_data,
     open_source,
     sample_rows,
@@ -22,7 +25,9 @@ from lossmask.data.source import (
 from lossmask.data.spec import DataSpec, data_spec
 
 __all__ = [
+    "CONVERSATIONS",
     "SHAREGPT_ROLES",
+    "TOKENIZED",
     "Conversation",
     "DataError",
     "DataRow",
@@ -31,8 +36,10 @@ __all__ = [
     "DataSourceError",
     "DataSpec",
     "RowRef",
+    "TokenizedRow",
     "data_spec",
     "iter_conversations",
+    "iter_tokenized",
     "map_chunks",
     "normalize_row",
     "open_data",
