@@ -183,9 +183,7 @@ def iter_rows(source: DataSource, rows: Iterable[int]) -> Iterator[Item]:
             yield row_item(first + ref.row, ref, raw, source.shape)
 
 
-def _iter_items(
-    source: DataSource, rows: Iterable[int] | None, progress: bool
-) -> Iterator[Item]:
+def _iter_items(source: DataSource, rows: Iterable[int] | None, progress: bool) -> Iterator[Item]:
     from lossmask.data.progress import progress_bar
 
     chosen = None if rows is None else sorted(set(rows))
