@@ -236,7 +236,7 @@ def _table_shape(columns: list[str] | None, shape: str) -> str | None:
     if columns is None:
         return None
     if shape == TOKENIZED:
-        return TOKENIZED if "input_ids" in columns else None
+        return TOKENIZED if "input_ids" in columns or "tokens" in columns else None
     return row_format(columns)
 
 
@@ -249,7 +249,7 @@ def _checked(part: Part, shape: str) -> Part | DataSourceError:
         if shape == TOKENIZED:
             return DataSourceError(
                 part.label,
-                f"has no input_ids column (its columns: {columns})",
+                f"has no input_ids (or tokens) column (its columns: {columns})",
                 suggestion="--tokenized reads rows a trainer prepared: input_ids and a mask column",
             )
         return DataSourceError(

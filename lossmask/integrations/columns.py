@@ -15,8 +15,9 @@ rather than guessed.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 IGNORE_INDEX = -100
 """What Hugging Face's cross-entropy (and every trainer built on it) skips."""
@@ -90,6 +91,53 @@ EXPORT_FORMATS: dict[str, str] = {
     "slime": "loss_mask",
 }
 """`lossmask export --format NAME` -> the mask column written."""
+
+
+IDS_COLUMNS = ("input_ids", "tokens")
+"""Where a prepared row keeps its ids: `input_ids`, or `tokens` (slime's `Sample`)."""
+
+
+def read_row(
+    row: Mapping[str, Any], column: MaskColumn, vocabulary: int | None = None
+) -> tuple[list[int], list[bool]]:
+    """(ids, mask) of one prepared row, as the trainer reads it; `ColumnError` when it cannot.
+
+    - the ids are `input_ids` (or slime's `tokens`); with an `attention_mask`, positions where
+      it is 0 are padding (verl pads rows to max_length) and are left out;
+    - a mask as long as slime's `response_length` and shorter than the ids covers the last
+      `response_length` tokens (slime's `Sample.loss_mask`); the tokens before it are untrained;
+    - an id at or beyond `vocabulary` means the rows were made with another tokenizer.
+    """
+    ids = next((row[name] for name in IDS_COLUMNS if row.get(name) is not None), None)
+    if not isinstance(ids, list) or not all(type(token) is int for token in ids):
+        raise ColumnError("input_ids must be a list of token ids")
+    values = row.get(column.name)
+    if not isinstance(values, list):
+        raise ColumnError(f"{column.name} must be a list, not {type(values).__name__}")
+    response = row.get("response_length")
+    if isinstance(response, int) and len(values) == response < len(ids):
+        values = [IGNORE_INDEX if column.name == "labels" else 0] * (len(ids) - response) + values
+    attention = row.get("attention_mask")
+    if isinstance(attention, list) and len(attention) == len(ids) and not all(attention):
+        if len(values) != len(ids):
+            raise ColumnError(
+                f"{column.name} has {len(values)} entries but input_ids has {len(ids)}"
+            )
+        kept = [k for k, bit in enumerate(attention) if bit]
+        ids = [ids[k] for k in kept]
+        values = [values[k] for k in kept]
+    if vocabulary is not None and ids and max(ids) >= vocabulary:
+        raise ColumnError(
+            f"input_ids holds id {max(ids)}, but the tokenizer has {vocabulary} tokens: these "
+            "rows were made with another tokenizer (pass the one they were made with)"
+        )
+    return ids, column.decode(ids, values)
+
+
+def row_columns(column: MaskColumn) -> list[str]:
+    """The columns of an exported row: ids, an all-ones attention mask (axolotl and
+    LLaMA-Factory want exactly these three; TRL and verl take them too), the mask."""
+    return ["input_ids", "attention_mask", column.name]
 
 
 def find_mask_column(columns: Sequence[str], chosen: str | None = None) -> MaskColumn:

@@ -1,10 +1,11 @@
 """`lossmask export CONFIG --data SOURCE --format trl|labels|verl|slime -o OUT`.
 
 Writes the config's mask as pre-tokenised rows a trainer loads as they are (docs/integrations.md):
-`input_ids` plus one mask column (`columns.EXPORT_FORMATS`), unshifted. `OUT` decides the file
-kind: `*.parquet`, `*.arrow` (an Arrow stream, `load_dataset("arrow")`), or any other name a
-`save_to_disk` folder (`load_from_disk`; axolotl's and LLaMA-Factory's prepared-data format).
-Beside it, `OUT.manifest.json` (inside a folder: `lossmask-manifest.json`) records what made it.
+`input_ids`, `attention_mask` and one mask column (`columns.EXPORT_FORMATS`), unshifted. `OUT`
+decides the file kind: `*.parquet`, `*.arrow` (an Arrow stream, `load_dataset("arrow")`), or any
+other name a `save_to_disk` folder (`load_from_disk`; axolotl's and LLaMA-Factory's
+prepared-data format). Beside it, `OUT.manifest.json` (inside a folder:
+`lossmask-manifest.json`) records what made it.
 
 How it runs: the source is read by `lossmask.data` (the reader `show`, `audit` and `train` use),
 tokenised by `datasets.map(num_proc=-j)` into Arrow files in a temporary folder (memory stays flat
@@ -29,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lossmask.errors import Problem
-from lossmask.integrations.columns import EXPORT_FORMATS
+from lossmask.integrations.columns import EXPORT_FORMATS, row_columns
 from lossmask.integrations.tokenize import (
     ERROR,
     LINE,
@@ -189,7 +190,7 @@ def _write(
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    columns = ["input_ids", plan.column.name]
+    columns = row_columns(plan.column)
     kind = output_kind(str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     staged = Path(work) / ("rows.parquet" if kind == "parquet" else "rows.arrow")
@@ -290,7 +291,7 @@ def _manifest(
         "serving_stop_tokens": tokenizer.convert_ids_to_tokens(stops),
         "data": data,
         "format": options.export_format,
-        "columns": ["input_ids", plan.column.name],
+        "columns": row_columns(plan.column),
         "mask_column": plan.column.name,
         "aligned": "unshifted: entry k of the mask column is about input_ids[k] as a target",
         "max_length": plan.max_length,

@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from lossmask.integrations.columns import MASK_COLUMNS, MaskColumn
+from lossmask.integrations.columns import MASK_COLUMNS, MaskColumn, row_columns
 
 STATUS = "lossmask_status"
 MESSAGE = "lossmask_message"
@@ -148,6 +148,7 @@ def _schema(column: MaskColumn) -> Any:
     return pa.schema(
         [
             ("input_ids", pa.list_(pa.int32())),
+            ("attention_mask", pa.list_(pa.int8())),
             (column.name, pa.list_(pa.int32() if column.value_type == "int32" else pa.int8())),
             (STATUS, pa.string()),
             (MESSAGE, pa.string()),
@@ -175,6 +176,7 @@ def _table(outcomes: list[tuple[Any, Outcome]], column: MaskColumn) -> Any:
     return pa.Table.from_arrays(
         [
             pa.array([o.ids for o in done], pa.list_(pa.int32())),
+            pa.array([[1] * len(o.ids) for o in done], pa.list_(pa.int8())),
             pa.array(
                 [o.values for o in done],
                 pa.list_(pa.int32() if column.value_type == "int32" else pa.int8()),
@@ -359,7 +361,8 @@ def tokenize(
     num_proc: int | None = None,
     skip_bad_rows: bool = False,
 ) -> Any:
-    """Rows of `input_ids` and `mask_column`, unshifted, as a `datasets.Dataset`.
+    """Rows of `input_ids`, `attention_mask` (all ones) and `mask_column`, unshifted, as a
+    `datasets.Dataset`.
 
     - `data`: a `datasets.Dataset` (columns as `lossmask.data` reads them: `messages`,
       `prompt`/`completion` or ShareGPT `conversations`, with `tools`), a path or hub id
@@ -396,7 +399,7 @@ def tokenize(
             stacklevel=2,
         )
     kept = table.filter(lambda status: status == OK, input_columns=STATUS)
-    return kept.select_columns(["input_ids", plan.column.name])
+    return kept.select_columns(row_columns(plan.column))
 
 
 def problem_line(row: Mapping[str, Any]) -> str:

@@ -115,7 +115,7 @@ def test_sft_trainer_trains_exactly_the_exported_mask(
     assert result.exit_code == 0, result.stderr
     rows = datasets.load_dataset("parquet", data_files=str(out), split="train")
     column = "assistant_masks" if export_format == "trl" else "labels"
-    assert rows.column_names == ["input_ids", column]
+    assert rows.column_names == ["input_ids", "attention_mask", column]
     tokenizer = load_backend(tokenizer=TOKENIZER).tokenizer
     seen = train_and_record(rows, tokenizer, output_dir=tmp_path / "trl")
     assert_trl_trains_lossmask_mask(seen, reference(conversations))
@@ -128,7 +128,7 @@ def test_completion_mask_rows_from_the_api_under_completion_only_loss(
 
     conversations, _ = tool_conversations
     rows = lossmask.tokenize(conversations, TOKENIZER, mask_column="completion_mask")
-    assert rows.column_names == ["input_ids", "completion_mask"]
+    assert rows.column_names == ["input_ids", "attention_mask", "completion_mask"]
     tokenizer = load_backend(tokenizer=TOKENIZER).tokenizer
     seen = train_and_record(rows, tokenizer, output_dir=tmp_path / "trl", completion_only_loss=True)
     assert_trl_trains_lossmask_mask(seen, reference(conversations))

@@ -195,7 +195,7 @@ def audit_tokenized_rows(
 ) -> TokenizedAudit:
     """Audit `TokenizedRow`s (and `DataRowError`s for unreadable rows) read by `lossmask.data`."""
     from lossmask.data import DataRowError
-    from lossmask.integrations.columns import ColumnError
+    from lossmask.integrations.columns import ColumnError, read_row
 
     report = TokenizedAudit(label, mask_column.name, locator.describe())
     vocabulary = len(locator.tokenizer)
@@ -205,19 +205,8 @@ def audit_tokenized_rows(
         if isinstance(item, DataRowError):
             report.errors.append(RowError(ref.source, ref.row, ref.line, item.message))
             continue
-        ids = item.columns.get("input_ids")
-        values = item.columns.get(mask_column.name)
         try:
-            if not isinstance(ids, list) or not all(isinstance(t, int) for t in ids):
-                raise ColumnError("input_ids must be a list of token ids")
-            if not isinstance(values, list):
-                raise ColumnError(f"{mask_column.name} must be a list, not {type(values).__name__}")
-            if ids and max(ids) >= vocabulary:
-                raise ColumnError(
-                    f"input_ids holds id {max(ids)}, but the tokenizer has {vocabulary} tokens: "
-                    "these rows were made with another tokenizer (pass the one they were made with)"
-                )
-            mask = mask_column.decode(ids, values)
+            ids, mask = read_row(item.columns, mask_column, vocabulary)
         except ColumnError as error:
             report.errors.append(RowError(ref.source, ref.row, ref.line, str(error)))
             continue

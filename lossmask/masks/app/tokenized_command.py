@@ -148,7 +148,7 @@ def execute_show_tokenized(
 
 def _show(options: TokenizedOptions, output: CommandOutput, report: MaskCommandReport) -> None:
     from lossmask.data import DataRowError, iter_tokenized, select_rows
-    from lossmask.integrations.columns import ColumnError
+    from lossmask.integrations.columns import ColumnError, read_row
     from lossmask.masks.app.view import build_view, render_html, render_terminal
     from lossmask.terminal import color_by_default
 
@@ -163,9 +163,8 @@ def _show(options: TokenizedOptions, output: CommandOutput, report: MaskCommandR
         if isinstance(item, DataRowError):
             report.problems.append(item.to_problem())
             continue
-        ids = item.columns.get("input_ids") or []
         try:
-            mask = column.decode(ids, item.columns.get(column.name) or [])
+            ids, mask = read_row(item.columns, column, len(locator.tokenizer))
         except ColumnError as error:
             report.problems.append(
                 Problem(f"row {item.ref.row}: {error}", file=item.ref.source, line=item.ref.line)
