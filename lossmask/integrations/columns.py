@@ -165,6 +165,6 @@ def find_mask_column(columns: Sequence[str], chosen: str | None = None) -> MaskC
         names = ", ".join(column.name for column in found)
         raise ColumnError(
             f"has several mask columns ({names}); say which one the trainer reads with "
-            "--mask-column (TRL builds labels from every one of them)"
+            "--mask-column (TRL uses labels when present)"
         )
     return found[0]

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import importlib.resources
 import json
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from lossmask.masks import generate_conversations, load_tokenizer
-from tests.cli_runner import run_cli
-from tests.integrations.conftest import QWEN3_SERVING_STOPS, tiny_llama
+from tests.integrations.conftest import (
+    QWEN3_SERVING_STOPS,
+    assert_audit_counts,
+    audit_tokenized_json,
+    count_by_prefix_renders,
+    tiny_llama,
+)
 
 pytest.importorskip("trl")
 
@@ -60,90 +64,12 @@ def trl_prepared(tokenizer: Any, rows: list[dict[str, Any]], tmp_path: Path, **c
     return trainer.train_dataset, trainer.chat_template or tokenizer.chat_template
 
 
-def independent_count(
-    prepared: Any, convs: list[dict[str, Any]], tokenizer: Any, template: str, stops: set[int]
-) -> dict[str, Any]:
-    """The audit's figures, counted from prefix renders and the messages themselves."""
-    turns: Counter[str] = Counter()
-    stop_trained: Counter[str] = Counter()
-    calls: Counter[int] = Counter()
-    outside = untrained = trained_total = prompt_trained = unclosed = 0
-    for row, conversation in zip(prepared, convs, strict=True):
-        ids, labels = row["input_ids"], row["labels"]
-        messages = conversation["messages"]
-        spans: list[tuple[int, int]] = []
-        prompt_positions: set[int] = set()
-        for i, message in enumerate(messages):
-            if message["role"] != "assistant":
-                continue
-            before = tokenizer.apply_chat_template(
-                messages[:i],
-                tools=conversation["tools"],
-                chat_template=template,
-                tokenize=True,
-                return_dict=False,
-            )
-            prompt = tokenizer.apply_chat_template(
-                messages[:i],
-                tools=conversation["tools"],
-                chat_template=template,
-                add_generation_prompt=True,
-                tokenize=True,
-                return_dict=False,
-            )
-            assert ids[: len(prompt)] == prompt  # the served prompt is where the turn starts
-            start = len(prompt)
-            prompt_positions.update(range(len(before), start))
-            stop = next((k for k in range(start, len(ids)) if ids[k] in stops), None)
-            kind = "tool_call" if message.get("tool_calls") else "final"
-            turns[kind] += 1
-            if message.get("tool_calls"):
-                calls[len(message["tool_calls"])] += 1
-            stop_trained[kind] += stop is not None and labels[stop] != -100
-            unclosed += stop is None
-            spans.append((start, len(ids) - 1 if stop is None else stop))
-        in_span = {k for start, end in spans for k in range(start, end + 1)}
-        trained = {k for k, label in enumerate(labels) if label != -100 and k}
-        trained_total += len(trained)
-        outside += len(trained - in_span)
-        untrained += len(in_span - trained)
-        prompt_trained += len(trained & prompt_positions)
-    return {
-        "turns": dict(turns),
-        "stop_trained": dict(stop_trained),
-        "calls": {str(k): v for k, v in sorted(calls.items())},
-        "trained": trained_total,
-        "outside": outside,
-        "untrained": untrained,
-        "generation_prompt_trained": prompt_trained,
-        "unclosed": unclosed,
-    }
-
-
 def audit(rows: Path, tokenizer: str) -> dict[str, Any]:
-    result = run_cli(
-        ["audit", "--tokenized", str(rows), "--tokenizer", tokenizer, "--format", "json"]
-    )
-    assert result.exit_code == 0, result.stderr
-    (report,) = json.loads(result.stdout)["reports"]
-    return report
+    return audit_tokenized_json(rows, tokenizer)
 
 
-def assert_same(report: dict[str, Any], expected: dict[str, Any]) -> None:
-    assert {k: v["turns"] for k, v in report["stop_rate"].items() if v["turns"]} == expected[
-        "turns"
-    ]
-    assert {k: v["stop_trained"] for k, v in report["stop_rate"].items() if v["turns"]} == expected[
-        "stop_trained"
-    ]
-    assert report["tool_calls_per_turn"] == expected["calls"]
-    assert report["trained_tokens"] == expected["trained"]
-    assert report["trained_outside_sampled"]["tokens"] == expected["outside"]
-    assert report["sampled_untrained"]["tokens"] == expected["untrained"]
-    places = report["trained_outside_sampled"]["by_place"]
-    assert places.get("generation prompt", 0) == expected["generation_prompt_trained"]
-    assert sum(report["unclosed_turns"].values()) == expected["unclosed"]
-    assert report["unlocated_turns"] == {} and report["rows_without_turns"] == {}
+def trl_rows(prepared: Any) -> list[tuple[list[int], list[bool]]]:
+    return [(row["input_ids"], [label != -100 for label in row["labels"]]) for row in prepared]
 
 
 def glm_tokenizer() -> Any:
@@ -166,9 +92,9 @@ def test_glm_assistant_only_loss_with_trls_template(tmp_path: Path) -> None:
     prepared, template = trl_prepared(tokenizer, rows, tmp_path, assistant_only_loss=True)
     assert template == trl_template("glm4moe_training")  # TRL swapped in its tagged template
     stops = set(tokenizer.convert_tokens_to_ids(GLM_SERVING_STOPS))
-    expected = independent_count(prepared, convs, tokenizer, template, stops)
+    expected = count_by_prefix_renders(trl_rows(prepared), convs, tokenizer, template, stops)
     report = audit(save(prepared, tmp_path / "rows.parquet"), "embedded:glm-4.5")
-    assert_same(report, expected)
+    assert_audit_counts(report, expected)
     # TRL's training template trains GLM's stops: every turn learns to stop.
     assert report["stop_rate"]["tool_call"]["rate"] == report["stop_rate"]["final"]["rate"] == 1
 
@@ -190,9 +116,9 @@ def test_glm_completion_only_loss_on_the_untagged_template(tmp_path: Path) -> No
     prepared, template = trl_prepared(tokenizer, rows, tmp_path, completion_only_loss=True)
     assert template == trl_template("glm4moe")  # untagged: the completion mask is TRL's only cut
     stops = set(tokenizer.convert_tokens_to_ids(GLM_SERVING_STOPS))
-    expected = independent_count(prepared, convs, tokenizer, template, stops)
+    expected = count_by_prefix_renders(trl_rows(prepared), convs, tokenizer, template, stops)
     report = audit(save(prepared, tmp_path / "rows.parquet"), "embedded:glm-4.5")
-    assert_same(report, expected)
+    assert_audit_counts(report, expected)
     # What this costs, as the audit says it: tool results and later generation prompts train,
     # and no conversation's last turn learns to stop (the template writes no stop after the
     # last message); only final turns followed by another user turn do.
@@ -213,8 +139,10 @@ def test_qwen3_assistant_only_loss_on_the_real_vocabulary(
     rows = [{"messages": c["messages"], "tools": c["tools"]} for c in convs]
     prepared, template = trl_prepared(tokenizer, rows, tmp_path, assistant_only_loss=True)
     assert template == trl_template("qwen3_training")
-    expected = independent_count(prepared, convs, tokenizer, template, set(QWEN3_SERVING_STOPS))
+    expected = count_by_prefix_renders(
+        trl_rows(prepared), convs, tokenizer, template, set(QWEN3_SERVING_STOPS)
+    )
     report = audit(save(prepared, tmp_path / "rows.parquet"), str(qwen3_tokenizer_dir))
-    assert_same(report, expected)
+    assert_audit_counts(report, expected)
     assert report["generation_prompt"] == "<|im_start|>assistant\n"
     assert report["tool_call_token"] == "<tool_call>"
