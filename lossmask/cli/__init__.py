@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("lossmask.cli.show_command", "Show which tokens of one sample train."),
     "audit": ("lossmask.cli.audit_command", "Audit trained tokens and stop rates over a dataset."),
     "export": ("lossmask.cli.export_command", "Write the mask as pre-tokenised trainer rows."),
+    "diff": ("lossmask.cli.diff_command", "Compare two masks over one dataset, token by token."),
     "train": ("lossmask.cli.train_command", "Run the reference SFT trainer on a v2 config."),
     "experiment": ("lossmask.cli.experiment_command", "Train paths x masks x seeds; one table."),
 }
@@ -38,6 +39,7 @@ NEEDS_EXTRA: dict[str, str] = {
     "audit": "train",
     "train": "train",
     "export": "train",
+    "diff": "train",
 }
 
 

@@ -33,12 +33,13 @@ class CommandOutput:
     def json(self) -> bool:
         return self.output_format == "json"
 
-    def write(self, text: str, payload: Mapping[str, Any]) -> None:
-        """The result: `text`, or `payload` as JSON (what `json.dumps` cannot write, as text)."""
+    def write(self, text: str, payload: Mapping[str, Any], *, color: bool | None = None) -> None:
+        """The result: `text`, or `payload` as JSON (what `json.dumps` cannot write, as text).
+        `color` keeps (True) or strips (False) colours in `text`; None: only on a terminal."""
         if self.json:
             self.echo(json.dumps(payload, indent=2, default=str))
         elif text:
-            self.echo(text)
+            self.echo(text, color=color)
 
     def note(self, text: str) -> None:
         """A line for people only (progress, where a file was written): on stderr."""
