@@ -19,8 +19,7 @@ from typing import Any
 
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
 from lossmask.schema.locate import find_line
-
-KeyPath = tuple[str, ...]
+from lossmask.toml_text import TablePath as KeyPath
 
 SFT_COMMAND = "sft"
 

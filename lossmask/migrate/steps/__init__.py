@@ -18,8 +18,8 @@ from typing import Any
 from tomlkit import TOMLDocument
 
 from lossmask.errors import Problem
+from lossmask.toml_text import TablePath as KeyPath
 
-KeyPath = tuple[str, ...]
 Config = Mapping[str, Any]
 
 
