@@ -36,10 +36,10 @@ from typing import Any
 
 from lossmask.data.errors import RowFieldError
 from lossmask.schema.messages import did_you_mean
+from lossmask.schema.roles import ROLES
 
 Conversation = dict[str, Any]
 
-ROLES = ("system", "user", "assistant", "tool")
 MESSAGES = "messages"
 PROMPT_COMPLETION = "prompt/completion"
 SHAREGPT = "sharegpt"

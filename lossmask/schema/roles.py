@@ -11,7 +11,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
 ROLES: tuple[str, ...] = ("system", "user", "assistant", "tool")
-"""The roles a loss-mask table may name, in the order they are written out."""
+"""The roles of a message, and so the roles a loss-mask table may name, in the order they are
+written out: the one list (the data reader and both backends check messages against it)."""
 
 LEGACY_ROLE_DEFAULTS: dict[str, bool] = {
     "system": False,
