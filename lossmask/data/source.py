@@ -13,12 +13,13 @@ use); a row's `ref` says where it came from (file or split, the row there, and t
 
 from __future__ import annotations
 
+import os
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from lossmask.data.errors import DataRowError, DataSourceError, RowFieldError, RowRef
+from lossmask.data.errors import DataError, DataRowError, DataSourceError, RowFieldError, RowRef
 from lossmask.data.loading import CONVERSATIONS, TOKENIZED, resolve_parts
 from lossmask.data.normalize import Conversation, normalize_row
 from lossmask.data.parts import Part, RawRow
@@ -49,14 +50,6 @@ class TokenizedRow:
 
 
 Item = DataRow | TokenizedRow | DataRowError
-
-
-class DataError(Exception):
-    """No part of a source could be read; `errors` says why for each."""
-
-    def __init__(self, errors: Sequence[DataSourceError]) -> None:
-        self.errors = list(errors)
-        super().__init__("\n".join(error.format() for error in self.errors))
 
 
 @dataclass
@@ -221,6 +214,22 @@ def iter_tokenized(
     for item in _iter_items(source, rows, progress):
         assert not isinstance(item, DataRow)
         yield item
+
+
+def load_conversations(
+    spec: DataSpec | str | os.PathLike[str], *, cache_dir: str | None = None
+) -> list[Conversation]:
+    """Every conversation of a source, all or nothing: `DataError` naming every bad row (or
+    every unreadable part). For a small file a test or a script reads whole; commands stream
+    with `iter_conversations` and go on past bad rows."""
+    source = open_source(spec if isinstance(spec, DataSpec) else str(spec), cache_dir=cache_dir)
+    if source.problems:
+        raise DataError(source.problems)
+    rows = list(iter_conversations(source))
+    bad = [row for row in rows if isinstance(row, DataRowError)]
+    if bad:
+        raise DataError(bad)
+    return [row.conversation for row in rows if isinstance(row, DataRow)]
 
 
 def sample_rows(total: int, k: int, seed: int = 0) -> list[int]:

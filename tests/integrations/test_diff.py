@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from lossmask.masks.app.conversations import read_conversations
+from lossmask.data import load_conversations
 from tests.cli_runner import run_cli
 
 pytest.importorskip("datasets")
@@ -28,7 +28,7 @@ LEGACY = ROOT / "examples" / "configs" / "show" / "glm-legacy-roles.toml"
 
 def turn_counts() -> tuple[int, int, int]:
     """(rows, tool-call turns, assistant turns) of the bundled data."""
-    conversations = read_conversations(DATA)
+    conversations = load_conversations(DATA)
     assistants = [m for c in conversations for m in c["messages"] if m["role"] == "assistant"]
     return len(conversations), sum(bool(m.get("tool_calls")) for m in assistants), len(assistants)
 
@@ -70,7 +70,7 @@ def test_the_first_differing_row_is_shown_token_by_token() -> None:
     text = result.stdout
     assert text.count(f"{DATA}:1\n") == 1  # the first differing row, by file and line
     shown = text.split(f"{DATA}:1\n", 1)[1]
-    first = read_conversations(DATA)[0]
+    first = load_conversations(DATA)[0]
     tool_turns = sum(bool(m.get("tool_calls")) for m in first["messages"])
     assistants = sum(m["role"] == "assistant" for m in first["messages"])
     assert shown.count("{+<|observation|>+}") == tool_turns
