@@ -49,6 +49,11 @@ class MaskColumn:
                 "aligned token by token"
             )
         if self.name == "labels":
+            if all(
+                label in (IGNORE_INDEX, token)
+                for token, label in zip(ids, values, strict=True)
+            ):
+                return [label != IGNORE_INDEX for label in values]
             for k, (token, label) in enumerate(zip(ids, values, strict=True)):
                 if label != IGNORE_INDEX and label != token:
                     shifted = k > 0 and values[k - 1] == token
@@ -62,12 +67,10 @@ class MaskColumn:
                         f"labels[{k}] is {label}, neither -100 nor input_ids[{k}] ({token}){hint}"
                     )
             return [label != IGNORE_INDEX for label in values]
-        mask = []
-        for k, value in enumerate(values):
-            if value not in (0, 1):
-                raise ColumnError(f"{self.name}[{k}] is {value!r}, not 0 or 1")
-            mask.append(value == 1)
-        return mask
+        if not set(values) <= {0, 1}:  # one pass in C; the loop below only names the culprit
+            k, value = next((k, v) for k, v in enumerate(values) if v not in (0, 1))
+            raise ColumnError(f"{self.name}[{k}] is {value!r}, not 0 or 1")
+        return [value == 1 for value in values]
 
 
 MASK_COLUMNS: dict[str, MaskColumn] = {
@@ -109,7 +112,7 @@ def read_row(
     - an id at or beyond `vocabulary` means the rows were made with another tokenizer.
     """
     ids = next((row[name] for name in IDS_COLUMNS if row.get(name) is not None), None)
-    if not isinstance(ids, list) or not all(type(token) is int for token in ids):
+    if not isinstance(ids, list) or not set(map(type, ids)) <= {int}:
         raise ColumnError("input_ids must be a list of token ids")
     values = row.get(column.name)
     if not isinstance(values, list):

@@ -40,6 +40,15 @@ def _probe_call(n: int) -> dict[str, Any]:
     }
 
 
+def decode(tokenizer: Any, ids: list[int]) -> str:
+    """The text of `ids`, special tokens included, through the Rust tokenizer when there is one
+    (transformers' `decode` first copies every id through Python)."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:
+        return str(backend.decode(ids, skip_special_tokens=False))
+    return str(tokenizer.decode(ids))
+
+
 @dataclass(frozen=True)
 class Turn:
     """One located assistant turn: `prompt_at` the generation prompt's first token, `start` the
@@ -97,7 +106,7 @@ class TurnLocator:
         return cls(
             backend=backend.name,
             prompt=prompt,
-            prompt_text=tokenizer.decode(list(prompt)),
+            prompt_text=decode(tokenizer, list(prompt)),
             stops=stops,
             call_marker=marker,
             call_marker_text=None if marker is None else tokenizer.convert_ids_to_tokens(marker),
@@ -125,7 +134,7 @@ class TurnLocator:
             for k, token in enumerate(ids)
             if token == first and tuple(ids[k : k + width]) == self.prompt
         ]
-        text_count = self.tokenizer.decode(ids).count(self.prompt_text)
+        text_count = decode(self.tokenizer, ids).count(self.prompt_text)
         if text_count > len(starts):
             found.unlocated[
                 f"the generation prompt {self.prompt_text!r} is in the text but tokenised "
