@@ -50,8 +50,7 @@ class MaskColumn:
             )
         if self.name == "labels":
             if all(
-                label in (IGNORE_INDEX, token)
-                for token, label in zip(ids, values, strict=True)
+                label in (IGNORE_INDEX, token) for token, label in zip(ids, values, strict=True)
             ):
                 return [label != IGNORE_INDEX for label in values]
             for k, (token, label) in enumerate(zip(ids, values, strict=True)):
