@@ -8,8 +8,9 @@ nothing to train). Where the two sides hold the same ids, every token trained un
 only is counted by the role of the message that wrote it and the rule the config side applied
 (`show`'s provenance); where one side's ids extend the other's (lossmask appends GLM's final stop,
 TRL's GLM training template writes `<|user|>` after the last turn), the common part is compared
-and the extra trained tokens counted apart; ids that differ otherwise are a row that "renders
-differently", named, never compared as if aligned.
+and the extra trained tokens counted apart (also where each side ends on one token of its own: a
+final stop written differently); ids that differ otherwise are a row that "renders differently",
+named, never compared as if aligned.
 """
 
 from __future__ import annotations
@@ -48,7 +49,9 @@ class DiffReport:
         default_factory=lambda: {ONLY_A: Counter(), ONLY_B: Counter()}
     )
     extra_ids: dict[str, int] = field(default_factory=lambda: {ONLY_A: 0, ONLY_B: 0})
-    rendered_differently: list[str] = field(default_factory=list)
+    # (row, first differing position, A's id there, B's id there)
+    rendered_differently: list[tuple[str, int, int, int]] = field(default_factory=list)
+    token_text: Any = None  # id -> text, for naming the ids that differ (set before output)
     errors: list[RowError] = field(default_factory=list)
     shown: list[RowDiff] = field(default_factory=list)
     show_rows: int = 1
@@ -74,10 +77,13 @@ class DiffReport:
         provenance = prov_a if prov_a is not None else prov_b
         assert provenance is not None  # one side at least is a config
         self.rows += 1
-        common = min(len(ids_a), len(ids_b))
-        if ids_a[:common] != ids_b[:common]:
-            first = next(k for k in range(common) if ids_a[k] != ids_b[k])
-            self.rendered_differently.append(f"{where} (first at token {first})")
+        shorter = min(len(ids_a), len(ids_b))
+        common = next((k for k in range(shorter) if ids_a[k] != ids_b[k]), shorter)
+        # Past the common ids each side may hold one token of its own: the final stop that one
+        # side appends or writes differently (GLM: lossmask's <|endoftext|>, TRL's <|user|>).
+        # More than that is another render, never compared as if aligned.
+        if len(ids_a) - common > 1 and len(ids_b) - common > 1:
+            self.rendered_differently.append((where, common, ids_a[common], ids_b[common]))
             return
         self.tokens_compared += common
         differing = False
@@ -98,6 +104,12 @@ class DiffReport:
                     RowDiff(where, ids_a[:common], mask_a[:common], mask_b[:common], provenance)
                 )
 
+    def describe(self, row: tuple[str, int, int, int]) -> str:
+        """`data.jsonl:3 (first at token 281: '<think>' in A, '\\n' in B)`."""
+        where, k, a, b = row
+        name = self.token_text or str
+        return f"{where} (first at token {k}: {name(a)!r} in A, {name(b)!r} in B)"
+
     def to_json(self) -> dict[str, Any]:
         def by_place(counter: Counter[Place]) -> list[dict[str, Any]]:
             return [
@@ -117,7 +129,7 @@ class DiffReport:
                 "a": self.extra_ids[ONLY_A],
                 "b": self.extra_ids[ONLY_B],
             },
-            "rendered_differently": self.rendered_differently,
+            "rendered_differently": [self.describe(row) for row in self.rendered_differently],
             "errors": [str(error) for error in self.errors],
             "differ": self.differs,
         }
@@ -143,10 +155,10 @@ def format_diff(report: DiffReport) -> str:
         if report.extra_ids[side]:
             lines.append(
                 f"  trained in {name} beyond the other side's ids: {report.extra_ids[side]} "
-                "(e.g. a final stop one side appends)"
+                "(final tokens only this side has: a stop it appends or writes differently)"
             )
     for row in report.rendered_differently[:5]:
-        lines.append(f"  renders differently: {row}")
+        lines.append(f"  renders differently: {report.describe(row)}")
     if len(report.rendered_differently) > 5:
         lines.append(f"  ... and {len(report.rendered_differently) - 5} more")
     lines.append("  the masks differ" if report.differs else "  the masks are the same")

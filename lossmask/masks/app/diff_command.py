@@ -164,6 +164,8 @@ def _diff(options: DiffOptions, output: CommandOutput, report: MaskCommandReport
         else:
             diff.merge(part)
     assert diff is not None
+    tokenizer = configs[0].setup.backend().tokenizer
+    diff.token_text = lambda token: tokenizer.convert_ids_to_tokens(token)
     for error in diff.errors:
         report.problems.append(error.problem())
     if diff.differs:
