@@ -148,6 +148,7 @@ def main() -> int:
 
         results["audit"] = run(["audit", str(config), "--data", str(big), "-j", jobs])
         results["export"] = export(big, "rows.parquet", jobs)
+        results["audit_j1"] = run(["audit", str(config), "--data", str(big), "-j", "1"])
         results["tokenized"] = run(
             [
                 "audit",
@@ -163,6 +164,7 @@ def main() -> int:
         results["export_big_j1"] = export(big, "big.parquet", "1")
 
     export_ratio = results["export"]["seconds"] / results["audit"]["seconds"]
+    export_ratio_j1 = results["export_big_j1"]["seconds"] / results["audit_j1"]["seconds"]
     speedup = results["audit"]["seconds"] / results["tokenized"]["seconds"]
     anon = (
         results["export_big_j1"]["peak_anon_mib"] / results["export_small_j1"]["peak_anon_mib"]
@@ -179,6 +181,7 @@ def main() -> int:
     for key, title in (
         ("audit", f"audit CONFIG (renders), -j {args.jobs}"),
         ("export", f"export --format trl, -j {args.jobs}"),
+        ("audit_j1", "audit CONFIG (renders), -j 1"),
         ("tokenized", f"audit --tokenized (reads ids), -j {args.jobs}"),
         ("export_small_j1", f"export, {args.small} rows, -j 1"),
         ("export_big_j1", f"export, {rows} rows, -j 1"),
@@ -191,8 +194,9 @@ def main() -> int:
         )
     checks = [
         (
-            f"export / audit time: {export_ratio:.2f}x (target <= {EXPORT_TARGET}x)",
-            export_ratio <= EXPORT_TARGET,
+            f"export / audit time: {export_ratio:.2f}x at -j {args.jobs}, "
+            f"{export_ratio_j1:.2f}x at -j 1 (target <= {EXPORT_TARGET}x)",
+            max(export_ratio, export_ratio_j1) <= EXPORT_TARGET,
         ),
         (
             f"export anonymous memory, {args.small} -> {rows} rows: {anon:+.1%} "
@@ -217,6 +221,7 @@ def main() -> int:
                     "load_average": os.getloadavg(),
                     "results": results,
                     "export_over_audit": export_ratio,
+                    "export_over_audit_j1": export_ratio_j1,
                     "anon_growth": anon,
                     "rss_growth": hwm,
                     "tokenized_speedup": speedup,

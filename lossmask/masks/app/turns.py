@@ -80,6 +80,8 @@ class TurnLocator:
     call_marker_text: str | None
     no_marker_reason: str | None
     tokenizer: Any = field(compare=False, repr=False)
+    prompt_can_merge: bool = True  # False when every prompt token is an added token: BPE never
+    # merges those with a neighbour, so the text check below cannot find anything
 
     @classmethod
     def for_backend(cls, backend: Any) -> TurnLocator:
@@ -103,6 +105,7 @@ class TurnLocator:
         if not stops:
             raise MaskError(f"{backend.name} has no serving stop ids")
         marker, reason = _call_marker(backend, prompt)
+        added = set(tokenizer.all_special_ids) | set(tokenizer.get_added_vocab().values())
         return cls(
             backend=backend.name,
             prompt=prompt,
@@ -112,6 +115,7 @@ class TurnLocator:
             call_marker_text=None if marker is None else tokenizer.convert_ids_to_tokens(marker),
             no_marker_reason=reason,
             tokenizer=tokenizer,
+            prompt_can_merge=not set(prompt) <= added,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -134,7 +138,9 @@ class TurnLocator:
             for k, token in enumerate(ids)
             if token == first and tuple(ids[k : k + width]) == self.prompt
         ]
-        text_count = decode(self.tokenizer, ids).count(self.prompt_text)
+        text_count = (
+            decode(self.tokenizer, ids).count(self.prompt_text) if self.prompt_can_merge else 0
+        )
         if text_count > len(starts):
             found.unlocated[
                 f"the generation prompt {self.prompt_text!r} is in the text but tokenised "
