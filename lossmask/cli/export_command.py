@@ -39,7 +39,7 @@ from lossmask.integrations.columns import EXPORT_FORMATS
 )
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 @click.option(
-    "--format-output",
+    "--output-format",
     "output_format",
     type=click.Choice(["text", "json"]),
     default="text",

@@ -203,7 +203,7 @@ def test_max_length_truncates_and_skips_what_trains_nothing(
             str(out),
             "--max-length",
             str(first_trained),
-            "--format-output",
+            "--output-format",
             "json",
         ]
     )
