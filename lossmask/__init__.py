@@ -7,10 +7,16 @@ and even `__version__` is looked up (through `importlib.metadata`) only when ask
 
 from __future__ import annotations
 
-__all__ = ["__version__"]
+from typing import Any
+
+__all__ = ["__version__", "tokenize"]
 
 
-def __getattr__(name: str) -> str:
+def __getattr__(name: str) -> Any:
+    if name == "tokenize":  # the documented, unshifted API (docs/integrations.md)
+        from lossmask.integrations.tokenize import tokenize
+
+        return tokenize
     if name != "__version__":
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     from importlib.metadata import PackageNotFoundError, version

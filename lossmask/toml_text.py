@@ -24,6 +24,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 KeyPath = tuple[str | int, ...]
+"""Where a value sits in a TOML document: table keys and array indices (`eval.source[0].name`)."""
+TablePath = tuple[str, ...]
+"""A path of table keys only (`data.loss_mask`): where a table or key is, never inside an array."""
 
 # --- strings -------------------------------------------------------------------------------------
 

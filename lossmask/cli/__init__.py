@@ -32,6 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "migrate": ("lossmask.cli.migrate_command", "Rewrite legacy configs into explicit v2 form."),
     "show": ("lossmask.cli.show_command", "Show which tokens of one sample train."),
     "audit": ("lossmask.cli.audit_command", "Audit trained tokens and stop rates over a dataset."),
+    "export": ("lossmask.cli.export_command", "Write the mask as pre-tokenised trainer rows."),
+    "diff": ("lossmask.cli.diff_command", "Compare two masks over one dataset, token by token."),
     "train": ("lossmask.cli.train_command", "Run the reference SFT trainer on a v2 config."),
     "experiment": ("lossmask.cli.experiment_command", "Train paths x masks x seeds; one table."),
 }
@@ -42,6 +44,8 @@ NEEDS_EXTRA: dict[str, str] = {
     "audit": "train",
     "train": "train",
     "experiment": "train",
+    "export": "train",
+    "diff": "train",
 }
 
 

@@ -7,11 +7,12 @@ import sys
 import click
 
 from lossmask.cli.options import data_option, reader_option, set_option
+from lossmask.cli.tokenized_options import check_tokenized_use, tokenized_options
 from lossmask.masks.app.setup import MODE_CHOICES
 
 
 @click.command("show")
-@click.argument("config", type=click.Path(dir_okay=False))
+@click.argument("config", required=False, type=click.Path(dir_okay=False))
 @data_option
 @click.option("--index", type=click.IntRange(min=0), help="Which row to show, from 0 (default: 0).")
 @click.option("--random", "random_rows", type=click.IntRange(min=1), help="Show K random rows.")
@@ -40,8 +41,9 @@ from lossmask.masks.app.setup import MODE_CHOICES
 @click.option(
     "--color/--no-color", default=None, help="Force colours on or off (default: when a terminal)."
 )
+@tokenized_options
 def command(
-    config: str,
+    config: str | None,
     data: str | None,
     index: int | None,
     random_rows: int | None,
@@ -53,6 +55,10 @@ def command(
     html_path: str | None,
     ids: bool,
     color: bool | None,
+    tokenized: str | None,
+    tokenizer: str | None,
+    renderer: str | None,
+    mask_column: str | None,
 ) -> None:
     """Show which tokens of one sample train.
 
@@ -62,7 +68,35 @@ def command(
     tags disagree with serving. The mask is the one the config's reader trains (--reader; default:
     [tool.lossmask] reader, else prime-rl-main). Exit 0; 1 when the row cannot be masked; 2 on an
     error.
+
+    With --tokenized SOURCE, row --index of rows a trainer prepared, against the sampled spans
+    located in its ids: yellow is trained outside any sampled span, magenta sampled but untrained.
     """
+    check_tokenized_use(
+        (config,) if config else (),
+        tokenized,
+        tokenizer,
+        renderer=renderer,
+        mask_column=mask_column,
+    )
+    if tokenized is not None:
+        from lossmask.masks.app.tokenized_command import TokenizedOptions, execute_show_tokenized
+
+        tokenized_report = execute_show_tokenized(
+            TokenizedOptions(
+                tokenized,
+                config=config,
+                tokenizer=tokenizer,
+                renderer=renderer,
+                mask_column=mask_column,
+                overrides=overrides,
+                index=index,
+                color=color,
+                html=html_path,
+            )
+        )
+        sys.exit(int(tokenized_report.exit_code))
+    assert config is not None
     from lossmask.masks.app.commands import ShowOptions, execute_show
 
     options = ShowOptions(

@@ -20,11 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
 from lossmask.schema.locate import find_line
+from lossmask.toml_text import TablePath as KeyPath
 
 if TYPE_CHECKING:
     from lossmask.readers.registry import Reading
-
-KeyPath = tuple[str, ...]
 
 SFT_COMMAND = "sft"
 

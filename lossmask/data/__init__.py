@@ -5,15 +5,18 @@ normalised conversation shape (see docs/data.md).
 Importing this package is cheap: `datasets` is imported only when a source needs it.
 """
 
-from lossmask.data.errors import DataRowError, DataSourceError, RowRef
+from lossmask.data.errors import DataError, DataRowError, DataSourceError, RowRef
+from lossmask.data.loading import CONVERSATIONS, TOKENIZED
 from lossmask.data.normalize import Conversation, normalize_row
 from lossmask.data.parallel import map_chunks
 from lossmask.data.sharegpt import SHAREGPT_ROLES
 from lossmask.data.source import (
-    DataError,
     DataRow,
     DataSource,
+    TokenizedRow,
     iter_conversations,
+    iter_tokenized,
+    load_conversations,
     open_data,
     open_source,
     sample_rows,
@@ -22,7 +25,9 @@ from lossmask.data.source import (
 from lossmask.data.spec import DataSpec, data_spec
 
 __all__ = [
+    "CONVERSATIONS",
     "SHAREGPT_ROLES",
+    "TOKENIZED",
     "Conversation",
     "DataError",
     "DataRow",
@@ -31,8 +36,11 @@ __all__ = [
     "DataSourceError",
     "DataSpec",
     "RowRef",
+    "TokenizedRow",
     "data_spec",
     "iter_conversations",
+    "iter_tokenized",
+    "load_conversations",
     "map_chunks",
     "normalize_row",
     "open_data",

@@ -8,10 +8,11 @@ Both print as one line in the `file:line: ...` shape editors jump to, like a con
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from lossmask.errors import Problem
+from lossmask.errors import ConfigError, Problem
 
 
 class RowRef(NamedTuple):
@@ -69,7 +70,7 @@ class DataSourceError(Exception):
         return Problem(self.message, file=self.source, line=self.line, suggestion=self.suggestion)
 
 
-class RowProblem(ValueError):
+class RowFieldError(ValueError):
     """Raised inside row normalisation; the reader turns it into a `DataRowError` with the row."""
 
     def __init__(self, key: str, message: str, suggestion: str | None = None) -> None:
@@ -77,3 +78,16 @@ class RowProblem(ValueError):
         self.message = message
         self.suggestion = suggestion
         super().__init__(f"{key}: {message}" if key else message)
+
+
+class DataError(ConfigError):
+    """Data that could not be read: no part of a source (`DataSourceError`s), or, for
+    `load_conversations`, rows that are not conversations (`DataRowError`s).
+
+    `errors` holds them; as a `ConfigError`, its `problems` are their `file:line: message` lines,
+    which every command prints and exits 2 on.
+    """
+
+    def __init__(self, errors: Sequence[DataSourceError | DataRowError]) -> None:
+        self.errors = list(errors)
+        super().__init__([error.to_problem() for error in self.errors])

@@ -22,6 +22,8 @@ from lossmask.data.spec import DataSpec
 BUILDERS = {"json": ".json", "parquet": ".parquet", "arrow": ".arrow"}
 SUFFIX_BUILDER = {".json": "json", ".parquet": "parquet", ".arrow": "arrow"}
 SUPPORTED_SUFFIXES = (".jsonl", ".json", ".parquet", ".arrow")
+CONVERSATIONS = "conversations"
+TOKENIZED = "tokenized"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
 
 
@@ -52,7 +54,7 @@ def _cause(error: BaseException) -> str:
     return message[:300]
 
 
-def _file_part(path: Path, cache_dir: str | None) -> Part:
+def _file_part(path: Path, cache_dir: str | None, shape: str) -> Part:
     label = str(path)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
@@ -81,7 +83,7 @@ def _file_part(path: Path, cache_dir: str | None) -> Part:
             f"has an unsupported file type {suffix or '(no suffix)'!r}",
             suggestion="use " + ", ".join(SUPPORTED_SUFFIXES),
         )
-    checked = _checked(part)
+    checked = _checked(part, shape)
     if isinstance(checked, DataSourceError):
         raise checked
     return checked
@@ -190,7 +192,7 @@ def _folder_groups(folder: Path, spec: DataSpec) -> list[tuple[str, list[Path] |
     return groups
 
 
-def _load_saved(folder: Path, label: str) -> Part | DataSourceError:
+def _load_saved(folder: Path, label: str, shape: str) -> Part | DataSourceError:
     """One saved Dataset folder. A 0-row one has no data files, which `load_from_disk` cannot
     load, so it is told apart first."""
     datasets = import_datasets()
@@ -201,15 +203,15 @@ def _load_saved(folder: Path, label: str) -> Part | DataSourceError:
         dataset = datasets.load_from_disk(str(folder))
     except Exception as error:
         return DataSourceError(label, f"is not a readable save_to_disk folder ({_cause(error)})")
-    return _checked(DatasetPart(dataset, label))
+    return _checked(DatasetPart(dataset, label), shape)
 
 
-def _saved_parts(folder: Path, spec: DataSpec) -> list[Part | DataSourceError]:
+def _saved_parts(folder: Path, spec: DataSpec, shape: str) -> list[Part | DataSourceError]:
     """A `save_to_disk` folder: one Dataset, or a DatasetDict whose splits `splits` picks."""
     if not (folder / "dataset_dict.json").is_file():
         if spec.splits is not None or spec.subsets is not None:
             return [DataSourceError(str(folder), "holds one dataset with no splits or subsets")]
-        return [_load_saved(folder, str(folder))]
+        return [_load_saved(folder, str(folder), shape)]
     try:
         names = json.loads((folder / "dataset_dict.json").read_text(encoding="utf-8"))["splits"]
     except (OSError, ValueError, KeyError, TypeError) as error:
@@ -225,41 +227,57 @@ def _saved_parts(folder: Path, spec: DataSpec) -> list[Part | DataSourceError]:
                 DataSourceError(str(folder), f'has no split "{split}" (its splits: {known})')
             )
         else:
-            parts.append(_load_saved(folder / split, label))
+            parts.append(_load_saved(folder / split, label, shape))
     return parts
 
 
-def _checked(part: Part) -> Part | DataSourceError:
-    """A part with rows and (for a table) the columns of a conversation, or why not."""
+def _table_shape(columns: list[str] | None, shape: str) -> str | None:
+    """What a table with `columns` holds, for a source of `shape`; None when it holds none."""
+    if columns is None:
+        return None
+    if shape == TOKENIZED:
+        return TOKENIZED if "input_ids" in columns or "tokens" in columns else None
+    return row_format(columns)
+
+
+def _checked(part: Part, shape: str) -> Part | DataSourceError:
+    """A part with rows and (for a table) the columns of a `shape` row, or why not."""
     if part.num_rows == 0:
         return DataSourceError(part.label, "has no rows", suggestion="nothing to read here")
-    if isinstance(part, DatasetPart) and row_format(part.columns()) is None:
+    if isinstance(part, DatasetPart) and _table_shape(part.columns(), shape) is None:
+        columns = ", ".join(part.columns()) or "none"
+        if shape == TOKENIZED:
+            return DataSourceError(
+                part.label,
+                f"has no input_ids (or tokens) column (its columns: {columns})",
+                suggestion="--tokenized reads rows a trainer prepared: input_ids and a mask column",
+            )
         return DataSourceError(
             part.label,
             'has no "messages" column, no "prompt" and "completion" columns and no ShareGPT '
-            f'"conversations" column (its columns: {", ".join(part.columns()) or "none"})',
+            f'"conversations" column (its columns: {columns})',
             suggestion=CONVERSATION_COLUMNS_HINT,
         )
     return part
 
 
-def _same_format(parts: list[Part | DataSourceError]) -> list[Part | DataSourceError]:
+def _same_format(parts: list[Part | DataSourceError], shape: str) -> list[Part | DataSourceError]:
     """Files of one split hold one shape of row, as `datasets` loads them as one table."""
     first: tuple[str, str] | None = None
     checked: list[Part | DataSourceError] = []
     for part in parts:
         columns = None if isinstance(part, DataSourceError) else part.columns()
-        shape = row_format(columns) if columns is not None else None
-        if isinstance(part, DataSourceError) or shape is None:
+        found = _table_shape(columns, shape)
+        if isinstance(part, DataSourceError) or found is None:
             checked.append(part)
         elif first is None:
-            first = (shape, part.label)
+            first = (found, part.label)
             checked.append(part)
-        elif shape != first[0]:
+        elif found != first[0]:
             checked.append(
                 DataSourceError(
                     part.label,
-                    f"holds {shape} rows, but {first[1]} (the first file of this split) holds "
+                    f"holds {found} rows, but {first[1]} (the first file of this split) holds "
                     f"{first[0]} rows",
                     suggestion=(
                         "every data file of one split needs the same columns, as datasets "
@@ -272,7 +290,7 @@ def _same_format(parts: list[Part | DataSourceError]) -> list[Part | DataSourceE
     return checked
 
 
-def _hub_parts(spec: DataSpec, cache_dir: str | None) -> list[Part | DataSourceError]:
+def _hub_parts(spec: DataSpec, cache_dir: str | None, shape: str) -> list[Part | DataSourceError]:
     datasets = import_datasets()
     parts: list[Part | DataSourceError] = []
     for subset, split in spec.subsets_and_splits():
@@ -299,12 +317,17 @@ def _hub_parts(spec: DataSpec, cache_dir: str | None) -> list[Part | DataSourceE
         except Exception as error:
             parts.append(DataSourceError(label, f"cannot be loaded ({_cause(error)})"))
             continue
-        parts.append(_checked(DatasetPart(dataset, label)))
+        parts.append(_checked(DatasetPart(dataset, label), shape))
     return parts
 
 
-def resolve_parts(spec: DataSpec, cache_dir: str | None = None) -> list[Part | DataSourceError]:
-    """Every part of `spec` in reading order; an unreadable one is a `DataSourceError` there."""
+def resolve_parts(
+    spec: DataSpec, cache_dir: str | None = None, shape: str = CONVERSATIONS
+) -> list[Part | DataSourceError]:
+    """Every part of `spec` in reading order; an unreadable one is a `DataSourceError` there.
+
+    `shape` is what a table must hold: conversations (`messages`, prompt/completion or ShareGPT
+    columns), or `TOKENIZED` rows (`input_ids` and a mask column, what trainers prepare)."""
     path = Path(spec.name).expanduser()
     groups: list[tuple[str, list[Path] | DataSourceError]]
     try:
@@ -316,10 +339,10 @@ def resolve_parts(spec: DataSpec, cache_dir: str | None = None) -> list[Part | D
             groups = [("train", [path])]
         elif path.is_dir():
             if (path / "dataset_dict.json").is_file() or (path / "state.json").is_file():
-                return _saved_parts(path, spec)
+                return _saved_parts(path, spec, shape)
             groups = _folder_groups(path, spec)
         elif _HUB_ID.match(spec.name) and path.suffix.lower() not in SUPPORTED_SUFFIXES:
-            return _hub_parts(spec, cache_dir)
+            return _hub_parts(spec, cache_dir, shape)
         else:
             raise DataSourceError(spec.name, "no such file or directory")
     except DataSourceError as error:
@@ -332,8 +355,8 @@ def resolve_parts(spec: DataSpec, cache_dir: str | None = None) -> list[Part | D
         group: list[Part | DataSourceError] = []
         for file in files:
             try:
-                group.append(_file_part(file, cache_dir))
+                group.append(_file_part(file, cache_dir, shape))
             except DataSourceError as error:
                 group.append(error)
-        parts += _same_format(group)
+        parts += _same_format(group, shape)
     return parts

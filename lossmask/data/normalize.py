@@ -34,12 +34,12 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lossmask.data.errors import RowProblem
+from lossmask.data.errors import RowFieldError
 from lossmask.schema.messages import did_you_mean
+from lossmask.schema.roles import ROLES
 
 Conversation = dict[str, Any]
 
-ROLES = ("system", "user", "assistant", "tool")
 MESSAGES = "messages"
 PROMPT_COMPLETION = "prompt/completion"
 SHAREGPT = "sharegpt"
@@ -104,7 +104,7 @@ def normalize_content(content: Any, key: str) -> str:
         for part in content
     ):
         return "".join(part["text"] for part in content)
-    raise RowProblem(
+    raise RowFieldError(
         key,
         f"must be a string, not {_kind(content)} ({_shown(content)})",
         'write the text as a string, or as a list of {"type": "text", "text": ...} parts',
@@ -119,26 +119,28 @@ def parse_json_object(value: Any, key: str, what: str) -> dict[str, Any]:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as error:
-            raise RowProblem(
+            raise RowFieldError(
                 key,
                 f"{what} are not valid JSON ({error.msg} at column {error.colno})",
                 "write them as a JSON object or a JSON-encoded string of one",
             ) from None
     if not isinstance(value, dict):
-        raise RowProblem(key, f"{what} must be a JSON object, not {_kind(value)} ({_shown(value)})")
+        raise RowFieldError(
+            key, f"{what} must be a JSON object, not {_kind(value)} ({_shown(value)})"
+        )
     return drop_nulls(value)
 
 
 def normalize_tool_call(call: Any, key: str) -> dict[str, Any]:
     """`{"id"?, "type": "function", "function": {"name", "arguments": {...}, ...}}`."""
     if type(call) is not dict:
-        raise RowProblem(key, f"a tool call must be an object, not {_kind(call)}")
+        raise RowFieldError(key, f"a tool call must be an object, not {_kind(call)}")
     nested = type(call.get("function")) is dict
     source = call["function"] if nested else call
     function = {k: v for k, v in source.items() if v is not None and k not in ("id", "type")}
     name = function.get("name")
     if type(name) is not str or not name:
-        raise RowProblem(
+        raise RowFieldError(
             key, "a tool call needs a function name", 'write "function": {"name": ...}'
         )
     function["arguments"] = parse_json_object(
@@ -164,14 +166,16 @@ def normalize_message(raw: Any, key: str, default_role: str) -> dict[str, Any]:
     if type(raw) is str:
         return {"role": default_role, "content": raw}
     if type(raw) is not dict:
-        raise RowProblem(key, f"a message must be an object or a string, not {_kind(raw)}")
+        raise RowFieldError(key, f"a message must be an object or a string, not {_kind(raw)}")
     role = raw.get("role")
     if role not in _ROLE_SET:
         if role is None:
-            raise RowProblem(key, "message has no role", f'add "role": one of {", ".join(ROLES)}')
+            raise RowFieldError(
+                key, "message has no role", f'add "role": one of {", ".join(ROLES)}'
+            )
         close = did_you_mean(role, ROLES) if isinstance(role, str) else None
         hint = f"roles are {', '.join(ROLES)}" + (f"; {close}" if close else "")
-        raise RowProblem(f"{key}.role", f"unknown role {_shown(role)}", hint)
+        raise RowFieldError(f"{key}.role", f"unknown role {_shown(role)}", hint)
     content = raw.get("content")
     message: dict[str, Any] = {
         "role": role,
@@ -188,12 +192,12 @@ def normalize_message(raw: Any, key: str, default_role: str) -> dict[str, Any]:
             field = "reasoning_content"
             value = normalize_content(value, f"{key}.{field}")
         elif field == "train" and type(value) is not bool:
-            raise RowProblem(f"{key}.train", f"must be true or false, not {_shown(value)}")
+            raise RowFieldError(f"{key}.train", f"must be true or false, not {_shown(value)}")
         message[field] = drop_nulls(value) if type(value) in _CONTAINERS else value
     calls = raw.get("tool_calls")
     if calls:
         if type(calls) is not list:
-            raise RowProblem(f"{key}.tool_calls", f"must be a list, not {_kind(calls)}")
+            raise RowFieldError(f"{key}.tool_calls", f"must be a list, not {_kind(calls)}")
         message["tool_calls"] = [
             normalize_tool_call(call, f"{key}.tool_calls[{i}]") for i, call in enumerate(calls)
         ]
@@ -207,7 +211,7 @@ def normalize_messages(raw: Any, key: str, default_role: str) -> list[dict[str, 
     if isinstance(raw, str | dict):
         return [normalize_message(raw, key, default_role)]
     if not isinstance(raw, list):
-        raise RowProblem(key, f"must be a list of messages or a string, not {_kind(raw)}")
+        raise RowFieldError(key, f"must be a list of messages or a string, not {_kind(raw)}")
     return [normalize_message(item, f"{key}[{i}]", default_role) for i, item in enumerate(raw)]
 
 
@@ -228,7 +232,7 @@ def _tools_from_json(text: str) -> tuple[dict[str, Any], ...]:
     try:
         parsed = json.loads(text)
     except json.JSONDecodeError as error:
-        raise RowProblem(
+        raise RowFieldError(
             "tools",
             f"is not valid JSON ({error.msg} at column {error.colno})",
             "write a list of tool definitions, or a JSON-encoded string of one",
@@ -240,17 +244,17 @@ def _tool_list(raw: Any) -> list[dict[str, Any]]:
     if isinstance(raw, dict):
         raw = [raw]
     if not isinstance(raw, list):
-        raise RowProblem("tools", f"must be a list of tool definitions, not {_kind(raw)}")
+        raise RowFieldError("tools", f"must be a list of tool definitions, not {_kind(raw)}")
     tools = []
     for index, tool in enumerate(raw):
         if not isinstance(tool, dict):
-            raise RowProblem(f"tools[{index}]", f"must be an object, not {_kind(tool)}")
+            raise RowFieldError(f"tools[{index}]", f"must be an object, not {_kind(tool)}")
         if tool.get("type") == "function" and isinstance(tool.get("function"), dict):
             tools.append(tool)
         elif isinstance(tool.get("name"), str):
             tools.append({"type": "function", "function": tool})
         else:
-            raise RowProblem(
+            raise RowFieldError(
                 f"tools[{index}]",
                 "a tool definition needs a name",
                 'write {"type": "function", "function": {"name": ..., "parameters": ...}}',
@@ -259,13 +263,13 @@ def _tool_list(raw: Any) -> list[dict[str, Any]]:
 
 
 def normalize_row(row: Mapping[str, Any]) -> Conversation:
-    """The conversation of one row; raises `RowProblem` naming the field that is wrong."""
+    """The conversation of one row; raises `RowFieldError` naming the field that is wrong."""
     if row.get("messages") is not None:
         messages = normalize_messages(row["messages"], "messages", "assistant")
     elif "prompt" in row and "completion" in row:
         completion = row["completion"]
         if completion is None or completion == "" or completion == []:
-            raise RowProblem(
+            raise RowFieldError(
                 "completion",
                 "is empty, so the row has nothing to train",
                 "give the assistant's reply, or drop the row",
@@ -278,13 +282,13 @@ def normalize_row(row: Mapping[str, Any]) -> Conversation:
         messages = sharegpt_messages(row["conversations"], row.get("system"))
     else:
         present = ", ".join(sorted(str(key) for key in row)) or "none"
-        raise RowProblem(
+        raise RowFieldError(
             "",
             f"no conversation in this row (its keys: {present})",
             CONVERSATION_COLUMNS_HINT,
         )
     if not messages:
-        raise RowProblem("messages", "is empty", "a conversation needs at least one message")
+        raise RowFieldError("messages", "is empty", "a conversation needs at least one message")
     conversation: Conversation = {"messages": messages}
     raw_tools = row.get("tools")
     tools = normalize_tools(raw_tools if raw_tools is not None else row.get("tool_defs"))

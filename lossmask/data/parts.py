@@ -21,11 +21,31 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from lossmask.data.errors import DataRowError, RowRef
+from lossmask.data.errors import DataRowError, RowFieldError, RowRef
+from lossmask.data.features import decode_row, json_columns
 
 RawRow = tuple[RowRef, "dict[str, Any] | DataRowError"]
 
 BATCH_ROWS = 1000
+
+
+def parse_jsonl_line(ref: RowRef, raw: bytes) -> dict[str, Any] | DataRowError:
+    """One JSON Lines row: its object, or why it is not one."""
+    try:
+        value = json.loads(raw.rstrip(b"\r\n"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        where = f" (column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
+        reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
+        return DataRowError(
+            ref, f"invalid JSON: {reason}{where}", suggestion="each line must be one JSON object"
+        )
+    if not isinstance(value, dict):
+        return DataRowError(
+            ref,
+            f"expected a JSON object, not {type(value).__name__}",
+            suggestion='write {"messages": [...]} on each line',
+        )
+    return value
 
 
 class JsonlPart:
@@ -56,23 +76,7 @@ class JsonlPart:
 
     def _parse(self, row: int, raw: bytes) -> RawRow:
         ref = RowRef(self.label, row, self._lines[row])
-        try:
-            value = json.loads(raw.rstrip(b"\r\n"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as error:
-            where = f" (column {error.colno})" if isinstance(error, json.JSONDecodeError) else ""
-            reason = error.msg if isinstance(error, json.JSONDecodeError) else "not UTF-8"
-            return ref, DataRowError(
-                ref,
-                f"invalid JSON: {reason}{where}",
-                suggestion="each line must be one JSON object",
-            )
-        if not isinstance(value, dict):
-            return ref, DataRowError(
-                ref,
-                f"expected a JSON object, not {type(value).__name__}",
-                suggestion='write {"messages": [...]} on each line',
-            )
-        return ref, value
+        return ref, parse_jsonl_line(ref, raw)
 
     def read(self, start: int, stop: int) -> Iterator[RawRow]:
         if start >= stop:
@@ -104,6 +108,8 @@ class DatasetPart:
         files = [entry["filename"] for entry in dataset.cache_files]
         # Stream the Arrow files only when they are exactly the dataset's rows, in order.
         self._stream_files = files if dataset._indices is None and files else []
+        # Rows are read as Arrow stores them; these columns must be decoded as datasets would.
+        self._json_columns = json_columns(getattr(dataset, "features", None))
 
     @property
     def num_rows(self) -> int:
@@ -129,15 +135,24 @@ class DatasetPart:
             if end > start and first < stop:
                 lo, hi = max(start, first) - first, min(stop, end) - first
                 for offset, row in enumerate(batch.slice(lo, hi - lo).to_pylist()):
-                    number = first + lo + offset
-                    yield RowRef(self.label, number), row
+                    yield self.decoded(RowRef(self.label, first + lo + offset), row)
             first = end
             if first >= stop:
                 return
 
     def read_at(self, rows: Iterable[int]) -> Iterator[RawRow]:
+        table = self.dataset.with_format("arrow")  # raw values: decoded below, a bad one per row
         for row in rows:
-            yield RowRef(self.label, row), self.dataset[row]
+            yield self.decoded(RowRef(self.label, row), table[row].to_pylist()[0])
+
+    def decoded(self, ref: RowRef, row: dict[str, Any]) -> RawRow:
+        """A row as Arrow stores it -> as `datasets` decodes it (or the row error saying why)."""
+        if not self._json_columns:
+            return ref, row
+        try:
+            return ref, decode_row(row, self._json_columns)
+        except RowFieldError as error:
+            return ref, DataRowError(ref, error.message, key=error.key, suggestion=error.suggestion)
 
 
 Part = JsonlPart | DatasetPart

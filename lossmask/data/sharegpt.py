@@ -22,7 +22,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lossmask.data.errors import RowProblem
+from lossmask.data.errors import RowFieldError
 from lossmask.data.normalize import (
     drop_nulls,
     normalize_content,
@@ -50,7 +50,7 @@ def _function_call(value: Any, key: str) -> dict[str, Any]:
         try:
             value = json.loads(value)
         except json.JSONDecodeError as error:
-            raise RowProblem(
+            raise RowFieldError(
                 key,
                 f"a function_call value is not valid JSON ({error.msg} at column {error.colno})",
                 'write {"name": ..., "arguments": {...}}',
@@ -66,18 +66,18 @@ def _function_call(value: Any, key: str) -> dict[str, Any]:
 def sharegpt_messages(turns: Any, system: Any = None) -> list[dict[str, Any]]:
     """The messages of one ShareGPT `conversations` list (and optional `system` column)."""
     if not isinstance(turns, list):
-        raise RowProblem("conversations", "must be a list of {from, value} turns")
+        raise RowFieldError("conversations", "must be a list of {from, value} turns")
     messages: list[dict[str, Any]] = []
     for index, turn in enumerate(turns):
         key = f"conversations[{index}]"
         if not isinstance(turn, Mapping):
-            raise RowProblem(key, "a turn must be an object with from and value")
+            raise RowFieldError(key, "a turn must be an object with from and value")
         if turn.get("from") is None and turn.get("role") is not None:
             messages.append(normalize_message(turn, key, "user"))
             continue
         speaker = turn.get("from")
         if not isinstance(speaker, str):
-            raise RowProblem(f"{key}.from", "is missing", 'write "from": "human" or "gpt"')
+            raise RowFieldError(f"{key}.from", "is missing", 'write "from": "human" or "gpt"')
         if speaker.lower() == FUNCTION_CALL:
             messages.append(_function_call(turn.get("value"), f"{key}.value"))
             continue
@@ -86,7 +86,7 @@ def sharegpt_messages(turns: Any, system: Any = None) -> list[dict[str, Any]]:
             known = [*SHAREGPT_ROLES, FUNCTION_CALL]
             close = did_you_mean(speaker.lower(), known)
             hint = "known: " + ", ".join(known) + (f"; {close}" if close else "")
-            raise RowProblem(f"{key}.from", f'"{speaker}" maps to no role', hint)
+            raise RowFieldError(f"{key}.from", f'"{speaker}" maps to no role', hint)
         messages.append(
             {"role": role, "content": normalize_content(turn.get("value"), f"{key}.value")}
         )

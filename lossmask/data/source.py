@@ -13,13 +13,14 @@ use); a row's `ref` says where it came from (file or split, the row there, and t
 
 from __future__ import annotations
 
+import os
 import random
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from lossmask.data.errors import DataRowError, DataSourceError, RowProblem, RowRef
-from lossmask.data.loading import resolve_parts
+from lossmask.data.errors import DataError, DataRowError, DataSourceError, RowFieldError, RowRef
+from lossmask.data.loading import CONVERSATIONS, TOKENIZED, resolve_parts
 from lossmask.data.normalize import Conversation, normalize_row
 from lossmask.data.parts import Part, RawRow
 from lossmask.data.spec import DataSpec, data_spec
@@ -38,15 +39,17 @@ class DataRow:
     conversation: Conversation
 
 
-Item = DataRow | DataRowError
+@dataclass(slots=True)
+class TokenizedRow:
+    """One row a trainer prepared (`input_ids` and mask columns), as stored, and where it came
+    from: what a `TOKENIZED` source yields."""
+
+    index: int
+    ref: RowRef
+    columns: dict[str, Any]
 
 
-class DataError(Exception):
-    """No part of a source could be read; `errors` says why for each."""
-
-    def __init__(self, errors: Sequence[DataSourceError]) -> None:
-        self.errors = list(errors)
-        super().__init__("\n".join(error.format() for error in self.errors))
+Item = DataRow | TokenizedRow | DataRowError
 
 
 @dataclass
@@ -56,6 +59,7 @@ class DataSource:
     label: str
     parts: list[Part]
     problems: list[DataSourceError] = field(default_factory=list)
+    shape: str = CONVERSATIONS  # or TOKENIZED: rows are then `TokenizedRow`s, not conversations
 
     def __post_init__(self) -> None:
         self._starts = []
@@ -85,20 +89,26 @@ class DataSource:
         return self._starts[part]
 
 
-def open_source(spec: DataSpec | str, *, cache_dir: str | None = None) -> DataSource:
+def open_source(
+    spec: DataSpec | str, *, cache_dir: str | None = None, shape: str = CONVERSATIONS
+) -> DataSource:
     """Open every part of `spec` (a `DataSpec` or a path / hub id).
 
     Unreadable parts are kept in `problems` and the rest are read; when none is readable this
     raises `DataError`. `cache_dir` is the `datasets` cache (default: `HF_DATASETS_CACHE`).
+    `shape=TOKENIZED` opens rows a trainer prepared (`input_ids` and a mask column) instead of
+    conversations.
     """
+    if shape not in (CONVERSATIONS, TOKENIZED):
+        raise ValueError(f"unknown shape {shape!r}")
     if isinstance(spec, str):
         spec = DataSpec(spec)
-    resolved = resolve_parts(spec, cache_dir)
+    resolved = resolve_parts(spec, cache_dir, shape)
     parts = [part for part in resolved if not isinstance(part, DataSourceError)]
     problems = [part for part in resolved if isinstance(part, DataSourceError)]
     if not parts:
         raise DataError(problems)
-    return DataSource(spec.label, parts, problems)
+    return DataSource(spec.label, parts, problems, shape)
 
 
 def open_data(
@@ -118,12 +128,17 @@ def open_data(
     return None if spec is None else open_source(spec, cache_dir=cache_dir)
 
 
-def _item(index: int, ref: RowRef, raw: dict[str, Any] | DataRowError) -> Item:
+def row_item(
+    index: int, ref: RowRef, raw: dict[str, Any] | DataRowError, shape: str = CONVERSATIONS
+) -> Item:
+    """A raw row (or its read error) as the item readers yield: normalised, or the row error."""
     if isinstance(raw, DataRowError):
         return raw
+    if shape == TOKENIZED:
+        return TokenizedRow(index, ref, raw)
     try:
         return DataRow(index, ref, normalize_row(raw))
-    except RowProblem as problem:
+    except RowFieldError as problem:
         return DataRowError(ref, problem.message, key=problem.key, suggestion=problem.suggestion)
 
 
@@ -136,7 +151,7 @@ def iter_range(source: DataSource, start: int = 0, stop: int | None = None) -> I
         if lo >= hi:
             continue
         for ref, raw in part.read(lo - first, hi - first):
-            yield _item(first + ref.row, ref, raw)
+            yield row_item(first + ref.row, ref, raw, source.shape)
 
 
 def iter_rows(source: DataSource, rows: Iterable[int]) -> Iterator[Item]:
@@ -158,16 +173,10 @@ def iter_rows(source: DataSource, rows: Iterable[int]) -> Iterator[Item]:
         else:
             reads = part.read_at(wanted)
         for ref, raw in reads:
-            yield _item(first + ref.row, ref, raw)
+            yield row_item(first + ref.row, ref, raw, source.shape)
 
 
-def iter_conversations(
-    source: DataSource, rows: Iterable[int] | None = None, *, progress: bool = False
-) -> Iterator[Item]:
-    """Every row (or the chosen `rows`) as a `DataRow` or, for a bad row, a `DataRowError`.
-
-    `progress` shows a bar with rows/s on stderr when it is a terminal.
-    """
+def _iter_items(source: DataSource, rows: Iterable[int] | None, progress: bool) -> Iterator[Item]:
     from lossmask.data.progress import progress_bar
 
     chosen = None if rows is None else sorted(set(rows))
@@ -180,6 +189,47 @@ def iter_conversations(
         for item in items:
             bar.update(1)
             yield item
+
+
+def iter_conversations(
+    source: DataSource, rows: Iterable[int] | None = None, *, progress: bool = False
+) -> Iterator[DataRow | DataRowError]:
+    """Every row (or the chosen `rows`) as a `DataRow` or, for a bad row, a `DataRowError`.
+
+    `progress` shows a bar with rows/s on stderr when it is a terminal.
+    """
+    if source.shape != CONVERSATIONS:
+        raise ValueError(f"{source.label} holds {source.shape} rows, not conversations")
+    for item in _iter_items(source, rows, progress):
+        assert not isinstance(item, TokenizedRow)
+        yield item
+
+
+def iter_tokenized(
+    source: DataSource, rows: Iterable[int] | None = None, *, progress: bool = False
+) -> Iterator[TokenizedRow | DataRowError]:
+    """`iter_conversations` for a source opened with `shape=TOKENIZED`."""
+    if source.shape != TOKENIZED:
+        raise ValueError(f"{source.label} holds {source.shape}, not tokenized rows")
+    for item in _iter_items(source, rows, progress):
+        assert not isinstance(item, DataRow)
+        yield item
+
+
+def load_conversations(
+    spec: DataSpec | str | os.PathLike[str], *, cache_dir: str | None = None
+) -> list[Conversation]:
+    """Every conversation of a source, all or nothing: `DataError` naming every bad row (or
+    every unreadable part). For a small file a test or a script reads whole; commands stream
+    with `iter_conversations` and go on past bad rows."""
+    source = open_source(spec if isinstance(spec, DataSpec) else str(spec), cache_dir=cache_dir)
+    if source.problems:
+        raise DataError(source.problems)
+    rows = list(iter_conversations(source))
+    bad = [row for row in rows if isinstance(row, DataRowError)]
+    if bad:
+        raise DataError(bad)
+    return [row.conversation for row in rows if isinstance(row, DataRow)]
 
 
 def sample_rows(total: int, k: int, seed: int = 0) -> list[int]:

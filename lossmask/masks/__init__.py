@@ -6,7 +6,7 @@ reading conversations, `show` and `audit`). Importing this package is cheap: tor
 and renderers load when a backend is built.
 """
 
-from lossmask.masks.app.conversations import DataError, read_conversations
+from lossmask.data import load_conversations
 from lossmask.masks.app.setup import mask_backend
 from lossmask.masks.assets.synthetic import generate_conversations, write_jsonl
 from lossmask.masks.engine.backends import MaskBackend, load_backend, load_tokenizer
@@ -29,7 +29,6 @@ from lossmask.masks.engine.sample import (
 __all__ = [
     "BuildStats",
     "Conversation",
-    "DataError",
     "MaskBackend",
     "MaskError",
     "MaskedSequence",
@@ -42,10 +41,10 @@ __all__ = [
     "coerce_loss_mask",
     "generate_conversations",
     "load_backend",
+    "load_conversations",
     "load_tokenizer",
     "mask_backend",
     "mask_conversation",
-    "read_conversations",
     "shift_and_truncate",
     "write_jsonl",
 ]

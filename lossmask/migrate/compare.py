@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, time
 from typing import Any
 
-KeyPath = tuple[str, ...]
+from lossmask.toml_text import TablePath as KeyPath
 
 # Values `tomllib` returns that are compared with `==` (after their types): the hot path of the
 # comparison, taken before the slower `Mapping` and `list` checks.

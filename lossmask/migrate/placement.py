@@ -25,8 +25,7 @@ from tomlkit.items import InlineTable, Item, Table, Whitespace
 
 from lossmask.errors import format_key
 from lossmask.migrate import tomlkit_edit as edit
-
-KeyPath = tuple[str, ...]
+from lossmask.toml_text import TablePath as KeyPath
 
 
 def _toml_bool(value: bool | str) -> str:

@@ -23,8 +23,8 @@ from tomlkit.container import Container
 from tomlkit.items import AoT, Comment, InlineTable, Item, Key, SingleKey, Table, Trivia, Whitespace
 
 from lossmask.errors import format_key
+from lossmask.toml_text import TablePath as KeyPath
 
-KeyPath = tuple[str, ...]
 EntryKind = Literal["header", "super", "dotted", "inline", "value"]
 Body = list[tuple[Key | None, Item]]
 

@@ -45,8 +45,11 @@ def _run(hidden: str, *argv: str) -> subprocess.CompletedProcess[str]:
         ["audit", "{config}", "--data", "{data}"],
         ["train", "{config}"],
         ["experiment", "{config}"],
+        ["export", "{config}", "--data", "{data}", "--format", "trl", "-o", "{data}.parquet"],
+        ["diff", "{config}", "{config}", "--data", "{data}"],
+        ["audit", "--tokenized", "{data}", "--tokenizer", "embedded:glm-4.5"],
     ],
-    ids=lambda argv: argv[0],
+    ids=lambda argv: " ".join(argv[:2]),
 )
 def test_torch_commands_name_the_extra(argv: list[str], tmp_path: Path) -> None:
     config = tmp_path / "c.toml"

@@ -1,5 +1,5 @@
 """Row normalisation: every accepted shape gives one canonical conversation; every bad field is a
-`RowProblem` naming the field, with the exact message a user sees."""
+`RowFieldError` naming the field, with the exact message a user sees."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lossmask.data.errors import RowProblem
+from lossmask.data.errors import RowFieldError
 from lossmask.data.normalize import normalize_row
 
 WEATHER_TOOL = {
@@ -23,7 +23,7 @@ CALL = {
 
 
 def problem(row: dict[str, Any]) -> tuple[str, str, str | None]:
-    with pytest.raises(RowProblem) as caught:
+    with pytest.raises(RowFieldError) as caught:
         normalize_row(row)
     return caught.value.key, caught.value.message, caught.value.suggestion
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lossmask.errors import ConfigError
-from lossmask.masks import generate_conversations, read_conversations, write_jsonl
+from lossmask.masks import generate_conversations, load_conversations, write_jsonl
 from lossmask.masks.assets.embedded import (
     GLM45_SPECIAL_TOKENS,
     QWEN3_SPECIAL_TOKENS,
@@ -83,7 +83,7 @@ def test_bundled_data_is_what_the_generator_writes(tmp_path: Path) -> None:
     from lossmask.data import normalize_row
 
     expected = [normalize_row(c) for c in generate_conversations(64, seed=0)]
-    assert read_conversations(BUNDLED) == expected
+    assert load_conversations(BUNDLED) == expected
     assert expected[0]["messages"][1]["tool_calls"][0]["function"]["arguments"] == {"city": "Oslo"}
 
 
@@ -91,7 +91,7 @@ def test_read_conversations_names_every_bad_line(tmp_path: Path) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text('{"messages": []}\n\n{"messages": [}\n', encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
-        read_conversations(path)
+        load_conversations(path)
     assert [problem.format() for problem in caught.value.problems] == [
         f"{path}:1: row 0: messages: is empty (a conversation needs at least one message)",
         f"{path}:3: row 1: invalid JSON: Expecting value (column 15) (each line must be one JSON "
@@ -99,7 +99,7 @@ def test_read_conversations_names_every_bad_line(tmp_path: Path) -> None:
     ]
     path.write_text('["not", "a", "conversation"]\n', encoding="utf-8")
     with pytest.raises(ConfigError) as caught:
-        read_conversations(path)
+        load_conversations(path)
     assert [problem.format() for problem in caught.value.problems] == [
         f'{path}:1: row 0: expected a JSON object, not list (write {{"messages": [...]}} on each '
         "line)"

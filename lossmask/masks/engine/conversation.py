@@ -19,8 +19,7 @@ import json
 from typing import Any
 
 from lossmask.masks.engine.sample import Conversation, MaskError
-
-ROLES_RENDERED = ("system", "user", "assistant", "tool")
+from lossmask.schema.roles import ROLES
 
 
 class ParsedArguments(dict[str, Any]):
@@ -67,11 +66,9 @@ def normalise_conversation(
     messages: list[dict[str, Any]] = []
     train_flags: list[bool] = []
     for index, raw in enumerate(raw_messages):
-        if not isinstance(raw, dict) or raw.get("role") not in ROLES_RENDERED:
+        if not isinstance(raw, dict) or raw.get("role") not in ROLES:
             role = raw.get("role") if isinstance(raw, dict) else None
-            raise MaskError(
-                f"messages[{index}]: role {role!r} is not one of {', '.join(ROLES_RENDERED)}"
-            )
+            raise MaskError(f"messages[{index}]: role {role!r} is not one of {', '.join(ROLES)}")
         message = {key: value for key, value in raw.items() if key != "train"}
         train = raw.get("train", True)
         if not isinstance(train, bool):

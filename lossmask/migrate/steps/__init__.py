@@ -18,11 +18,11 @@ from typing import TYPE_CHECKING, Any
 from tomlkit import TOMLDocument
 
 from lossmask.errors import Problem
+from lossmask.toml_text import TablePath as KeyPath
 
 if TYPE_CHECKING:
     from lossmask.readers.registry import Reading
 
-KeyPath = tuple[str, ...]
 Config = Mapping[str, Any]
 
 
