@@ -77,6 +77,7 @@ def command(
                 fail_under_stop_rate=fail_under_stop_rate,
                 jobs=jobs,
                 overrides=overrides,
+                reader=reader,
             )
         )
         sys.exit(int(tokenized_report.exit_code))

@@ -6,7 +6,8 @@ import sys
 
 import click
 
-from lossmask.cli.options import data_option, set_option
+from lossmask.cli.options import data_option, reader_option, set_option
+from lossmask.readers.registry import READER_NAMES
 
 
 @click.command("diff")
@@ -14,6 +15,13 @@ from lossmask.cli.options import data_option, set_option
 @click.argument("b", metavar="B")
 @data_option
 @set_option
+@reader_option
+@click.option(
+    "--reader-b",
+    type=click.Choice(list(READER_NAMES)),
+    default=None,
+    help="Read config B with this reader instead (default: --reader): two readers of one config.",
+)
 @click.option(
     "--mask-column",
     metavar="NAME",
@@ -45,6 +53,8 @@ def command(
     b: str,
     data: str | None,
     overrides: tuple[str, ...],
+    reader: str | None,
+    reader_b: str | None,
     mask_column: str | None,
     show_rows: int,
     jobs: int,
@@ -53,7 +63,8 @@ def command(
 ) -> None:
     """Compare two masks over one dataset, token by token.
 
-    A and B are configs (two loss masks, two backends, two configs) or, on one side, rows a
+    A and B are configs (two loss masks, two backends, two configs; one config under two readers
+    with --reader-b) or, on one side, rows a
     trainer prepared (input_ids + labels / assistant_masks / completion_mask / loss_mask; row i
     against conversation i of SOURCE). Counts tokens trained in only one, by role and rule, and
     shows the first differing rows (yellow: only A, magenta: only B). Exit 0 when they train the
@@ -71,6 +82,8 @@ def command(
         overrides=overrides,
         mask_column=mask_column,
         color=color,
+        reader=reader,
+        reader_b=reader_b,
     )
     report = execute_diff(options)
     sys.exit(int(report.exit_code))

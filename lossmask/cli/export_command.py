@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from lossmask.cli.options import data_option, set_option
+from lossmask.cli.options import data_option, reader_option, set_option
 from lossmask.integrations.columns import EXPORT_FORMATS
 
 
@@ -14,6 +14,7 @@ from lossmask.integrations.columns import EXPORT_FORMATS
 @click.argument("config", type=click.Path(dir_okay=False))
 @data_option
 @set_option
+@reader_option
 @click.option(
     "--format",
     "export_format",
@@ -50,6 +51,7 @@ def command(
     config: str,
     data: str | None,
     overrides: tuple[str, ...],
+    reader: str | None,
     export_format: str,
     output: str,
     max_length: int | None,
@@ -77,6 +79,7 @@ def command(
         overrides=overrides,
         force=force,
         output_format=output_format,
+        reader=reader,
     )
     report = execute_export(options)
     sys.exit(int(report.exit_code))

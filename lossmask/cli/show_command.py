@@ -90,6 +90,7 @@ def command(
                 renderer=renderer,
                 mask_column=mask_column,
                 overrides=overrides,
+                reader=reader,
                 index=index,
                 color=color,
                 html=html_path,

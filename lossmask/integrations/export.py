@@ -65,6 +65,7 @@ class ExportOptions:
     overrides: tuple[str, ...] = ()
     force: bool = False
     output_format: str = "text"
+    reader: str | None = None  # --reader; None: [tool.lossmask] reader, else the default
 
 
 @dataclass
@@ -119,7 +120,7 @@ def _export(options: ExportOptions, output: CommandOutput, report: MaskCommandRe
     target = Path(options.output)
     if target.exists() and not options.force:
         raise MaskError(f"{target} exists; pass --force to replace it")
-    setup = mask_setup_from_config(options.config, options.overrides)
+    setup = mask_setup_from_config(options.config, options.overrides, reader=options.reader)
     report.problems.extend(setup.warnings)
     source = setup.data_source(options.data)
     if source.problems:
@@ -275,7 +276,7 @@ def _manifest(
     return {
         "lossmask_version": __version__,
         "config": options.config,
-        "reader": getattr(setup, "reader", None) or "lossmask v2",
+        "reader": setup.reading.label if setup.reading is not None else "lossmask schema",
         "loss_mask": describe_loss_mask(setup.loss_mask),
         "backend": backend.name,
         "tokenizer": {

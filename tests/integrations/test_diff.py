@@ -104,3 +104,51 @@ def test_prepared_rows_must_be_the_sources_rows(tmp_path: Path) -> None:
         f"{out}: has 1 rows but {DATA} has {rows}: diff compares row i with conversation i, so "
         "both must hold the same rows in the same order"
     )
+
+
+def test_one_config_under_two_readers(tmp_path: Path) -> None:
+    """`{assistant, tool}` on the GLM-4.5 renderer: prime-rl main trains the tool results' bodies
+    (`content_sft_roles`), the pre-#2988 reading never does (tool tokens are never sampled), and
+    lossmask's contract trains the serving-prompt gap main leaves out. Both counted here with
+    renderers directly, not with lossmask."""
+    import renderers
+    from renderers.configs import config_from_name
+
+    from lossmask.masks.assets.embedded import embedded_tokenizer
+    from tests.masks.test_mask_parity import serving_gap
+    from tests.readers.test_reader_masks import _main_messages_and_tools
+
+    config = tmp_path / "glm-tool.toml"
+    config.write_text(
+        '[tokenizer]\nname = "embedded:glm-4.5"\n\n[renderer]\nname = "glm-4.5"\n\n'
+        "[data]\nseq_len = 100000\n\n[data.loss_mask]\nassistant = true\ntool = true\n"
+    )
+    renderer = renderers.create_renderer(embedded_tokenizer("glm-4.5"), config_from_name("glm-4.5"))
+    body_tokens = gap_tokens = 0
+    for line in DATA.read_text(encoding="utf-8").splitlines():
+        messages, tools = _main_messages_and_tools(json.loads(line))
+        with_bodies = renderers.build_training_sample(
+            renderer, messages, tools=tools, content_sft_roles={"tool"}, ensure_final_stop=True
+        ).loss_mask
+        sampled = renderers.build_training_sample(
+            renderer, messages, tools=tools, ensure_final_stop=True
+        ).loss_mask
+        body_tokens += sum(a and not b for a, b in zip(with_bodies, sampled, strict=True))
+        gap_tokens += len(serving_gap(renderer, messages, tools))
+    assert body_tokens > 0 and gap_tokens > 0
+
+    report = diff_json(
+        str(config),
+        str(config),
+        "--reader",
+        "prime-rl-main",
+        "--reader-b",
+        "prime-rl-pre-2988",
+        code=1,
+    )
+    assert "read as prime-rl main" in report["a"] and "read as prime-rl before #2988" in report["b"]
+    only_a, only_b = report["trained_only_in_a"], report["trained_only_in_b"]
+    assert {entry["role"] for entry in only_a} == {"tool"}
+    assert sum(entry["tokens"] for entry in only_a) == body_tokens
+    assert {entry["role"] for entry in only_b} == {"assistant"}
+    assert sum(entry["tokens"] for entry in only_b) == gap_tokens

@@ -107,7 +107,7 @@ def test_export_writes_a_file_datasets_loads_and_a_manifest(
     assert manifest["serving_stop_tokens"] == ["<|endoftext|>", "<|user|>", "<|observation|>"]
     assert manifest["serving_stop_ids"] == backend.stop_token_ids()
     assert manifest["backend"] == "chat-template" and manifest["renderer"] is None
-    assert manifest["reader"] == "lossmask v2" and manifest["loss_mask"] == '"sampled"'
+    assert manifest["reader"] == "lossmask schema v3" and manifest["loss_mask"] == '"sampled"'
     assert manifest["lossmask_version"] == lossmask.__version__
     assert manifest["tokenizer"]["name"] == TOKENIZER
     assert manifest["columns"] == ["input_ids", "attention_mask", "labels"]
@@ -211,3 +211,37 @@ def test_max_length_truncates_and_skips_what_trains_nothing(
     counts = json.loads(result.stdout)["counts"]
     assert counts["exported"] == 0 and counts["truncated"] == len(conversations)
     assert counts["skipped_nothing_to_train"] == len(conversations)
+
+
+def test_export_under_prime_rl_main_writes_main_s_mask(tmp_path: Path) -> None:
+    """`--reader prime-rl-main` exports the rows main's own call builds: ids and mask (unshifted)
+    from `renderers.build_training_sample` with main's arguments, computed here."""
+    datasets = pytest.importorskip("datasets")
+    import renderers
+    from renderers.configs import config_from_name
+
+    from lossmask.masks.assets.embedded import embedded_tokenizer
+    from tests.readers.test_reader_masks import _main_messages_and_tools
+
+    data = Path(__file__).resolve().parents[2] / "examples" / "data" / "weather-tools.jsonl"
+    config = tmp_path / "main.toml"
+    config.write_text(
+        '[tokenizer]\nname = "embedded:glm-4.5"\n\n[renderer]\nname = "glm-4.5"\n\n'
+        "[data]\nseq_len = 100000\n\n[data.loss_mask]\nassistant = true\ntool = true\n"
+    )
+    out = tmp_path / "rows.parquet"
+    words = ["export", str(config), "--reader", "prime-rl-main", "--data", str(data)]
+    result = run_cli([*words, "--format", "verl", "-o", str(out)])
+    assert result.exit_code == 0, result.stderr
+    renderer = renderers.create_renderer(embedded_tokenizer("glm-4.5"), config_from_name("glm-4.5"))
+    expected = []
+    for line in data.read_text(encoding="utf-8").splitlines():
+        messages, tools = _main_messages_and_tools(json.loads(line))
+        sample = renderers.build_training_sample(
+            renderer, messages, tools=tools, content_sft_roles={"tool"}, ensure_final_stop=True
+        )
+        expected.append((list(sample.token_ids), [bool(m) for m in sample.loss_mask]))
+    rows = datasets.load_dataset("parquet", data_files=str(out), split="train")
+    assert [(row["input_ids"], [bool(m) for m in row["loss_mask"]]) for row in rows] == expected
+    manifest = json.loads(Path(f"{out}.manifest.json").read_text(encoding="utf-8"))
+    assert manifest["reader"] == "prime-rl main"

@@ -1,7 +1,7 @@
 """`lossmask diff A B --data SOURCE`: two masks over one dataset, token by token.
 
-A and B are each a config (two configs, two backends, two loss masks; two readers once a setup
-carries one) or, for one of them, rows a trainer prepared (`input_ids` and a mask column, as
+A and B are each a config (two configs, two backends, two loss masks, or one config under two
+readers) or, for one of them, rows a trainer prepared (`input_ids` and a mask column, as
 `audit --tokenized` reads them). Row i of the prepared rows is compared with conversation i of
 SOURCE: trainers keep the order of their data (TRL drops rows only where truncation leaves
 nothing to train). Where the two sides hold the same ids, every token trained under one side

@@ -31,6 +31,8 @@ class DiffOptions:
     overrides: tuple[str, ...] = ()
     mask_column: str | None = None
     color: bool | None = None
+    reader: str | None = None  # how configs are read (--reader)
+    reader_b: str | None = None  # how config B is read, when not as A (--reader-b)
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,9 @@ class ConfigSide:
 
     @property
     def label(self) -> str:
-        reader = getattr(self.setup, "reader", None)
+        reading = self.setup.reading
         return f"{self.setup.label}: {self.setup.description}" + (
-            f", read as {reader}" if reader else ""
+            f", read as {reading.label}" if reading is not None else ""
         )
 
     def mask(self, item: Any, _row: Any) -> tuple[list[int], list[bool], Any]:
@@ -68,11 +70,11 @@ class TokenizedSide:
         return ids, mask, None
 
 
-def _side(path: str, options: DiffOptions, report: MaskCommandReport) -> Any:
+def _side(path: str, options: DiffOptions, report: MaskCommandReport, reader: str | None) -> Any:
     if path.endswith(".toml"):
         from lossmask.masks.app.setup import mask_setup_from_config
 
-        setup = mask_setup_from_config(path, options.overrides)
+        setup = mask_setup_from_config(path, options.overrides, reader=reader)
         report.problems.extend(setup.warnings)
         return ConfigSide(setup)
     from lossmask.data import TOKENIZED, open_source
@@ -139,7 +141,8 @@ def _diff(options: DiffOptions, output: CommandOutput, report: MaskCommandReport
     from lossmask.data import map_chunks
     from lossmask.masks.app.diff import format_diff
 
-    a, b = _side(options.a, options, report), _side(options.b, options, report)
+    a = _side(options.a, options, report, options.reader)
+    b = _side(options.b, options, report, options.reader_b or options.reader)
     configs = [side for side in (a, b) if isinstance(side, ConfigSide)]
     if not configs:
         raise MaskError("diff needs a config on at least one side (A or B): it renders SOURCE")

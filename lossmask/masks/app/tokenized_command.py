@@ -30,6 +30,7 @@ class TokenizedOptions:
     fail_under_stop_rate: float | None = None
     jobs: int = 1
     overrides: tuple[str, ...] = ()
+    reader: str | None = None  # how CONFIG is read (--reader)
     index: int | None = None  # show: the row
     color: bool | None = None  # show
     html: str | None = None  # show
@@ -52,7 +53,7 @@ def _backend_names(options: TokenizedOptions, report: MaskCommandReport) -> tupl
             raise MaskError("give a CONFIG or --tokenizer/--renderer, not both")
         from lossmask.masks.app.setup import mask_setup_from_config
 
-        setup = mask_setup_from_config(options.config, options.overrides)
+        setup = mask_setup_from_config(options.config, options.overrides, reader=options.reader)
         report.problems.extend(setup.warnings)
         return setup.tokenizer, setup.model, setup.renderer
     if options.tokenizer is None:
