@@ -20,13 +20,13 @@ from typing import TextIO
 import click
 
 from lossmask.config_files import launches
+from lossmask.config_files.launch_stacks import FoundStacks, Hold, find_stacks
 from lossmask.config_files.stacks import SFT_COMMAND, Layer, Stack
-from lossmask.errors import Problem
 from lossmask.migrate import files, report
 from lossmask.migrate.options import MigrateOptions
 from lossmask.migrate.report import MigrateReport
 from lossmask.migrate.runner import FileResult, process_all, write_all
-from lossmask.migrate.stack_plan import migrate_stacks
+from lossmask.migrate.stack_plan import held_back, migrate_stacks
 
 # A progress bar is worth drawing only when a run takes noticeable time.
 PROGRESS_THRESHOLD = 200
@@ -68,43 +68,26 @@ def _found_stacks(
     by_target: dict[str, str],
     results: Sequence[FileResult],
     script_lines: Sequence[launches.LaunchLine],
-) -> tuple[list[Stack], list[Problem]]:
-    """The stacks the launch lines under the directories given compose, and lines naming nothing."""
+) -> FoundStacks:
+    """The stacks the launch lines under the directories given compose, the lines naming no
+    file, and the launches that cannot be resolved, with the files each holds back."""
     if not directories:
-        return [], []
+        return FoundStacks([], [], [])
     lines = [line for result in results for line in result.launches] + list(script_lines)
     roots = [
         (os.path.join(os.path.abspath(directory), ""), launches.repository_root(directory))
         for directory in directories
     ]
-    notes: list[Problem] = []
-    found: dict[Stack, list[str]] = {}
-    for line in lines:
-        holder = os.path.abspath(line.file)
-        root = next((r for d, r in roots if holder.startswith(d)), os.path.dirname(holder))
-        layers = []
-        for layer in line.layers:
-            resolved = launches.resolve(layer.path, line.file, root)
-            if resolved is None:
-                break
-            layers.append(
-                Layer(_job_path(by_target, resolved, os.path.relpath(resolved)), layer.at)
-            )
-        else:
-            command = SFT_COMMAND if line.command == "lossmask" else line.command
-            found.setdefault(Stack(tuple(layers), command), []).append(line.where)
-            continue
-        notes.append(
-            Problem(
-                f"the launch `{' '.join(layer.describe() for layer in line.layers)}` names "
-                f"{layer.path}, which is not a file here; that stack is not used",
-                file=line.file,
-                line=line.line,
-            )
-        )
-    return [
-        Stack(stack.layers, stack.command, tuple(where)) for stack, where in found.items()
-    ], notes
+
+    def root_of(file: str) -> str:
+        holder = os.path.abspath(file)
+        return next((r for d, r in roots if holder.startswith(d)), os.path.dirname(holder))
+
+    def name_of(path: str) -> str:
+        return _job_path(by_target, path, os.path.relpath(path))
+
+    known = [target for target, _ in by_target.items()]
+    return find_stacks(lines, root_of, known, name_of)
 
 
 def _merge_stacks(stacks: Sequence[Stack]) -> list[Stack]:
@@ -148,17 +131,32 @@ def run(options: MigrateOptions, progress: TextIO | None = None) -> MigrateRepor
         )
         for stack in given
     ]
-    found, notes = _found_stacks(directories, by_target, results, script_lines)
-    stacks = _merge_stacks([*given, *found])
+    found = _found_stacks(directories, by_target, results, script_lines)
+    stacks = _merge_stacks([*given, *found.stacks])
     in_stacks = {layer.path for stack in stacks for layer in stack.layers}
-    decided = migrate_stacks(stacks, show_diff=options.show_diff).results if stacks else {}
+    # A file a stack given on the command line names is settled by it, whatever a launch says.
+    settled = {layer.path for stack in given for layer in stack.layers}
+    held: dict[str, list[Hold]] = {}
+    for hold in found.holds:
+        for name in hold.files:
+            if name not in settled:
+                held.setdefault(name, []).append(hold)
+    decided = migrate_stacks(stacks, show_diff=options.show_diff, held=held).results
     final: list[FileResult] = []
     for result in results:
         if result.path in decided:
             stacked = decided.pop(result.path)
             stacked.target = result.target
             final.append(stacked)
-        elif result.depends_on_launch and result.status != "error" and result.path not in in_stacks:
+        elif result.status == "error":
+            final.append(result)
+        elif (
+            result.path in held
+            and (result.status == "would_migrate" or result.depends_on_launch)
+            and result.path not in in_stacks
+        ):
+            final.append(held_back(result, held[result.path]))
+        elif result.depends_on_launch and result.path not in in_stacks:
             final.append(
                 FileResult(
                     result.path,
@@ -175,7 +173,7 @@ def run(options: MigrateOptions, progress: TextIO | None = None) -> MigrateRepor
         written = write_all([final[index] for index in pending], options.jobs)
         for index, result in zip(pending, written, strict=True):
             final[index] = result
-    return MigrateReport(options.mode, final, stacks, notes)
+    return MigrateReport(options.mode, final, stacks, found.notes, found.holds)
 
 
 def execute(

@@ -47,6 +47,8 @@ class FileResult:
     launches: list[LaunchLine] = field(default_factory=list)  # launch lines in its comments
     depends_on_launch: str | None = None  # why it looks like an overlay, if it does
     warnings: list[Problem] = field(default_factory=list)
+    # Launches that cannot be resolved and may compose this file (it is held back), in words.
+    held_by: list[str] = field(default_factory=list)
 
 
 def process(job: files.FileJob, options: MigrateOptions) -> FileResult:

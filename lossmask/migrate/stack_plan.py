@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from lossmask.config_files.launch_stacks import Hold
 from lossmask.config_files.stacks import KeyPath, Stack, compose, setting_layer, value_at
 from lossmask.errors import ConfigError, Problem, format_key
 from lossmask.migrate import engine, safety
@@ -166,17 +167,64 @@ def _remove(config: dict[str, Any], old: Mapping[str, Any], key: KeyPath) -> Non
             del parent[key[depth - 1]]
 
 
-def migrate_stacks(stacks: Sequence[Stack], *, show_diff: bool) -> StackRun:
-    """Plan, rewrite and check every stack; one result per file taking part in any stack."""
+def held_back(result: FileResult, holds: Sequence[Hold]) -> FileResult:
+    """`result`'s file, left as it is: a launch that cannot be resolved may compose it."""
+    return FileResult(
+        result.path,
+        "undecided",
+        result.target,
+        depends_on_launch=result.depends_on_launch,
+        held_by=[hold.describe() for hold in holds],
+    )
+
+
+def _spread_holds(
+    needs: Sequence[tuple[Stack, list[tuple[int, KeyPath]]]], held: dict[str, list[Hold]]
+) -> None:
+    """A held file that a stack needs to rewrite holds back that whole stack: its other files
+    are never migrated on their own while the stack's root is undecided."""
+    spreading = True
+    while spreading:
+        spreading = False
+        for stack, demands in needs:
+            holding = [
+                hold for index, _ in demands for hold in held.get(stack.layers[index].path, [])
+            ]
+            if not holding:
+                continue
+            for layer in stack.layers:
+                if layer.path not in held:
+                    held[layer.path] = list(dict.fromkeys(holding))
+                    spreading = True
+
+
+def migrate_stacks(
+    stacks: Sequence[Stack], *, show_diff: bool, held: Mapping[str, list[Hold]] | None = None
+) -> StackRun:
+    """Plan, rewrite and check every stack; one result per file taking part in any stack.
+
+    A file in `held` (a launch that cannot be resolved may compose it) is never rewritten: where
+    a stack needs it rewritten, it and the stack's other files are "undecided".
+    """
     run = StackRun()
+    holds = dict(held or {})
     _load(run, stacks)
     usable = [stack for stack in stacks if _composable(run, stack)]
+    needs = []
     for stack in usable:
         configs = [run.loaded[layer.path].config for layer in stack.layers]
-        for index, path in _demands(stack, configs):
+        needs.append((stack, _demands(stack, configs)))
+    _spread_holds(needs, holds)
+    for stack, demands in needs:
+        for index, path in demands:
             name = stack.layers[index].path
+            if name in holds:
+                if name not in run.results:
+                    run.results[name] = held_back(FileResult(name, "undecided"), holds[name])
+                continue
             run.edits.setdefault(name, set()).add(path)
             run.wanted_by.setdefault(name, []).append(stack)
+
     for name, paths in run.edits.items():
         if name not in run.results:
             _rewrite_root(run, name, sorted(paths, key=lambda p: (len(p), p)))
