@@ -20,9 +20,10 @@ from typing import TextIO
 import click
 
 from lossmask.config_files import launches
-from lossmask.config_files.launch_stacks import FoundStacks, Hold, find_stacks
+from lossmask.config_files.launch_stacks import Hold
 from lossmask.config_files.stacks import SFT_COMMAND, Layer, Stack
-from lossmask.migrate import files, report
+from lossmask.errors import ConfigError
+from lossmask.migrate import evidence, files, report
 from lossmask.migrate.options import MigrateOptions
 from lossmask.migrate.report import MigrateReport
 from lossmask.migrate.runner import FileResult, process_all, write_all
@@ -34,12 +35,6 @@ PROGRESS_THRESHOLD = 200
 
 def _display(path: str) -> str:
     return str(Path(path))
-
-
-def _job_path(by_target: dict[str, str], path: str, default: str | None = None) -> str:
-    """The name discovery gave the file at `path`, else `default` (else `path`)."""
-    found = by_target.get(os.path.abspath(path)) or by_target.get(os.path.realpath(path))
-    return found or (path if default is None else default)
 
 
 def _given_stacks(options: MigrateOptions) -> list[Stack]:
@@ -58,38 +53,6 @@ def _given_stacks(options: MigrateOptions) -> list[Stack]:
     return given
 
 
-def _searched(options: MigrateOptions) -> list[str]:
-    """The directories whose launch lines count (none with --no-launches)."""
-    return [path for path in options.paths if os.path.isdir(path)] if options.find_launches else []
-
-
-def _found_stacks(
-    directories: Sequence[str],
-    by_target: dict[str, str],
-    results: Sequence[FileResult],
-    script_lines: Sequence[launches.LaunchLine],
-) -> FoundStacks:
-    """The stacks the launch lines under the directories given compose, the lines naming no
-    file, and the launches that cannot be resolved, with the files each holds back."""
-    if not directories:
-        return FoundStacks([], [], [])
-    lines = [line for result in results for line in result.launches] + list(script_lines)
-    roots = [
-        (os.path.join(os.path.abspath(directory), ""), launches.repository_root(directory))
-        for directory in directories
-    ]
-
-    def root_of(file: str) -> str:
-        holder = os.path.abspath(file)
-        return next((r for d, r in roots if holder.startswith(d)), os.path.dirname(holder))
-
-    def name_of(path: str) -> str:
-        return _job_path(by_target, path, os.path.relpath(path))
-
-    known = [target for target, _ in by_target.items()]
-    return find_stacks(lines, root_of, known, name_of)
-
-
 def _merge_stacks(stacks: Sequence[Stack]) -> list[Stack]:
     merged: dict[Stack, list[str]] = {}
     for stack in stacks:
@@ -101,14 +64,22 @@ def run(options: MigrateOptions, progress: TextIO | None = None) -> MigrateRepor
     """Migrate what `options` names and return the report; prints nothing."""
     given = _given_stacks(options)
     named = [layer.path for stack in given for layer in stack.layers]
-    directories = _searched(options)
+    try:
+        selection = evidence.selection(options, [*options.paths, *named])
+    except ConfigError as exc:  # a wrong [tool.lossmask]: nothing is looked at
+        return MigrateReport(
+            options.mode,
+            [FileResult(exc.problems[0].file or "", "error", problems=list(exc.problems))],
+        )
+    directories = evidence.searched(options)
     # One walk finds the configs and the scripts, Makefiles, Markdown and CI files beside them.
-    discovery = files.Discovery([*options.paths, *named], launch_roots=directories)
+    discovery = files.Discovery(
+        [*options.paths, *named], launch_roots=directories, selection=selection
+    )
     script_lines: list[launches.LaunchLine] = []
 
     def read_scripts() -> None:  # once the walk is done, while the workers read the configs
-        for name in discovery.launch_files:
-            script_lines.extend(launches.read_launch_file(name))
+        script_lines.extend(evidence.script_launches(options, discovery, named, selection))
 
     if progress is not None:
         jobs = list(discovery)  # a bar needs its length
@@ -125,13 +96,15 @@ def run(options: MigrateOptions, progress: TextIO | None = None) -> MigrateRepor
     # A file named in a stack and met in a walk is one file, named as the walk names it.
     given = [
         Stack(
-            tuple(Layer(_job_path(by_target, layer.path), layer.at) for layer in stack.layers),
+            tuple(
+                Layer(evidence.job_path(by_target, layer.path), layer.at) for layer in stack.layers
+            ),
             stack.command,
             stack.sources,
         )
         for stack in given
     ]
-    found = _found_stacks(directories, by_target, results, script_lines)
+    found = evidence.found_stacks(options, named, by_target, results, script_lines)
     stacks = _merge_stacks([*given, *found.stacks])
     in_stacks = {layer.path for stack in stacks for layer in stack.layers}
     # A file a stack given on the command line names is settled by it, whatever a launch says.

@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from lossmask.config_files.selection import (
-    DEFAULT_EXCLUDE,
     ProjectSettings,
     Selection,
     discover_project_settings,
-    project_root_candidates,
     select_files,
+    selection_for,
 )
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
 from lossmask.exit_codes import ExitCode
@@ -131,17 +130,13 @@ def validate_stdin(name: str, version: int, read: Callable[[], bytes]) -> FileRe
 
 
 def _selection(options: ValidateOptions, project: ProjectSettings) -> Selection:
-    exclude = options.exclude if options.exclude is not None else project.exclude
-    respect = options.respect_gitignore
-    return Selection(
-        root=project.root or project_root_candidates(_file_paths(options)),
-        include=project.include or (),
-        exclude=exclude if exclude is not None else DEFAULT_EXCLUDE,
-        extend_exclude=(*project.extend_exclude, *options.extend_exclude),
-        respect_gitignore=respect
-        if respect is not None
-        else project.respect_gitignore is not False,
+    return selection_for(
+        _file_paths(options),
+        project,
+        exclude=options.exclude,
+        extend_exclude=options.extend_exclude,
         force_exclude=options.force_exclude,
+        respect_gitignore=options.respect_gitignore,
     )
 
 
