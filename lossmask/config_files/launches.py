@@ -71,15 +71,20 @@ class LaunchLine:
 
     def unresolved(self) -> list[str]:
         """Why this launch cannot be resolved to files, in words (empty: it can)."""
-        reasons: list[str] = []
+        # Each reason once, with the words it makes unreadable.
+        words: dict[str, list[str]] = {}
         if self.directory is not None:
-            reasons.extend(f"its directory: {u.reason}" for u in self.directory.unknowns)
+            for unknown in self.directory.unknowns:
+                words.setdefault(unknown.reason, []).append("the directory it runs in")
         for layer in self.layers:
             for unknown in layer.word.unknowns:
-                reasons.append(f"`{layer.word.describe()}`: {unknown.reason}")
+                written = f"`{layer.word.describe()}`"
+                if written not in words.setdefault(unknown.reason, []):
+                    words[unknown.reason].append(written)
+        reasons = [f"{', '.join(names)}: {reason}" for reason, names in words.items()]
         if self.unreadable_layer:
             reasons.append(self.unreadable_layer)
-        return list(dict.fromkeys(reasons))
+        return reasons
 
 
 def launch_in_words(

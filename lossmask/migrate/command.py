@@ -23,6 +23,7 @@ from lossmask.config_files import launches
 from lossmask.config_files.launch_stacks import Hold
 from lossmask.config_files.stacks import SFT_COMMAND, Layer, Stack
 from lossmask.errors import ConfigError
+from lossmask.exit_codes import ExitCode
 from lossmask.migrate import evidence, files, report
 from lossmask.migrate.options import MigrateOptions
 from lossmask.migrate.report import MigrateReport
@@ -174,3 +175,18 @@ def execute(
     if not options.quiet:
         click.echo(report.summary(migrate_report), file=err)
     return migrate_report
+
+
+def execute_explain(options: MigrateOptions, file: str, out: TextIO | None = None) -> ExitCode:
+    """`--explain FILE`: run in check mode (nothing written) and say why FILE is or is not
+    rewritten; exit 2 when FILE cannot be read, else 0."""
+    from lossmask.migrate.explain import explain, explain_options
+
+    migrate_report = run(explain_options(options, file))
+    for line in explain(migrate_report, file):
+        click.echo(line, file=out or sys.stdout)
+    failed = any(
+        result.status == "error" and os.path.realpath(result.path) == os.path.realpath(file)
+        for result in migrate_report.files
+    )
+    return ExitCode.ERROR if failed or not os.path.isfile(file) else ExitCode.OK

@@ -1,0 +1,133 @@
+"""`lossmask migrate --explain FILE`: why a file is or is not rewritten, stack by stack.
+
+For each stack the file takes part in (a file in none is a stack of one), it says where the stack
+was found and, per SFT data section, what the composed run trains before (the old text read as
+the source schema) and after (the text `migrate` would write, read as the latest schema); then
+the launches that cannot be resolved and may compose the file; then the decision and its reason.
+It runs the whole migration in check mode, so what it says is what `migrate` would do.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from lossmask.config_files.stacks import Layer, Stack, compose
+from lossmask.errors import ConfigError, format_key
+from lossmask.migrate.options import MigrateOptions
+from lossmask.migrate.report import UNDECIDED, MigrateReport
+from lossmask.migrate.runner import FileResult
+from lossmask.migrate.stack_plan import stack_sections
+from lossmask.migrate.steps.v1_to_v2 import MISSING, describe, meaning_v1, meaning_v2
+from lossmask.schema.validation import parse_toml
+
+
+def _same(a: str, b: str) -> bool:
+    return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _texts(report: MigrateReport) -> dict[str, str]:
+    """The new text of every file the run would rewrite, by path."""
+    return {r.path: r.new_text for r in report.files if r.new_text is not None}
+
+
+def _config(path: str, texts: Mapping[str, str], new: bool) -> dict[str, Any] | None:
+    try:
+        if new and path in texts:
+            return parse_toml(texts[path], path)
+        with open(path, encoding="utf-8", newline="") as handle:
+            return parse_toml(handle.read(), path)
+    except (OSError, UnicodeDecodeError, ConfigError):
+        return None
+
+
+def _meanings(stack: Stack, texts: Mapping[str, str]) -> list[str]:
+    old = [_config(layer.path, texts, new=False) for layer in stack.layers]
+    new = [_config(layer.path, texts, new=True) for layer in stack.layers]
+    old_layers = [
+        (layer.at, c) for layer, c in zip(stack.layers, old, strict=True) if c is not None
+    ]
+    new_layers = [
+        (layer.at, c) for layer, c in zip(stack.layers, new, strict=True) if c is not None
+    ]
+    if len(old_layers) < len(stack.layers) or len(new_layers) < len(stack.layers):
+        return ["    (a layer cannot be read; see the error below)"]
+    before = stack_sections(compose(old_layers), stack.launches_sft)
+    after = stack_sections(compose(new_layers), stack.launches_sft)
+    if not before:
+        return ["    no SFT data section: nothing here depends on the loss mask"]
+    lines = []
+    for path, section in before.items():
+        was = meaning_v1(section.get("loss_mask", MISSING))
+        will = meaning_v2(after.get(path, {}).get("loss_mask", MISSING))
+        setter = _setter(stack, old, path)
+        same = "the same" if was == will else "CHANGED"
+        lines.append(
+            f"    [{format_key(path)}] loss_mask {setter}: trains {describe(was)} before "
+            f"(schema v1), {describe(will)} after (schema v2): {same}"
+        )
+    return lines
+
+
+def _setter(
+    stack: Stack, configs: Sequence[Mapping[str, Any] | None], path: tuple[str, ...]
+) -> str:
+    for layer, config in reversed(list(zip(stack.layers, configs, strict=True))):
+        if path[: len(layer.at)] != layer.at or config is None:
+            continue
+        node: Any = config
+        for part in (*path[len(layer.at) :], "loss_mask"):
+            node = node.get(part) if isinstance(node, Mapping) else None
+        if node is not None:
+            return f"set by {layer.path}"
+    return "set by no layer"
+
+
+def _decision(result: FileResult | None, file: str) -> list[str]:
+    if result is None:
+        return [
+            f"{file}: not among the files migrate looks at (excluded, ignored by git, or "
+            "not a .toml file); it is not rewritten"
+        ]
+    if result.status == "error":
+        return [f"not rewritten: {problem.format()}" for problem in result.problems]
+    if result.status == "undecided":
+        why = "; ".join(result.held_by) or result.depends_on_launch or ""
+        return [
+            f'not rewritten: {UNDECIDED} ({why}); `--stack "@ ... @ {file}"` or '
+            f"`--standalone {file}` settles it"
+        ]
+    if result.status in ("would_migrate", "migrated"):
+        return ["rewritten: " + "; ".join(result.changes)]
+    return ["not rewritten: every stack it is in trains the same under schema v2 as it is"]
+
+
+def explain(report: MigrateReport, file: str) -> list[str]:
+    """The lines `--explain FILE` prints, from a check-mode run that included `file`."""
+    result = next((r for r in report.files if _same(r.path, file)), None)
+    name = result.path if result is not None else file
+    stacks = [s for s in report.stacks if any(_same(layer.path, name) for layer in s.layers)]
+    lines = [name]
+    texts = _texts(report)
+    if not stacks:
+        alone = Stack((Layer(name),))
+        lines.append("  in no stack found: judged as launched alone (`sft @ FILE`)")
+        lines.extend(_meanings(alone, texts))
+    for stack in stacks:
+        lines.append(f"  in stack `{stack.describe()}` (from {', '.join(stack.sources)})")
+        lines.extend(_meanings(stack, texts))
+    for hold in report.holds:
+        if any(_same(held, name) for held in hold.files):
+            lines.append(f"  may be composed by {hold.describe()}")
+    lines.extend("  " + line for line in _decision(result, name))
+    return lines
+
+
+def explain_options(options: MigrateOptions, file: str) -> MigrateOptions:
+    """The options of the check-mode run behind `--explain FILE`: FILE is among the paths."""
+    paths = list(options.paths) or [file]
+    if not any(_same(p, file) or os.path.isdir(p) for p in paths):
+        paths.append(file)
+    return replace(options, paths=paths, mode="check", show_diff=False)
