@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import replace
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
@@ -111,10 +112,13 @@ def run(options: MigrateOptions, progress: TextIO | None = None) -> MigrateRepor
     # A file a stack given on the command line names is settled by it, whatever a launch says.
     settled = {layer.path for stack in given for layer in stack.layers}
     held: dict[str, list[Hold]] = {}
+    holds = []
     for hold in found.holds:
-        for name in hold.files:
-            if name not in settled:
-                held.setdefault(name, []).append(hold)
+        unsettled = tuple(name for name in hold.files if name not in settled)
+        if unsettled:
+            holds.append(replace(hold, files=unsettled))
+        for name in unsettled:
+            held.setdefault(name, []).append(hold)
     decided = migrate_stacks(stacks, show_diff=options.show_diff, held=held).results
     final: list[FileResult] = []
     for result in results:
@@ -147,7 +151,7 @@ def run(options: MigrateOptions, progress: TextIO | None = None) -> MigrateRepor
         written = write_all([final[index] for index in pending], options.jobs)
         for index, result in zip(pending, written, strict=True):
             final[index] = result
-    return MigrateReport(options.mode, final, stacks, found.notes, found.holds)
+    return MigrateReport(options.mode, final, stacks, found.notes, holds)
 
 
 def execute(

@@ -95,6 +95,8 @@ def _decision(result: FileResult | None, file: str) -> list[str]:
         return [f"not rewritten: {problem.format()}" for problem in result.problems]
     if result.status == "undecided":
         why = "; ".join(result.held_by) or result.depends_on_launch or ""
+        if result.held_by:
+            why = "a launch that cannot be resolved may compose it, see above"
         return [
             f'not rewritten: {UNDECIDED} ({why}); `--stack "@ ... @ {file}"` or '
             f"`--standalone {file}` settles it"

@@ -68,6 +68,13 @@ def stack_lines(run: MigrateReport) -> list[str]:
         f"Stack `{stack.describe()}` (from {', '.join(stack.sources)})" for stack in run.stacks
     ]
     lines.extend(f"note: {note.format()}" for note in run.notes)
+    for hold in run.holds:
+        count = _plural(len(hold.files), "file", "files")
+        lines.append(
+            f"Unresolved launch at {hold.launch.where}: `{hold.launch.command or '?'} "
+            f"{hold.launch.describe()}` ({'; '.join(hold.reasons)}); the {count} it could "
+            "name here are held back, never migrated alone"
+        )
     return lines
 
 

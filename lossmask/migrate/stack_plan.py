@@ -174,7 +174,10 @@ def held_back(result: FileResult, holds: Sequence[Hold]) -> FileResult:
         "undecided",
         result.target,
         depends_on_launch=result.depends_on_launch,
-        held_by=[hold.describe() for hold in holds],
+        held_by=[
+            f"held back by the launch at {hold.launch.where}, which cannot be resolved"
+            for hold in holds
+        ],
     )
 
 
