@@ -9,6 +9,7 @@ import click
 
 from lossmask.cli.options import deprecated_alias, prefer_alias
 from lossmask.config_files.stacks import Layer, StackSyntaxError, split_arguments
+from lossmask.exit_codes import ExitCode
 from lossmask.migrate.command import execute, execute_explain
 from lossmask.migrate.options import MigrateOptions
 from lossmask.migrate.runner import Mode
@@ -165,6 +166,11 @@ def command(
         force_exclude=force_exclude,
         respect_gitignore=respect_gitignore,
     )
-    if explain_file is not None:
-        sys.exit(int(execute_explain(options, explain_file)))
-    sys.exit(int(execute(options).exit_code))
+    try:
+        if explain_file is not None:
+            sys.exit(int(execute_explain(options, explain_file)))
+        sys.exit(int(execute(options).exit_code))
+    except KeyboardInterrupt:
+        # Not click's "Aborted!" and exit 1, which would read as "--check found changes".
+        click.echo("Interrupted: every file is either rewritten whole or untouched.", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))

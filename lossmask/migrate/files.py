@@ -285,13 +285,13 @@ def check_writable(job: FileJob) -> os.stat_result:
     return info
 
 
-class _Terminated(BaseException):
+class Terminated(BaseException):
     """SIGTERM arrived while a temporary file existed (a BaseException, as KeyboardInterrupt)."""
 
 
 @contextlib.contextmanager
-def _terminate_cleanly() -> Iterator[None]:
-    """While the block runs, SIGTERM raises `_Terminated`, so the cleanup that SIGINT's
+def terminate_cleanly() -> Iterator[None]:
+    """While the block runs, SIGTERM raises `Terminated`, so the cleanup that SIGINT's
     `KeyboardInterrupt` gets (removing the temporary file) runs for it too; then the process dies
     of SIGTERM as it would have. Only where SIGTERM does its default thing, in the main thread
     (signal handlers live there): a program that handles SIGTERM itself keeps its own handling."""
@@ -304,12 +304,12 @@ def _terminate_cleanly() -> Iterator[None]:
         return
 
     def raise_terminated(signum: int, frame: object) -> None:
-        raise _Terminated
+        raise Terminated
 
     signal.signal(signal.SIGTERM, raise_terminated)
     try:
         yield
-    except _Terminated:
+    except Terminated:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.raise_signal(signal.SIGTERM)
         raise  # only if SIGTERM did not end the process
@@ -374,7 +374,7 @@ def atomic_write(target: str, text: str, original: os.stat_result) -> None:
     """
     directory = os.path.dirname(target) or "."
     temporary: str | None = None
-    with _terminate_cleanly():
+    with terminate_cleanly():
         try:
             descriptor, temporary = tempfile.mkstemp(
                 dir=directory, prefix="." + os.path.basename(target) + ".", suffix=TEMP_SUFFIX
