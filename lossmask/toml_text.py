@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 KeyPath = tuple[str | int, ...]
@@ -382,3 +382,77 @@ def find_line(
             return known[path]
         path = path[:-1]
     return None
+
+
+# --- dotted keys and duplicates ------------------------------------------------------------------
+
+
+def _statements(text: str) -> Iterator[tuple[int, KeyPath, bool]]:
+    """(line, full key path, is a header) of every header and `key = value` line, in order."""
+    line_of = _Lines(text)
+    table: KeyPath = ()
+    array_lengths: dict[KeyPath, int] = {}
+    position, length = 0, len(text)
+    while True:
+        position = _SPACE.match(text, position).end()  # type: ignore[union-attr]
+        if position >= length:
+            return
+        line = line_of.at(position)
+        if text[position] == "[":
+            is_array = text.startswith("[[", position)
+            parsed = parse_key(text, position + (2 if is_array else 1))
+            if parsed is not None:
+                table = tuple(parsed[0])
+                if is_array:
+                    array_lengths[table] = array_lengths.get(table, 0) + 1
+                yield line, table, True
+        else:
+            parsed = parse_key(text, position)
+            if parsed is not None:
+                parts, end = parsed
+                yield line, (*table, *parts), False
+                end = _BLANKS.match(text, end).end()  # type: ignore[union-attr]
+                if end < length and text[end] == "=":
+                    start = _BLANKS.match(text, end + 1).end()  # type: ignore[union-attr]
+                    position = _skip_value(text, start, (*table, *parts), {}, line_of)
+        end = text.find("\n", position)
+        if end < 0:
+            return
+        position = end + 1
+
+
+def deepest_key(text: str) -> tuple[int, int]:
+    """(levels, line) of the most deeply nested table a header or dotted key makes: `[a.b.c]`
+    nests 3 tables, `b.c = 1` under `[a]` nests 2. Read without recursion, so a 1,000-part header
+    costs nothing to measure."""
+    deepest, deepest_line = 0, 1
+    for line, path, is_header in _statements(text):
+        levels = len(path) if is_header else len(path) - 1
+        if levels > deepest:
+            deepest, deepest_line = levels, line
+    return deepest, deepest_line
+
+
+_DECLARED_TWICE = re.compile(r"Cannot declare \((.*)\) twice")
+
+
+def duplicate_key(text: str, message: str, line: int | None) -> tuple[KeyPath, int | None] | None:
+    """For `tomllib`'s "Cannot declare ('data',) twice" and "Cannot overwrite a value" at
+    `line`: the key path defined twice and the line of its first definition, if it can tell."""
+    key: KeyPath | None = None
+    declared = _DECLARED_TWICE.match(message)
+    if declared is not None:
+        parts = re.findall(r"'((?:[^'\\]|\\.)*)'|\"((?:[^\"\\]|\\.)*)\"", declared.group(1))
+        key = tuple(single or double for single, double in parts)
+    elif message.startswith("Cannot overwrite a value") and line is not None:
+        key = next((path for at, path, _ in _statements(text) if at == line), None)
+    if not key or line is None:
+        return None
+    first = None
+    for at, path, _ in _statements(text):
+        if at >= line:
+            break
+        if path[: len(key)] == key:
+            first = at
+            break
+    return key, first

@@ -103,8 +103,21 @@ def validate_file(path: Path, version: int) -> FileResult:
     except UnreadableFileError as exc:
         return FileResult(path, errors=exc.problems, unreadable=True)
     except ConfigError as exc:
-        return FileResult(path, errors=exc.problems)
+        # A byte order mark is not TOML that could be fixed key by key: the file cannot be read
+        # as TOML at all, so it is an error (exit 2), as an unreadable file is.
+        return FileResult(path, errors=exc.problems, unreadable=_starts_with_bom(path))
     return FileResult(path, warnings=report.warnings)
+
+
+_UTF8_BOM = b"\xef\xbb\xbf"
+
+
+def _starts_with_bom(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(_UTF8_BOM)) == _UTF8_BOM
+    except OSError:
+        return False
 
 
 def validate_stdin(name: str, version: int, read: Callable[[], bytes]) -> FileResult:
@@ -183,6 +196,8 @@ def execute(
 
         for layers in options.stacks:
             errors, warnings, cannot_read = validate_stack(Stack(layers), version)
+            if errors and any(_starts_with_bom(Path(layer.path)) for layer in layers):
+                cannot_read = True
             report.results.append(FileResult(Path(layers[0].path), errors, warnings, cannot_read))
     write_report(report, options)
     return report
