@@ -187,6 +187,13 @@ def quick_check(path: str | Path, version: int) -> list[Problem] | None:
         data = tomllib.loads(text)
     except (UnreadablePath, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return None
+    return quick_check_parsed(data, text, path, version)
+
+
+def quick_check_parsed(
+    data: dict[str, Any], text: str, path: str | Path, version: int
+) -> list[Problem] | None:
+    """`quick_check` of a file already read and parsed (`validate` reads each file once)."""
     try:
         schema = packaged_schema(version)
         if not _holds(data, schema) or not _micro_batches_divide(data, schema):

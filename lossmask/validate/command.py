@@ -10,10 +10,11 @@ import dataclasses
 import os
 import sys
 import tempfile
+import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from lossmask.config_files.selection import (
     ProjectSettings,
@@ -24,9 +25,9 @@ from lossmask.config_files.selection import (
 )
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
 from lossmask.exit_codes import ExitCode
-from lossmask.paths import UnlistedDirectory
+from lossmask.paths import UnlistedDirectory, UnreadablePath, read_regular_file
 from lossmask.schema.meaning import LATEST_VERSION
-from lossmask.schema.quick_check import quick_check
+from lossmask.schema.quick_check import quick_check_parsed
 
 if TYPE_CHECKING:
     from lossmask.config_files.stacks import Layer
@@ -91,22 +92,38 @@ class ValidateReport:
         return ExitCode.OK
 
 
+def _read(path: Path) -> tuple[dict[str, Any], str] | None:
+    """The parsed file and its text, or None when anything is odd (the full check words it)."""
+    try:
+        text = read_regular_file(str(path)).decode("utf-8")
+        return tomllib.loads(text), text
+    except (UnreadablePath, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return None
+
+
 def validate_file(path: Path, version: int) -> FileResult:
-    warnings = quick_check(path, version)
-    if warnings is not None:
-        return FileResult(path, warnings=warnings)
+    """Read and parse the file once; settle it by the quick check, else by the full one (which
+    reads again only a file that could not be parsed, to word why)."""
+    parsed = _read(path)
+    if parsed is not None:
+        warnings = quick_check_parsed(parsed[0], parsed[1], path, version)
+        if warnings is not None:
+            return FileResult(path, warnings=warnings)
     # Only now the pydantic models: every problem is worded by the full check.
-    from lossmask.schema.validation import check_config
+    from lossmask.schema.validation import check_config, validate_data
 
     try:
-        report = check_config(path, version)
+        if parsed is None:
+            found = check_config(path, version).warnings
+        else:
+            _, found = validate_data(parsed[0], version=version, file=str(path), text=parsed[1])
     except UnreadableFileError as exc:
         return FileResult(path, errors=exc.problems, unreadable=True)
     except ConfigError as exc:
         # A byte order mark is not TOML that could be fixed key by key: the file cannot be read
         # as TOML at all, so it is an error (exit 2), as an unreadable file is.
         return FileResult(path, errors=exc.problems, unreadable=_starts_with_bom(path))
-    return FileResult(path, warnings=report.warnings)
+    return FileResult(path, warnings=found)
 
 
 _UTF8_BOM = b"\xef\xbb\xbf"
