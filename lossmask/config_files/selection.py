@@ -85,6 +85,9 @@ class Selection:
     _gitignores: dict[Path, pathspec.PathSpec | None] = field(
         default_factory=dict, compare=False, repr=False
     )
+    _chains: dict[Path, list[tuple[Path, pathspec.PathSpec]]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def _spec(self, patterns: Sequence[str]) -> pathspec.PathSpec:
         import pathspec
@@ -105,12 +108,32 @@ class Selection:
     def _include_spec(self) -> pathspec.PathSpec:
         return self._spec(self.include)
 
+    @cached_property
+    def _plain_names(self) -> frozenset[str] | None:
+        """The excludes as file names, when each is a bare name (the default list): such a
+        pattern matches any file or directory of that name, at any depth."""
+        patterns = [*self.exclude, *self.extend_exclude]
+        if any(any(c in p for c in "/*?[]!\\") or not p.strip() for p in patterns):
+            return None
+        return frozenset(p.strip() for p in patterns)
+
     def excluded(self, path: Path) -> bool:
+        names = self._plain_names
+        if names is not None:
+            return not names.isdisjoint(path.parts[-1:]) or self._under_named(path, names)
         relative = self._relative(path)
         if relative is None or relative.startswith("../"):
             # Outside the project root: only the file's own name can match.
             relative = path.name
         return self._exclude_spec.match_file(relative)
+
+    def _under_named(self, path: Path, names: frozenset[str]) -> bool:
+        """Whether a directory between the project root and `path` has an excluded name."""
+        if not any(part in names for part in path.parts[:-1]):
+            return False
+        relative = self._relative(path)
+        parts = Path(relative).parts[:-1] if relative and not relative.startswith("..") else ()
+        return any(part in names for part in parts)
 
     def included(self, path: Path) -> bool:
         if not self.include:
@@ -132,6 +155,19 @@ class Selection:
             self._gitignores[directory] = self._spec(lines) if lines else None
         return self._gitignores[directory]
 
+    def _specs_above(self, directory: Path) -> list[tuple[Path, pathspec.PathSpec]]:
+        """The `.gitignore` specs that apply in `directory`, from the top level down; built from
+        its parent's, once per directory."""
+        found = self._chains.get(directory)
+        if found is None:
+            top = self.repository or self.root
+            own = self._gitignore(directory)
+            found = [(directory, own)] if own is not None else []
+            if directory != top and directory.is_relative_to(top):
+                found = self._specs_above(directory.parent) + found
+            self._chains[directory] = found
+        return found
+
     def gitignored(self, path: Path) -> bool:
         """Whether git ignores `path`: the `.gitignore` files from the repository's top level
         (else the project root) down to the file's directory, each relative to its own
@@ -139,21 +175,8 @@ class Selection:
         if not self.respect_gitignore:
             return False
         absolute = path.absolute()
-        top = self.repository or self.root
-        chain = []
-        directory = absolute.parent
-        while True:
-            chain.append(directory)
-            if directory == top or directory.parent == directory:
-                break
-            directory = directory.parent
-        if top not in chain:
-            chain = [absolute.parent]
         ignored = False
-        for directory in reversed(chain):
-            spec = self._gitignore(directory)
-            if spec is None:
-                continue
+        for directory, spec in self._specs_above(absolute.parent):
             decided = spec.check_file(absolute.relative_to(directory).as_posix()).include
             if decided is not None:
                 ignored = decided
