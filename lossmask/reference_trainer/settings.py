@@ -62,7 +62,7 @@ IMPLEMENTED_KEYS: frozenset[str] = frozenset(
         )
     }
 )
-_LOSS_MASK = TypeAdapter(LossMaskSetting)
+_LOSS_MASK: TypeAdapter[LossMaskSetting] = TypeAdapter(LossMaskSetting)
 
 
 @dataclass(frozen=True)
