@@ -66,7 +66,12 @@ def paused_migrate(*args: str, writers: int = 1) -> subprocess.Popen[bytes]:
     """A migrate process held with `writers` temporary files written (see `_PAUSED_MIGRATE`)."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-c", _PAUSED_MIGRATE, *args], env=env, stderr=subprocess.PIPE
+        [sys.executable, "-c", _PAUSED_MIGRATE, *args],
+        env=env,
+        stderr=subprocess.PIPE,
+        # As from a terminal: a suite started in the background (`nohup ... &`, some CI runners)
+        # hands its children SIGINT ignored, and Ctrl-C is what these tests send.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
     while len(ready()) < writers:
