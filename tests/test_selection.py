@@ -129,7 +129,7 @@ def test_no_color_turns_colour_off(monkeypatch: pytest.MonkeyPatch) -> None:
     assert color_by_default(_Terminal()) is True  # type: ignore[arg-type]
 
 
-# --- one rule for validate and migrate -------------------------------------------------------------
+# --- one rule for validate and migrate ------------------------------------------------------------
 
 LEGACY = '[data]\nname = "org/ds"\n'
 
