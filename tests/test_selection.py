@@ -172,9 +172,7 @@ def test_validate_and_migrate_choose_the_same_files(
     assert _migrated("cfg") == _validated("cfg")
     assert _migrated(".") == _validated(".") == ["cfg/old/rl.toml", "cfg/sft.toml"]
     # The same flags, the same [tool.lossmask], for both.
-    assert _migrated("--extend-exclude", "old/", ".") == _validated(
-        "--extend-exclude", "old/", "."
-    )
+    assert _migrated("--extend-exclude", "old/", ".") == _validated("--extend-exclude", "old/", ".")
     assert _migrated("--extend-exclude", "old/", ".") == ["cfg/sft.toml"]
     (tmp_path / "pyproject.toml").write_text('[tool.lossmask]\nextend-exclude = ["sft.toml"]\n')
     assert _migrated(".") == _validated(".") == ["cfg/old/rl.toml"]
