@@ -102,7 +102,7 @@ def _decision(result: FileResult | None, file: str) -> list[str]:
             f"`--standalone {file}` settles it"
         ]
     if result.status in ("would_migrate", "migrated"):
-        return ["rewritten: " + "; ".join(result.changes)]
+        return ["would be rewritten (by `lossmask migrate`): " + "; ".join(result.changes)]
     return ["not rewritten: every stack it is in trains the same under schema v2 as it is"]
 
 
