@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lossmask.toml_text import find_line, key_lines, wanted_lines
+from lossmask.toml_keys import wanted_lines
+from lossmask.toml_text import find_line, key_lines
 
 TREE = Path(__file__).parent / "corpus" / "prime-rl-tree"
 SHAPES = [

@@ -22,7 +22,7 @@ from lossmask.migrate import fragment, safety
 from lossmask.migrate.steps import Change, Step, steps_from
 from lossmask.schema.locate import located
 from lossmask.schema.validation import nesting_problem, parse_toml
-from lossmask.toml_text import deepest_key
+from lossmask.toml_keys import deepest_key
 
 
 @dataclass

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from lossmask.errors import Problem
-from lossmask.toml_text import KeyPath, find_line, key_lines, wanted_lines
+from lossmask.toml_keys import wanted_lines
+from lossmask.toml_text import KeyPath, find_line, key_lines
 
 __all__ = ["KeyPath", "find_line", "key_lines", "located"]
 

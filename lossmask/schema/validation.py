@@ -19,7 +19,8 @@ from lossmask.schema.meaning import LATEST_VERSION, meaning_warnings, with_lines
 from lossmask.schema.messages import did_you_mean, merge_alternatives, reword
 from lossmask.schema.v1 import SFTConfigV1
 from lossmask.schema.v2 import SFTConfigV2
-from lossmask.toml_text import deepest_key, deepest_nesting, duplicate_key
+from lossmask.toml_keys import deepest_key, duplicate_key
+from lossmask.toml_text import deepest_nesting
 
 SFTConfig = SFTConfigV1 | SFTConfigV2
 MODELS: dict[int, type[SFTConfigV1] | type[SFTConfigV2]] = {1: SFTConfigV1, 2: SFTConfigV2}
