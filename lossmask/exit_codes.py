@@ -18,7 +18,8 @@ class ExitCode(IntEnum):
     FOUND = 1
     # An error: bad usage, unreadable input, a conflict lossmask will not guess about.
     ERROR = 2
-    # The trainer stopped on a signal after saving what it had (128 + signal number, as shells do).
+    # Stopped on a signal (128 + signal number, as shells do): the trainer after saving what it
+    # had, a config command on Ctrl-C with nothing left half-written.
     INTERRUPTED = 130
     TERMINATED = 143
 

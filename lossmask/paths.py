@@ -90,8 +90,9 @@ class LaunchFile(NamedTuple):
     path: str
 
 
-# Files that hold launch lines (`uv run sft @ a.toml @ b.toml`) besides TOML comments.
-LAUNCH_SUFFIXES = (".sh", ".bash", ".zsh", ".md", ".markdown", ".mk", ".yml", ".yaml")
+# Files that hold launch lines (`uv run sft @ a.toml @ b.toml`) besides TOML comments; Python
+# launchers hold them as argument lists (`["uv", "run", "sft", "@", "a.toml"]`).
+LAUNCH_SUFFIXES = (".sh", ".bash", ".zsh", ".md", ".markdown", ".mk", ".yml", ".yaml", ".py")
 LAUNCH_NAMES = frozenset({"Makefile", "makefile", "GNUmakefile", "Justfile", "justfile"})
 # Hidden directories that hold launch lines (CI workflows): walked for launch files only.
 LAUNCH_DIRECTORIES = frozenset({".github", ".gitlab", ".circleci", ".buildkite"})

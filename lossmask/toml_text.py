@@ -18,9 +18,8 @@ the stack.
 
 from __future__ import annotations
 
-import bisect
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 KeyPath = tuple[str | int, ...]
@@ -249,16 +248,6 @@ def parse_key(text: str, position: int) -> tuple[list[str], int] | None:
         return parts, position
 
 
-class _Lines:
-    """1-based line numbers of offsets, counting LF only (as TOML does)."""
-
-    def __init__(self, text: str) -> None:
-        self._starts = [match.end() for match in re.finditer("\n", text)]
-
-    def at(self, offset: int) -> int:
-        return bisect.bisect_right(self._starts, offset) + 1
-
-
 @dataclass
 class _Open:
     """An array or inline table being scanned: its key path and how many items it has so far."""
@@ -269,7 +258,7 @@ class _Open:
 
 
 def _skip_value(
-    text: str, position: int, path: KeyPath, lines: dict[KeyPath, int], line_of: _Lines
+    text: str, position: int, path: KeyPath, lines: dict[KeyPath, int], line_of: _CountingLines
 ) -> int:
     """Just past the value that starts at `position`, recording the keys of its inline tables
     (and the items of its arrays) under `path`. A loop with its own stack: never recursion."""
@@ -322,53 +311,114 @@ def _skip_value(
     return position
 
 
-def key_lines(text: str) -> dict[KeyPath, int]:
+class _Wanted(dict[KeyPath, int]):
+    """The part of a `key_lines` map on the way to some wanted keys: other paths are dropped as
+    they are recorded. A wanted key is settled once written itself (its header, or its own
+    `key = value`); one only implied by a deeper key may still get its own header later."""
+
+    def __init__(self, wanted: Collection[Sequence[str | int]]) -> None:
+        super().__init__()
+        self.exact = {tuple(key) for key in wanted}
+        self.prefixes = {key[:depth] for key in self.exact for depth in range(1, len(key) + 1)}
+        self.unsettled = set(self.exact)
+
+    def __setitem__(self, key: KeyPath, line: int) -> None:  # a header: the key itself
+        if key in self.prefixes:
+            super().__setitem__(key, line)
+            self.unsettled.discard(key)
+
+    def setdefault(self, key: KeyPath, line: int) -> int:
+        if key in self.prefixes and key not in self:
+            super().__setitem__(key, line)
+        return self.get(key, line)
+
+    def settle(self, key: KeyPath) -> None:  # `key = value` written: its line is final
+        self.unsettled.discard(key)
+
+
+class _CountingLines:
+    """1-based line numbers of offsets, counting LF only (as TOML does), counted as the scan
+    moves forward: no list of every line start of a big text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.offset = 0
+        self.line = 1
+
+    def at(self, offset: int) -> int:
+        if offset < self.offset:
+            self.offset, self.line = 0, 1
+        self.line += self.text.count("\n", self.offset, offset)
+        self.offset = offset
+        return self.line
+
+
+def key_lines(
+    text: str,
+    wanted: Collection[Sequence[str | int]] | None = None,
+    regions: Sequence[tuple[int, int]] | None = None,
+) -> dict[KeyPath, int]:
     """Map every key path written in `text` to its 1-based line number.
 
     A table header gives the line to every prefix of its key not written earlier; an array of
     tables gives each of its tables an index (`("eval", "source", 1)`); the keys inside inline
     tables and the items of arrays get the line they start on.
+
+    `wanted`: only the paths on the way to these keys are kept, and the scan stops once each of
+    them is settled, so locating a few problems in a 50 MB file holds a handful of entries, not a
+    map of every key in it. `regions`: (start, end) offsets, each starting at the top of the text
+    or at a table header, the only parts read (`wanted_lines` picks them).
     """
-    lines: dict[KeyPath, int] = {}
-    line_of = _Lines(text)
+    lines: dict[KeyPath, int] = _Wanted(wanted) if wanted is not None else {}
+    wanting = lines if isinstance(lines, _Wanted) else None
+    line_of = _CountingLines(text)
     table: KeyPath = ()
     array_lengths: dict[KeyPath, int] = {}
-    position, length = 0, len(text)
-    while True:
-        position = _SPACE.match(text, position).end()  # type: ignore[union-attr]
-        if position >= length:
-            return lines
-        line = line_of.at(position)
-        if text[position] == "[":
-            is_array = text.startswith("[[", position)
-            parsed = parse_key(text, position + (2 if is_array else 1))
-            if parsed is not None:
-                base = tuple(parsed[0])
-                if is_array:
-                    index = array_lengths.get(base, 0)
-                    array_lengths[base] = index + 1
-                    table = (*base, index)
-                else:
-                    table = base
-                for depth in range(1, len(base) + 1):
-                    lines.setdefault(base[:depth], line)
-                lines[table] = line
-        else:
-            parsed = parse_key(text, position)
-            if parsed is not None:
-                parts, end = parsed
-                path = (*table, *parts)
-                for depth in range(len(table) + 1, len(path) + 1):
-                    lines.setdefault(path[:depth], line)
-                end = _BLANKS.match(text, end).end()  # type: ignore[union-attr]
-                if end < length and text[end] == "=":
-                    start = _BLANKS.match(text, end + 1).end()  # type: ignore[union-attr]
-                    position = _skip_value(text, start, path, lines, line_of)
-        # Whatever is left of the line is blank or a comment.
-        end = text.find("\n", position)
-        if end < 0:
-            return lines
-        position = end + 1
+    spans = list(regions) if regions is not None else [(0, len(text))]
+    for region_start, length in spans:
+        position = region_start
+        while True:
+            position = _SPACE.match(text, position).end()  # type: ignore[union-attr]
+            if position >= length:
+                break
+            # Under arrays of tables a header may repeat (`[a.b]` in each `[[a]]`), the last
+            # one giving the line: no early stop once one has been met.
+            if wanting is not None and not wanting.unsettled and not array_lengths:
+                return dict(lines)
+            line = line_of.at(position)
+            if text[position] == "[":
+                is_array = text.startswith("[[", position)
+                parsed = parse_key(text, position + (2 if is_array else 1))
+                if parsed is not None:
+                    base = tuple(parsed[0])
+                    if is_array:
+                        index = array_lengths.get(base, 0)
+                        array_lengths[base] = index + 1
+                        table = (*base, index)
+                    else:
+                        table = base
+                    for depth in range(1, len(base) + 1):
+                        lines.setdefault(base[:depth], line)
+                    lines[table] = line
+            else:
+                parsed = parse_key(text, position)
+                if parsed is not None:
+                    parts, end = parsed
+                    path = (*table, *parts)
+                    for depth in range(len(table) + 1, len(path) + 1):
+                        lines.setdefault(path[:depth], line)
+                    if wanting is not None:
+                        wanting.settle(path)
+                    end = _BLANKS.match(text, end).end()  # type: ignore[union-attr]
+                    if end < length and text[end] == "=":
+                        start = _BLANKS.match(text, end + 1).end()  # type: ignore[union-attr]
+                        position = _skip_value(text, start, path, lines, line_of)
+            # Whatever is left of the line is blank or a comment.
+            end = text.find("\n", position)
+            if end < 0:
+                break
+            position = end + 1
+    return dict(lines)
 
 
 def find_line(

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install lossmask with everything its commands and tests use.
-# Idempotent: re-running skips the install while pyproject.toml is unchanged.
+# Idempotent: re-running skips the install while pyproject.toml (and the constraints) are unchanged.
+# LOSSMASK_CONSTRAINTS=FILE installs under a pip constraints file (scripts/test-oldest.sh pins
+# every dependency to its lower bound that way).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,7 +16,8 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$PYTHON" -m venv "$VENV"
 fi
 stamp="$VENV/.lossmask-installed"
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+CONSTRAINTS=${LOSSMASK_CONSTRAINTS:-}
+want=$(cat pyproject.toml ${CONSTRAINTS:+"$CONSTRAINTS"} | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
   exit 0
 fi
@@ -22,5 +25,5 @@ fi
 if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
   "$VENV/bin/python" -m pip install --quiet "$TORCH_SPEC"
 fi
-"$VENV/bin/python" -m pip install --quiet -e ".[train,dev]"
+"$VENV/bin/python" -m pip install --quiet ${CONSTRAINTS:+-c "$CONSTRAINTS"} -e ".[train,dev]"
 echo "$want" > "$stamp"

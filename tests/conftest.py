@@ -12,6 +12,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 # Real prime-rl configs, carried unchanged in the repository (see tests/corpus/PROVENANCE.md) so a
 # bare clone tests itself; LOSSMASK_CORPUS points at another copy.
 CORPUS = Path(os.environ.get("LOSSMASK_CORPUS", REPO_ROOT / "tests" / "corpus" / "prime-rl"))
+# Test data, not tests: the prime-rl tree carries prime-rl's own Python files (and tests).
+collect_ignore = ["corpus"]
 
 
 def executable(name: str) -> str:

@@ -268,10 +268,13 @@ def test_byte_order_mark_is_named() -> None:
         "(remove the BOM: re-save the file as UTF-8 without BOM)"
     )
     validated = cli("validate", "bom.toml")
+    # Not TOML at all: an error (2), as the README says, not "invalid" (1).
     assert (validated.exit_code, validated.stderr) == (
-        1,
-        f"{message}\n0 files valid, 1 invalid (read as lossmask schema v3)\n",
+        2,
+        f"{message}\n0 files valid, 1 unreadable (read as lossmask schema v3)\n",
     )
+    piped = run_cli(["validate", "-"], input=b"\xef\xbb\xbf" + LEGACY.encode())
+    assert piped.exit_code == 2
     migrated = cli("migrate", "--reader", "prime-rl-pre-2988", "bom.toml")
     assert (migrated.exit_code, migrated.stderr) == (
         2,
@@ -421,3 +424,110 @@ def test_line_numbers_survive_brackets_in_strings_and_line_separators() -> None:
     migrated = cli("migrate", "--reader", "prime-rl-pre-2988", "a.toml")
     assert migrated.exit_code == 2
     assert migrated.stderr.splitlines()[0] == f"error: {message}"
+
+
+# --- duplicates, deep keys, fake data, Ctrl-C ---------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            '[data]\nname = "x"\n\n[data]\nseq_len = 1\n',
+            "a.toml:4: data: table defined twice (first on line 1); TOML allows one definition "
+            "of a table (merge the two into one [data] table)",
+        ),
+        (
+            '[data]\nname = "x"\nname = "y"\n',
+            "a.toml:3: data.name: set twice (first on line 2); TOML allows one value per key "
+            "(keep one of the two)",
+        ),
+        (
+            '[data.loss_mask]\nuser = true\n\n[data]\nloss_mask = "all"\n',
+            "a.toml:5: data.loss_mask: set twice (first on line 1); TOML allows one value per key "
+            "(keep one of the two)",
+        ),
+    ],
+    ids=["table", "key", "table-then-value"],
+)
+def test_a_duplicate_names_its_key_in_toml_words(text: str, message: str) -> None:
+    Path("a.toml").write_text(text)
+    validated = cli("validate", "a.toml")
+    assert (validated.exit_code, validated.stderr.splitlines()[0]) == (1, message)
+    migrated = cli("migrate", "--check", "a.toml")
+    assert (migrated.exit_code, migrated.stderr.splitlines()[0]) == (2, f"error: {message}")
+    assert "('data'" not in validated.stderr + migrated.stderr
+
+
+DEEP_HEADER = LEGACY + "\n[" + ".".join(["a"] * 1000) + "]\nx = 1\n"
+DEEP_MESSAGE = (
+    "deep.toml:4: nesting too deep: a dotted key of 1,000 parts nests tables 1,000 levels deep, "
+    "more than lossmask can follow (shorten the key: write fewer levels of tables)"
+)
+
+
+@pytest.mark.parametrize("tomlkit_behaviour", ["refuses", "recurses"])
+def test_a_thousand_part_header_is_refused_for_what_it_is(
+    monkeypatch: pytest.MonkeyPatch, tomlkit_behaviour: str
+) -> None:
+    """tomlkit 0.15.3 refuses keys over 100 levels; 0.13-0.15.0 recurse until Python stops them.
+    Either way migrate says what is too deep: the header, not "arrays nested 1 level"."""
+    if tomlkit_behaviour == "recurses":
+        import tomlkit
+
+        def recurse(text: str) -> None:
+            raise RecursionError("maximum recursion depth exceeded")
+
+        monkeypatch.setattr(tomlkit, "parse", recurse)
+    Path("deep.toml").write_text(DEEP_HEADER)
+    migrated = cli("migrate", "--reader", "prime-rl-pre-2988", "deep.toml")
+    assert (migrated.exit_code, migrated.stderr) == (
+        2,
+        f"error: {DEEP_MESSAGE}\n0 files migrated, 0 unchanged, 1 error{SOURCE}\n",
+    )
+    assert Path("deep.toml").read_text() == DEEP_HEADER
+    # Valid TOML that needs no rewrite: read, and said to be valid, by both commands.
+    Path("deep.toml").write_text(DEEP_HEADER.replace(LEGACY, ""))
+    assert cli("migrate", "--check", "deep.toml").exit_code == 0
+    assert cli("validate", "deep.toml").exit_code == 0
+
+
+def test_sft_data_holding_a_fake_table_is_sft_data_for_migrate_and_load_config() -> None:
+    text = '[data]\ntype = "sft"\nname = "org/ds"\n\n[data.fake]\nbatch_size = 2\n'
+    Path("a.toml").write_text(text)
+    with pytest.warns(UserWarning):
+        before = load_config("a.toml", version=1)
+    assert before.data.loss_mask.model_dump() == {
+        "system": False,
+        "user": False,
+        "assistant": True,
+        "tool": False,
+    }
+    migrated = cli("migrate", "--reader", "prime-rl-pre-2988", "a.toml")
+    assert (migrated.exit_code, migrated.stderr) == (
+        0,
+        f"Rewriting a.toml\n1 file migrated, 0 unchanged{SOURCE}\n",
+    )
+    with pytest.warns(UserWarning):
+        after = load_config("a.toml", version=2)
+    assert after.data.loss_mask == before.data.loss_mask  # v2 reads the same mask v1 trained
+    # Without a type, a [data.fake] table is the RL trainer's fake-data loader: no SFT section.
+    Path("rl.toml").write_text("[data.fake]\nbatch_size = 2\n")
+    assert cli("migrate", "--reader", "prime-rl-pre-2988", "--check", "rl.toml").exit_code == 0
+
+
+@pytest.mark.parametrize("command", ["validate", "migrate"])
+def test_ctrl_c_exits_130(monkeypatch: pytest.MonkeyPatch, command: str) -> None:
+    """130 (128 + SIGINT), never 1, which would read as "found something to change"."""
+    Path("a.toml").write_text(LEGACY)
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt
+
+    if command == "validate":
+        monkeypatch.setattr("lossmask.validate.command.validate_file", interrupted)
+    else:
+        monkeypatch.setattr("lossmask.migrate.runner.process", interrupted)
+    result = run_cli([command, "a.toml"])
+    assert result.exit_code == 130
+    assert result.stderr.startswith("Interrupted")

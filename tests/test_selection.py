@@ -130,3 +130,70 @@ def test_no_color_turns_colour_off(monkeypatch: pytest.MonkeyPatch) -> None:
     assert color_by_default(_Terminal()) is False  # type: ignore[arg-type]
     monkeypatch.setenv("NO_COLOR", "")  # set but empty: the convention says colour stays
     assert color_by_default(_Terminal()) is True  # type: ignore[arg-type]
+
+
+# --- one rule for validate and migrate ------------------------------------------------------------
+
+LEGACY = '[data]\nname = "org/ds"\n'
+
+
+def _repository(root: Path) -> None:
+    """A repository whose top-level .gitignore ignores generated run directories."""
+    (root / ".git").mkdir()
+    (root / ".gitignore").write_text("runs/\ncfg/generated/\n")
+    for name in [
+        "pyproject.toml",
+        "cfg/sft.toml",
+        "cfg/generated/copy.toml",
+        "cfg/runs/exp1/config.resolved.toml",
+        "runs/exp2/config.resolved.toml",
+        "cfg/tools/ruff.toml",
+        "cfg/old/rl.toml",
+    ]:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(LEGACY if name.endswith(("sft.toml", "rl.toml")) else GOOD)
+
+
+def _validated(*args: str) -> list[str]:
+    report = json.loads(run_cli(["validate", "--format", "json", *args]).stdout)
+    return sorted(f["path"] for f in report["files"])
+
+
+def _migrated(*args: str) -> list[str]:
+    report = json.loads(run_cli(["migrate", "--check", "--format", "json", *args]).stdout)
+    return sorted(f["path"] for f in report["files"])
+
+
+def test_validate_and_migrate_choose_the_same_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _repository(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    # The top-level .gitignore counts for a directory below it (`cfg`), as git reads it; tool
+    # configs and the generated run records are never walked.
+    assert _validated("cfg") == ["cfg/old/rl.toml", "cfg/sft.toml"]
+    assert _migrated("cfg") == _validated("cfg")
+    assert _migrated(".") == _validated(".") == ["cfg/old/rl.toml", "cfg/sft.toml"]
+    # The same flags, the same [tool.lossmask], for both.
+    assert _migrated("--extend-exclude", "old/", ".") == _validated("--extend-exclude", "old/", ".")
+    assert _migrated("--extend-exclude", "old/", ".") == ["cfg/sft.toml"]
+    (tmp_path / "pyproject.toml").write_text('[tool.lossmask]\nextend-exclude = ["sft.toml"]\n')
+    assert _migrated(".") == _validated(".") == ["cfg/old/rl.toml"]
+    ignoring = ["--no-respect-gitignore", "."]
+    assert _migrated(*ignoring) == _validated(*ignoring)
+    assert "runs/exp2/config.resolved.toml" not in _migrated(*ignoring)  # a run record, excluded
+    assert "cfg/generated/copy.toml" in _migrated(*ignoring)
+
+
+def test_a_deeper_gitignore_can_take_back_what_a_shallower_one_ignores(tmp_path: Path) -> None:
+    (tmp_path / ".git").mkdir()
+    _tree(tmp_path, ["gen/a.toml", "gen/keep.toml", "b.toml"])
+    (tmp_path / ".gitignore").write_text("gen/*.toml\n")
+    (tmp_path / "gen" / ".gitignore").write_text("!keep.toml\n")
+    (tmp_path / ".git" / "info").mkdir()
+    (tmp_path / ".git" / "info" / "exclude").write_text("b.toml\n")
+    selection = Selection(root=tmp_path / "gen", repository=tmp_path)
+    assert _selected(tmp_path, selection, "gen") == ["gen/keep.toml"]
+    assert _selected(tmp_path, Selection(root=tmp_path, repository=tmp_path), ".") == [
+        "gen/keep.toml"
+    ]

@@ -9,7 +9,8 @@ import click
 
 from lossmask.cli.options import deprecated_alias, prefer_alias, reader_option
 from lossmask.config_files.stacks import Layer, StackSyntaxError, split_arguments
-from lossmask.migrate.command import execute
+from lossmask.exit_codes import ExitCode
+from lossmask.migrate.command import execute, execute_explain
 from lossmask.migrate.options import MigrateOptions
 from lossmask.migrate.runner import Mode
 from lossmask.migrate.steps import SOURCE_VERSIONS
@@ -65,6 +66,37 @@ from lossmask.migrate.steps import SOURCE_VERSIONS
     help="text: a line per changed or failed file and a summary, on stderr; "
     "json: one report, on stdout.",
 )
+@click.option(
+    "--explain",
+    "explain_file",
+    type=click.Path(),
+    metavar="FILE",
+    help="Write nothing; say every stack FILE belongs to (and where each was found), what each "
+    "trains before and after, and why FILE is or is not rewritten.",
+)
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="PATTERN",
+    help="Gitignore-style pattern of files to skip under directories; replaces the default "
+    "(pyproject.toml and other tool configs). Repeatable.",
+)
+@click.option(
+    "--extend-exclude",
+    multiple=True,
+    metavar="PATTERN",
+    help="Like --exclude, but adds to the default and to [tool.lossmask] exclude.",
+)
+@click.option(
+    "--force-exclude",
+    is_flag=True,
+    help="Apply the excludes to files named on the command line too (for pre-commit).",
+)
+@click.option(
+    "--respect-gitignore/--no-respect-gitignore",
+    default=None,
+    help="Skip files git ignores (default: yes).",
+)
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Also list unchanged files and each change.")
 @click.option(
@@ -82,6 +114,11 @@ def command(
     standalone: tuple[str, ...],
     no_launches: bool,
     reader: str | None,
+    explain_file: str | None,
+    exclude: tuple[str, ...],
+    extend_exclude: tuple[str, ...],
+    force_exclude: bool,
+    respect_gitignore: bool | None,
     from_version: str | None,
     output_format: str,
     quiet: bool,
@@ -99,8 +136,12 @@ def command(
     PATH may be files or directories (searched for *.toml, skipping hidden directories, .git,
     .venv and node_modules). `@ base.toml @ overlay.toml` (and `--data @ data.toml`) names a
     stack, composed as prime-rl composes it; directories are also searched for such launch lines.
-    Files are rewritten in place unless --check or --diff is given. Exit 0 when done or nothing
-    to do, 1 when --check finds a file to change or to decide, 2 on any error or conflict.
+    Launch lines are also read from the top level of the git repository holding the paths, so
+    a hook given only changed .toml files still sees their stacks. A launch lossmask cannot
+    resolve (a variable set elsewhere, a glob, a command substitution) holds back every file it
+    could name until --stack or --standalone settles it. Files are rewritten in place unless
+    --check, --diff or --explain is given. Exit 0 when done or nothing to do, 1 when --check
+    finds a file to change or to decide, 2 on any error or conflict, 130 when interrupted.
     """
     if quiet and verbose:
         raise click.UsageError("--quiet and --verbose cannot be used together")
@@ -113,7 +154,7 @@ def command(
             stacks.extend(extra)
     except (StackSyntaxError, ValueError) as exc:
         raise click.UsageError(str(exc)) from None
-    if not (paths or stacks or standalone):
+    if not (paths or stacks or standalone or explain_file):
         raise click.UsageError("give at least one PATH, `@ FILE` stack or --standalone FILE")
     from lossmask.readers.registry import ReaderChoiceError, choose_reading
 
@@ -136,5 +177,16 @@ def command(
         verbose=verbose,
         jobs=jobs,
         find_launches=not no_launches,
+        exclude=exclude or None,
+        extend_exclude=extend_exclude,
+        force_exclude=force_exclude,
+        respect_gitignore=respect_gitignore,
     )
-    sys.exit(int(execute(options).exit_code))
+    try:
+        if explain_file is not None:
+            sys.exit(int(execute_explain(options, explain_file)))
+        sys.exit(int(execute(options).exit_code))
+    except KeyboardInterrupt:
+        # Not click's "Aborted!" and exit 1, which would read as "--check found changes".
+        click.echo("Interrupted: every file is either rewritten whole or untouched.", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))

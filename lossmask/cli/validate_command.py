@@ -8,6 +8,7 @@ import click
 
 from lossmask.cli.options import SCHEMA_VERSIONS, reader_option
 from lossmask.config_files.stacks import StackSyntaxError, split_arguments
+from lossmask.exit_codes import ExitCode
 from lossmask.validate.command import ValidateOptions, execute
 from lossmask.validate.output import report_writer
 
@@ -115,5 +116,10 @@ def command(
         respect_gitignore=respect_gitignore,
         stdin_filename=stdin_filename,
     )
-    report = execute(options, report_writer(click.echo))
+    try:
+        report = execute(options, report_writer(click.echo))
+    except KeyboardInterrupt:
+        # Not click's "Aborted!" and exit 1, which would read as "a config is invalid".
+        click.echo("Interrupted.", err=True)
+        sys.exit(int(ExitCode.INTERRUPTED))
     sys.exit(int(report.exit_code))

@@ -2,76 +2,172 @@
 
 prime-rl composes a run from files given as `uv run sft @ base.toml @ overlay.toml` (and
 `--data @ data.toml` for a fragment). Those words are written down in the repository: in shell
-scripts, Makefiles, CI workflows (YAML), Markdown, and TOML comments (prime-rl heads files with
-`# Compose: uv run sft @ a.toml @ b.toml`). Each such line is a stack; its paths are resolved as
-the launch would resolve them, from the repository root, falling back to the directory of the
-file that holds the line.
+scripts, Makefiles, CI workflows (YAML), Markdown, Python launchers (`subprocess.run(["uv",
+"run", "sft", "@", "a.toml"])`) and TOML comments (prime-rl heads files with `# Compose: uv run
+sft @ a.toml @ b.toml`). Each format is read as what runs it would read it (`launch_formats`,
+`shell`, `python_launches`): variables the file sets, `cd DIR &&`, quoting, folded YAML, Make
+variables; commented-out lines are not launches.
+
+A launch is a `LaunchLine` whose layers are `Word`s: a layer the file spells out names one path;
+a layer with an `Unknown` piece (a variable set elsewhere, a glob, a command substitution) cannot
+be resolved, and `launch_stacks` holds back every file it could name.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from lossmask.config_files.stacks import KeyPath, Layer
+from lossmask.config_files.shell import Command
+from lossmask.config_files.stacks import KeyPath
+from lossmask.config_files.words import Unknown, Word
 from lossmask.errors import format_key
 from lossmask.schema.sections import sft_sections
 
 # prime-rl's entrypoints; the last one named before the layers is the launch's command.
 ENTRYPOINTS = ("sft", "rl", "trainer", "orchestrator", "inference", "eval")
-
-# `@ path.toml`, `@path.toml` or `--data @ path.toml`, where `@` starts a word.
-_LAYER = re.compile(r"(?:(--[A-Za-z0-9_][A-Za-z0-9_.-]*)\s+)?(?<!\S)@\s*([^\s'\"`;|&()<>]+\.toml)")
-_SEPARATOR = re.compile(r"&&|\|\||[;|]")
 # Files larger than this are not searched (a data dump, not a script).
 MAX_LAUNCH_FILE_BYTES = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
+class LaunchLayer:
+    """One `@ file` of a launch: the file as the launch spells it, and where its keys land."""
+
+    word: Word
+    at: KeyPath = ()
+
+    @property
+    def path(self) -> str | None:
+        """The path, when the file spells it out (no unknown piece)."""
+        return self.word.text
+
+    def describe(self) -> str:
+        written = self.word.describe()
+        return f"--{'.'.join(self.at)} @ {written}" if self.at else f"@ {written}"
+
+
+@dataclass(frozen=True)
 class LaunchLine:
-    """One launch written in a file: where, with which entrypoint, and the layers as written."""
+    """One launch written in a file: where, with which entrypoint, its layers, and the directory
+    it runs in relative to where it starts (`cd sub && ...`; None: where it starts)."""
 
     file: str
     line: int
     command: str | None
-    layers: tuple[Layer, ...]
+    layers: tuple[LaunchLayer, ...]
+    directory: Word | None = None
+    # Why the layers cannot all be read as TOML configs (a `.json` layer among them), if so.
+    unreadable_layer: str | None = None
 
     @property
     def where(self) -> str:
         return f"{self.file}:{self.line}"
 
+    def describe(self) -> str:
+        return " ".join(layer.describe() for layer in self.layers)
 
-def _logical_lines(text: str, comments_only: bool) -> Iterable[tuple[int, str]]:
-    """(first line number, text) of each line, shell continuations (`\\`) joined."""
-    pending: list[str] = []
-    start = 0
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw
-        if comments_only:
-            stripped = raw.lstrip()
-            if not stripped.startswith("#"):
-                if pending:
-                    yield start, " ".join(pending)
-                    pending = []
-                continue
-            line = stripped.lstrip("#")
-        if not pending:
-            start = number
-        if line.rstrip().endswith("\\"):
-            pending.append(line.rstrip()[:-1])
+    def unresolved(self) -> list[str]:
+        """Why this launch cannot be resolved to files, in words (empty: it can)."""
+        # Each reason once, with the words it makes unreadable.
+        words: dict[str, list[str]] = {}
+        if self.directory is not None:
+            for unknown in self.directory.unknowns:
+                words.setdefault(unknown.reason, []).append("the directory it runs in")
+        for layer in self.layers:
+            for unknown in layer.word.unknowns:
+                written = f"`{layer.word.describe()}`"
+                if written not in words.setdefault(unknown.reason, []):
+                    words[unknown.reason].append(written)
+        reasons = [f"{', '.join(names)}: {reason}" for reason, names in words.items()]
+        if self.unreadable_layer:
+            reasons.append(self.unreadable_layer)
+        return reasons
+
+
+def launch_in_words(
+    words: Sequence[Word], file: str, line: int, directory: Word | None = None
+) -> LaunchLine | None:
+    """The launch in one command's words (`uv run sft @ a.toml --data @ d.toml`), or None."""
+    layers: list[LaunchLayer] = []
+    others: list[str] = []
+    first = None
+    index = 0
+    while index < len(words):
+        word = words[index]
+        prefix = word.literal_prefix
+        layer_word: Word | None = None
+        if word.text == "@" and index + 1 < len(words):
+            layer_word = words[index + 1]
+            step = 2
+        elif prefix.startswith("@") and len(word.pieces) and (len(prefix) > 1 or word.text is None):
+            layer_word, step = word.drop_prefix(1), 1
+        if layer_word is None:
+            index += 1
             continue
-        pending.append(line)
-        yield start, " ".join(pending)
-        pending = []
-    if pending:
-        yield start, " ".join(pending)
+        if first is None:
+            first = index
+        option = words[index - 1].text if index > 0 else None
+        at = _nesting(option)
+        if layer_word.could_be_toml():
+            layers.append(LaunchLayer(layer_word, at))
+        elif any(mark in layer_word.literal_prefix for mark in "./"):
+            others.append(layer_word.describe())  # a file, but not TOML (`@ trainer.json`)
+        index += step
+    if not layers or first is None:
+        return None
+    unreadable = None
+    if others:
+        unreadable = f"it also names {', '.join(others)}, which lossmask does not read as TOML"
+    return LaunchLine(
+        file,
+        line,
+        _command(words[:first]),
+        tuple(layers),
+        directory,
+        unreadable,
+    )
 
 
-def _command(before: str) -> str | None:
-    words = before.replace("`", " ").split()
+def from_commands(
+    commands: Sequence[Command], file: str, lines: Sequence[int] | None = None
+) -> list[LaunchLine]:
+    """The launches among `commands`; `lines` maps a command's line (1-based) to the file's."""
+    found = []
+    for command in commands:
+        line = lines[command.line - 1] if lines is not None else command.line
+        launch = launch_in_words(command.words, file, line, command.directory)
+        if launch is not None:
+            found.append(launch)
+    return found
+
+
+def shifted(found: list[LaunchLine], first_line: int) -> list[LaunchLine]:
+    """`found`, read from a text that starts at `first_line` of its file."""
+    return [
+        LaunchLine(
+            launch.file,
+            launch.line + first_line - 1,
+            launch.command,
+            launch.layers,
+            launch.directory,
+            launch.unreadable_layer,
+        )
+        for launch in found
+    ]
+
+
+def _nesting(option: str | None) -> KeyPath:
+    if option is None or not option.startswith("--") or len(option) < 3 or "=" in option:
+        return ()
+    parts = tuple(option[2:].split("."))
+    return parts if all(parts) else ()
+
+
+def _command(before: Sequence[Word]) -> str | None:
+    words = [word.text for word in before if word.text]
     for word in reversed(words):
         if word in ENTRYPOINTS:
             return word
@@ -79,26 +175,15 @@ def _command(before: str) -> str | None:
     return plain[-1] if plain else None
 
 
-def launch_lines(text: str, file: str, *, comments_only: bool) -> list[LaunchLine]:
-    """Every launch written in `text` (only its comment lines for a TOML file)."""
+def launch_lines(text: str, file: str, *, comments_only: bool = False) -> list[LaunchLine]:
+    """Every launch written in `text`, read as the format its name says (`comments_only`: a TOML
+    file, whose launches are in its comments)."""
+    # Deferred: the format readers are only needed when some text holds an `@`.
     if "@" not in text:
         return []
-    found: list[LaunchLine] = []
-    for number, line in _logical_lines(text, comments_only):
-        if "@" not in line:
-            continue
-        for segment in _SEPARATOR.split(line):
-            matches = list(_LAYER.finditer(segment))
-            if not matches:
-                continue
-            layers = tuple(Layer(match.group(2), _nesting(match.group(1))) for match in matches)
-            command = _command(segment[: matches[0].start()])
-            found.append(LaunchLine(file, number, command, layers))
-    return found
+    from lossmask.config_files.launch_formats import read_launches
 
-
-def _nesting(option: str | None) -> KeyPath:
-    return tuple(option[2:].split(".")) if option else ()
+    return read_launches(text, file, toml=comments_only)
 
 
 def read_launch_file(path: str) -> list[LaunchLine]:
@@ -106,11 +191,11 @@ def read_launch_file(path: str) -> list[LaunchLine]:
     try:
         if not os.path.isfile(path) or os.path.getsize(path) > MAX_LAUNCH_FILE_BYTES:
             return []
-        with open(path, encoding="utf-8", errors="replace") as handle:
+        with open(path, encoding="utf-8", errors="replace", newline="") as handle:
             text = handle.read()
     except OSError:
         return []
-    return launch_lines(text, path, comments_only=False)
+    return launch_lines(text, path)
 
 
 def repository_root(directory: str) -> str:
@@ -123,17 +208,6 @@ def repository_root(directory: str) -> str:
         if parent == current:
             return os.path.abspath(directory)
         current = parent
-
-
-def resolve(written: str, holder: str, root: str) -> str | None:
-    """The file a launch means by `written`: from the repository root, else beside the holder."""
-    if os.path.isabs(written):
-        return written if os.path.isfile(written) else None
-    for base in (root, os.path.dirname(os.path.abspath(holder))):
-        candidate = os.path.normpath(os.path.join(base, written))
-        if os.path.isfile(candidate):
-            return candidate
-    return None
 
 
 def launch_dependence(config: Mapping[str, Any], name: str) -> str | None:
@@ -154,3 +228,18 @@ def launch_dependence(config: Mapping[str, Any], name: str) -> str | None:
     if "sft" in words and not {"orchestrator", "trainer", "inference"} & set(config):
         return "an SFT config with no [data] table: its data comes from the launch"
     return None
+
+
+__all__ = [
+    "ENTRYPOINTS",
+    "LaunchLayer",
+    "LaunchLine",
+    "Unknown",
+    "Word",
+    "from_commands",
+    "launch_dependence",
+    "launch_in_words",
+    "launch_lines",
+    "read_launch_file",
+    "repository_root",
+]

@@ -1,13 +1,17 @@
 """Which of the files `lossmask.paths` finds a command checks: excludes, `.gitignore`, and the
-`[tool.lossmask]` table of `pyproject.toml`, as black and ruff choose files.
+`[tool.lossmask]` table of `pyproject.toml`, as black and ruff choose files. `validate` and
+`migrate` both choose files here (`selection_for`), so they see the same files.
 
 Files named on the command line are always checked (pre-commit names every file it passes);
 `--force-exclude` applies the excludes to them too. Files found by walking a directory are
 checked when they match `include` (default: every `*.toml`), match no `exclude` /
-`extend-exclude` pattern, and are not ignored by a `.gitignore`. Patterns are gitignore-style
-(`rl.toml`, `configs/**/rl.toml`, `/build/`) and match paths relative to the project root: the
-directory of the `pyproject.toml` that holds `[tool.lossmask]`, or else the common parent of the
-paths given.
+`extend-exclude` pattern, and are not ignored by git: a `.gitignore` in any directory from the
+repository's top level (the directory holding `.git`) down to the file, or the repository's
+`.git/info/exclude` (git's own rule: the deepest matching pattern decides, `!pattern` included),
+so a run directory the repository ignores (`runs/.../config.resolved.toml`) is never walked into.
+Patterns are gitignore-style (`rl.toml`, `configs/**/rl.toml`, `/build/`) and match paths
+relative to the project root: the directory of the `pyproject.toml` that holds
+`[tool.lossmask]`, or else the common parent of the paths given.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import os
 import tomllib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,8 +33,9 @@ if TYPE_CHECKING:
     # named on the command line never needs it.
     import pathspec
 
-# Tool configs that are TOML but never SFT configs; `exclude` replaces this list,
-# `extend-exclude` adds to it.
+# Tool configs that are TOML but never SFT configs, and the record `lossmask train` writes beside
+# each run (the settings a finished run used, not a config to edit); `exclude` replaces this
+# list, `extend-exclude` adds to it.
 DEFAULT_EXCLUDE: tuple[str, ...] = (
     "pyproject.toml",
     "Cargo.toml",
@@ -39,6 +45,7 @@ DEFAULT_EXCLUDE: tuple[str, ...] = (
     "ruff.toml",
     ".ruff.toml",
     "uv.toml",
+    "config.resolved.toml",
 )
 
 TABLE = ("tool", "lossmask")
@@ -74,7 +81,12 @@ class Selection:
     extend_exclude: tuple[str, ...] = ()
     respect_gitignore: bool = True
     force_exclude: bool = False
+    # The git top level: `.gitignore` files count from here down (None: from `root` down).
+    repository: Path | None = None
     _gitignores: dict[Path, pathspec.PathSpec | None] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+    _chains: dict[Path, list[tuple[Path, pathspec.PathSpec]]] = field(
         default_factory=dict, compare=False, repr=False
     )
 
@@ -89,50 +101,91 @@ class Selection:
         except ValueError:  # another drive (Windows)
             return None
 
+    @cached_property
+    def _exclude_spec(self) -> pathspec.PathSpec:
+        return self._spec([*self.exclude, *self.extend_exclude])
+
+    @cached_property
+    def _include_spec(self) -> pathspec.PathSpec:
+        return self._spec(self.include)
+
+    @cached_property
+    def _plain_names(self) -> frozenset[str] | None:
+        """The excludes as file names, when each is a bare name (the default list): such a
+        pattern matches any file or directory of that name, at any depth."""
+        patterns = [*self.exclude, *self.extend_exclude]
+        if any(any(c in p for c in "/*?[]!\\") or not p.strip() for p in patterns):
+            return None
+        return frozenset(p.strip() for p in patterns)
+
     def excluded(self, path: Path) -> bool:
+        names = self._plain_names
+        if names is not None:
+            return not names.isdisjoint(path.parts[-1:]) or self._under_named(path, names)
         relative = self._relative(path)
         if relative is None or relative.startswith("../"):
             # Outside the project root: only the file's own name can match.
             relative = path.name
-        spec = self._spec([*self.exclude, *self.extend_exclude])
-        return spec.match_file(relative)
+        return self._exclude_spec.match_file(relative)
+
+    def _under_named(self, path: Path, names: frozenset[str]) -> bool:
+        """Whether a directory between the project root and `path` has an excluded name."""
+        if not any(part in names for part in path.parts[:-1]):
+            return False
+        relative = self._relative(path)
+        parts = Path(relative).parts[:-1] if relative and not relative.startswith("..") else ()
+        return any(part in names for part in parts)
 
     def included(self, path: Path) -> bool:
         if not self.include:
             return True
         relative = self._relative(path) or path.name
-        return self._spec(self.include).match_file(relative)
+        return self._include_spec.match_file(relative)
 
     def _gitignore(self, directory: Path) -> pathspec.PathSpec | None:
         if directory not in self._gitignores:
-            try:
-                lines = (directory / ".gitignore").read_text(encoding="utf-8").splitlines()
-            except (OSError, UnicodeDecodeError):
-                self._gitignores[directory] = None
-            else:
-                self._gitignores[directory] = self._spec(lines)
+            lines: list[str] = []
+            sources = [directory / ".gitignore"]
+            if directory == self.repository:
+                sources.append(directory / ".git" / "info" / "exclude")
+            for source in sources:
+                try:
+                    lines += source.read_text(encoding="utf-8").splitlines()
+                except (OSError, UnicodeDecodeError):
+                    continue
+            self._gitignores[directory] = self._spec(lines) if lines else None
         return self._gitignores[directory]
 
+    def _specs_above(self, directory: Path) -> list[tuple[Path, pathspec.PathSpec]]:
+        """The `.gitignore` specs that apply in `directory`, from the top level down; built from
+        its parent's, once per directory."""
+        found = self._chains.get(directory)
+        if found is None:
+            top = self.repository or self.root
+            own = self._gitignore(directory)
+            found = [(directory, own)] if own is not None else []
+            if directory != top and directory.is_relative_to(top):
+                found = self._specs_above(directory.parent) + found
+            self._chains[directory] = found
+        return found
+
     def gitignored(self, path: Path) -> bool:
-        """Whether a `.gitignore` in the project root or a directory below it, on the way to
-        `path`, ignores it (each file's patterns are relative to its own directory)."""
+        """Whether git ignores `path`: the `.gitignore` files from the repository's top level
+        (else the project root) down to the file's directory, each relative to its own
+        directory; the deepest one that decides wins, as in git."""
         if not self.respect_gitignore:
             return False
         absolute = path.absolute()
-        directory = absolute.parent
-        chain = []
-        while True:
-            chain.append(directory)
-            if directory == self.root or directory.parent == directory:
-                break
-            directory = directory.parent
-        if self.root not in chain:
-            chain = [absolute.parent]
-        for directory in reversed(chain):
-            spec = self._gitignore(directory)
-            if spec is not None and spec.match_file(absolute.relative_to(directory).as_posix()):
-                return True
-        return False
+        ignored = False
+        for directory, spec in self._specs_above(absolute.parent):
+            decided = spec.check_file(absolute.relative_to(directory).as_posix()).include
+            if decided is not None:
+                ignored = decided
+        return ignored
+
+    def skips(self, path: Path) -> bool:
+        """Whether a file met in a walk is left out (excluded or ignored by git)."""
+        return self.excluded(path) or self.gitignored(path)
 
     def keeps(self, path: Path, *, named: bool) -> bool:
         if named and not self.force_exclude:
@@ -154,6 +207,44 @@ def select_files(
         for path in iter_toml_files([given]):
             if isinstance(path, UnlistedDirectory) or selection.keeps(path, named=named):
                 yield path
+
+
+def git_top_level(path: str | Path) -> Path | None:
+    """The directory holding `.git` at or above `path` (a file's directory), or None."""
+    start = Path(path).absolute()
+    if not is_directory(start):
+        start = start.parent
+    for directory in (start, *start.parents):
+        if _exists(directory / ".git"):
+            return directory
+    return None
+
+
+def selection_for(
+    paths: Sequence[str | Path],
+    project: ProjectSettings,
+    *,
+    exclude: tuple[str, ...] | None = None,
+    extend_exclude: tuple[str, ...] = (),
+    force_exclude: bool = False,
+    respect_gitignore: bool | None = None,
+) -> Selection:
+    """The one selection rule of every command: the command line over `[tool.lossmask]` over
+    the defaults, `.gitignore` files counted from the git top level of the paths given."""
+    chosen = exclude if exclude is not None else project.exclude
+    respect = respect_gitignore
+    if respect is None:
+        respect = project.respect_gitignore is not False
+    root = project.root or project_root_candidates(paths)
+    return Selection(
+        root=root,
+        include=project.include or (),
+        exclude=chosen if chosen is not None else DEFAULT_EXCLUDE,
+        extend_exclude=(*project.extend_exclude, *extend_exclude),
+        respect_gitignore=respect,
+        force_exclude=force_exclude,
+        repository=git_top_level(root),
+    )
 
 
 def project_root_candidates(paths: Sequence[str | Path]) -> Path:

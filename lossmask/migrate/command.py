@@ -15,20 +15,23 @@ import dataclasses
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 import click
 
 from lossmask.config_files import launches
+from lossmask.config_files.launch_stacks import Hold
 from lossmask.config_files.selection import discover_project_settings
 from lossmask.config_files.stacks import SFT_COMMAND, Layer, Stack
-from lossmask.errors import Problem
-from lossmask.migrate import files, report
+from lossmask.errors import ConfigError
+from lossmask.exit_codes import ExitCode
+from lossmask.migrate import evidence, files, report
 from lossmask.migrate.options import MigrateOptions
 from lossmask.migrate.report import MigrateReport
 from lossmask.migrate.runner import FileResult, process_all, write_all
-from lossmask.migrate.stack_plan import migrate_stacks, rule_for
+from lossmask.migrate.stack_plan import held_back, migrate_stacks, rule_for
 from lossmask.readers.registry import Reading, choose_reading
 
 # A progress bar is worth drawing only when a run takes noticeable time.
@@ -37,12 +40,6 @@ PROGRESS_THRESHOLD = 200
 
 def _display(path: str) -> str:
     return str(Path(path))
-
-
-def _job_path(by_target: dict[str, str], path: str, default: str | None = None) -> str:
-    """The name discovery gave the file at `path`, else `default` (else `path`)."""
-    found = by_target.get(os.path.abspath(path)) or by_target.get(os.path.realpath(path))
-    return found or (path if default is None else default)
 
 
 def _given_stacks(options: MigrateOptions) -> list[Stack]:
@@ -59,55 +56,6 @@ def _given_stacks(options: MigrateOptions) -> list[Stack]:
         for path in options.standalone
     ]
     return given
-
-
-def _searched(options: MigrateOptions) -> list[str]:
-    """The directories whose launch lines count (none with --no-launches)."""
-    return [path for path in options.paths if os.path.isdir(path)] if options.find_launches else []
-
-
-def _found_stacks(
-    directories: Sequence[str],
-    by_target: dict[str, str],
-    results: Sequence[FileResult],
-    script_lines: Sequence[launches.LaunchLine],
-) -> tuple[list[Stack], list[Problem]]:
-    """The stacks the launch lines under the directories given compose, and lines naming nothing."""
-    if not directories:
-        return [], []
-    lines = [line for result in results for line in result.launches] + list(script_lines)
-    roots = [
-        (os.path.join(os.path.abspath(directory), ""), launches.repository_root(directory))
-        for directory in directories
-    ]
-    notes: list[Problem] = []
-    found: dict[Stack, list[str]] = {}
-    for line in lines:
-        holder = os.path.abspath(line.file)
-        root = next((r for d, r in roots if holder.startswith(d)), os.path.dirname(holder))
-        layers = []
-        for layer in line.layers:
-            resolved = launches.resolve(layer.path, line.file, root)
-            if resolved is None:
-                break
-            layers.append(
-                Layer(_job_path(by_target, resolved, os.path.relpath(resolved)), layer.at)
-            )
-        else:
-            command = SFT_COMMAND if line.command == "lossmask" else line.command
-            found.setdefault(Stack(tuple(layers), command), []).append(line.where)
-            continue
-        notes.append(
-            Problem(
-                f"the launch `{' '.join(layer.describe() for layer in line.layers)}` names "
-                f"{layer.path}, which is not a file here; that stack is not used",
-                file=line.file,
-                line=line.line,
-            )
-        )
-    return [
-        Stack(stack.layers, stack.command, tuple(where)) for stack, where in found.items()
-    ], notes
 
 
 def _merge_stacks(stacks: Sequence[Stack]) -> list[Stack]:
@@ -143,14 +91,22 @@ def run(options: MigrateOptions, progress: TextIO | None = None) -> MigrateRepor
     options = dataclasses.replace(options, source=source)
     given = _given_stacks(options)
     named = [layer.path for stack in given for layer in stack.layers]
-    directories = _searched(options)
+    try:
+        selection = evidence.selection(options, [*options.paths, *named])
+    except ConfigError as exc:  # a wrong [tool.lossmask]: nothing is looked at
+        return MigrateReport(
+            options.mode,
+            [FileResult(exc.problems[0].file or "", "error", problems=list(exc.problems))],
+        )
+    directories = evidence.searched(options)
     # One walk finds the configs and the scripts, Makefiles, Markdown and CI files beside them.
-    discovery = files.Discovery([*options.paths, *named], launch_roots=directories)
+    discovery = files.Discovery(
+        [*options.paths, *named], launch_roots=directories, selection=selection
+    )
     script_lines: list[launches.LaunchLine] = []
 
     def read_scripts() -> None:  # once the walk is done, while the workers read the configs
-        for name in discovery.launch_files:
-            script_lines.extend(launches.read_launch_file(name))
+        script_lines.extend(evidence.script_launches(options, discovery, named, selection))
 
     if progress is not None:
         jobs = list(discovery)  # a bar needs its length
@@ -167,27 +123,45 @@ def run(options: MigrateOptions, progress: TextIO | None = None) -> MigrateRepor
     # A file named in a stack and met in a walk is one file, named as the walk names it.
     given = [
         Stack(
-            tuple(Layer(_job_path(by_target, layer.path), layer.at) for layer in stack.layers),
+            tuple(
+                Layer(evidence.job_path(by_target, layer.path), layer.at) for layer in stack.layers
+            ),
             stack.command,
             stack.sources,
         )
         for stack in given
     ]
-    found, notes = _found_stacks(directories, by_target, results, script_lines)
-    stacks = _merge_stacks([*given, *found])
+    found = evidence.found_stacks(options, named, by_target, results, script_lines)
+    stacks = _merge_stacks([*given, *found.stacks])
     in_stacks = {layer.path for stack in stacks for layer in stack.layers}
-    decided = (
-        migrate_stacks(stacks, show_diff=options.show_diff, rule=rule_for(source)).results
-        if stacks
-        else {}
-    )
+    # A file a stack given on the command line names is settled by it, whatever a launch says.
+    settled = {layer.path for stack in given for layer in stack.layers}
+    held: dict[str, list[Hold]] = {}
+    holds = []
+    for hold in found.holds:
+        unsettled = tuple(name for name in hold.files if name not in settled)
+        if unsettled:
+            holds.append(replace(hold, files=unsettled))
+        for name in unsettled:
+            held.setdefault(name, []).append(hold)
+    decided = migrate_stacks(
+        stacks, show_diff=options.show_diff, rule=rule_for(source), held=held
+    ).results
     final: list[FileResult] = []
     for result in results:
         if result.path in decided:
             stacked = decided.pop(result.path)
             stacked.target = result.target
             final.append(stacked)
-        elif result.depends_on_launch and result.status != "error" and result.path not in in_stacks:
+        elif result.status == "error":
+            final.append(result)
+        elif (
+            result.path in held
+            and (result.status == "would_migrate" or result.depends_on_launch)
+            and result.path not in in_stacks
+        ):
+            final.append(held_back(result, held[result.path]))
+        elif result.depends_on_launch and result.path not in in_stacks:
             final.append(
                 FileResult(
                     result.path,
@@ -204,7 +178,7 @@ def run(options: MigrateOptions, progress: TextIO | None = None) -> MigrateRepor
         written = write_all([final[index] for index in pending], options.jobs)
         for index, result in zip(pending, written, strict=True):
             final[index] = result
-    return MigrateReport(options.mode, final, stacks, notes, source)
+    return MigrateReport(options.mode, final, stacks, found.notes, holds, source)
 
 
 def execute(
@@ -232,3 +206,18 @@ def execute(
     if not options.quiet:
         click.echo(report.summary(migrate_report), file=err)
     return migrate_report
+
+
+def execute_explain(options: MigrateOptions, file: str, out: TextIO | None = None) -> ExitCode:
+    """`--explain FILE`: run in check mode (nothing written) and say why FILE is or is not
+    rewritten; exit 2 when FILE cannot be read, else 0."""
+    from lossmask.migrate.explain import explain, explain_options
+
+    migrate_report = run(explain_options(options, file))
+    for line in explain(migrate_report, file):
+        click.echo(line, file=out or sys.stdout)
+    failed = any(
+        result.status == "error" and os.path.realpath(result.path) == os.path.realpath(file)
+        for result in migrate_report.files
+    )
+    return ExitCode.ERROR if failed or not os.path.isfile(file) else ExitCode.OK

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from lossmask.readers.registry import Reading
 from lossmask.schema.locate import located
 from lossmask.schema.validation import nesting_problem, parse_toml
+from lossmask.toml_keys import deepest_key
 
 
 @dataclass
@@ -90,6 +91,11 @@ def _splice(text: str, bounds: tuple[int, int], part: str) -> str:
     return text[:start] + part + text[end:]
 
 
+# tomlkit 0.15.3 refuses a key that nests tables deeper than this (0.13-0.15.0 recurse until
+# Python stops them, which `migrate_text` reports with the same words).
+TOMLKIT_KEY_LEVELS = 100
+
+
 def _rewrite_whole(
     step: Step, text: str, config: dict[str, Any], changes: list[Change], check: Check
 ) -> tuple[str, dict[str, Any]] | list[Problem]:
@@ -99,6 +105,9 @@ def _rewrite_whole(
         step.apply(document, config, changes)
         rendered = document.as_string()
     except (TOMLKitError, ValueError, KeyError, AssertionError) as exc:
+        if deepest_key(text)[0] > TOMLKIT_KEY_LEVELS:
+            # tomlkit's own limit; older tomlkit recurses instead. The same words either way.
+            return [nesting_problem(text)]
         # tomlkit rejects some valid TOML (its issue #571) or cannot place an edit; the file is
         # left as it is and reported, so the user can add the table by hand.
         return [

@@ -30,6 +30,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from lossmask.config_files.selection import Selection
 from lossmask.errors import Problem
 from lossmask.paths import (
     TEMP_SUFFIX,
@@ -77,12 +78,21 @@ class Discovery:
     yielded so far. A path that cannot be looked at (missing, in a directory without search
     permission, a link loop) and a directory that cannot be listed become jobs that carry their
     problem, in order. Under the directories in `launch_roots` the same walk collects the
-    scripts, Makefiles, Markdown and CI YAML that may hold launch lines, in `launch_files`.
+    scripts, Makefiles, Markdown, CI YAML and Python files that may hold launch lines, in
+    `launch_files`. `selection` leaves out what the project excludes or git ignores (a file named
+    on the command line is kept unless `--force-exclude`), as `validate` does.
     """
 
-    def __init__(self, paths: Iterable[str], launch_roots: Collection[str] = ()) -> None:
+    def __init__(
+        self,
+        paths: Iterable[str],
+        launch_roots: Collection[str] = (),
+        selection: Selection | None = None,
+    ) -> None:
         self.paths = list(paths)
         self.launch_roots = set(launch_roots)
+        # Which walked files count (excludes, .gitignore); None: every `*.toml` file.
+        self.selection = selection
         self.jobs: list[FileJob] = []
         self.launch_files: list[str] = []
 
@@ -115,9 +125,14 @@ class Discovery:
             leftovers.add(os.path.abspath(entry.path))
             return None
         if isinstance(entry, LaunchFile):
-            self.launch_files.append(entry.path)
+            if self.selection is None or not self.selection.skips(Path(entry.path)):
+                self.launch_files.append(entry.path)
             return None
         path, listed_link = entry
+        if self.selection is not None and not self.selection.keeps(
+            Path(path), named=listed_link is None
+        ):
+            return None
         if listed_link is None:  # named on the command line, not listed by the walk
             try:
                 is_link = stat.S_ISLNK(os.lstat(path).st_mode)
@@ -270,13 +285,13 @@ def check_writable(job: FileJob) -> os.stat_result:
     return info
 
 
-class _Terminated(BaseException):
+class Terminated(BaseException):
     """SIGTERM arrived while a temporary file existed (a BaseException, as KeyboardInterrupt)."""
 
 
 @contextlib.contextmanager
-def _terminate_cleanly() -> Iterator[None]:
-    """While the block runs, SIGTERM raises `_Terminated`, so the cleanup that SIGINT's
+def terminate_cleanly() -> Iterator[None]:
+    """While the block runs, SIGTERM raises `Terminated`, so the cleanup that SIGINT's
     `KeyboardInterrupt` gets (removing the temporary file) runs for it too; then the process dies
     of SIGTERM as it would have. Only where SIGTERM does its default thing, in the main thread
     (signal handlers live there): a program that handles SIGTERM itself keeps its own handling."""
@@ -289,12 +304,12 @@ def _terminate_cleanly() -> Iterator[None]:
         return
 
     def raise_terminated(signum: int, frame: object) -> None:
-        raise _Terminated
+        raise Terminated
 
     signal.signal(signal.SIGTERM, raise_terminated)
     try:
         yield
-    except _Terminated:
+    except Terminated:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.raise_signal(signal.SIGTERM)
         raise  # only if SIGTERM did not end the process
@@ -359,7 +374,7 @@ def atomic_write(target: str, text: str, original: os.stat_result) -> None:
     """
     directory = os.path.dirname(target) or "."
     temporary: str | None = None
-    with _terminate_cleanly():
+    with terminate_cleanly():
         try:
             descriptor, temporary = tempfile.mkstemp(
                 dir=directory, prefix="." + os.path.basename(target) + ".", suffix=TEMP_SUFFIX

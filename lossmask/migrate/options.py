@@ -18,7 +18,10 @@ class MigrateOptions:
     `mode`: "write" rewrites files, "check" and "diff" write nothing; `show_diff` prints a unified
     diff of each change (with "check" too: the diff is printed and the exit code still says 1).
     `standalone`: files known to be launched alone, whatever they look like. `find_launches`:
-    search the directories given for launch lines (`uv run sft @ ...`) that make stacks.
+    search the directories given, and the top level of the git repository holding each path,
+    for launch lines (`uv run sft @ ...`) that make stacks. `exclude`, `extend_exclude`,
+    `force_exclude`, `respect_gitignore`: which files a walk keeps, as for `validate` (None:
+    as `[tool.lossmask]` says, else the default).
     `reader` / `from_version` say what the files mean now (`--reader`, `--schema-version`; else
     `[tool.lossmask]`, else prime-rl main); they are rewritten to lossmask's latest schema.
     """
@@ -36,3 +39,7 @@ class MigrateOptions:
     verbose: bool = False
     jobs: int | None = None  # None: one per CPU for large trees, 1 for small ones
     find_launches: bool = True
+    exclude: tuple[str, ...] | None = None
+    extend_exclude: tuple[str, ...] = ()
+    force_exclude: bool = False
+    respect_gitignore: bool | None = None

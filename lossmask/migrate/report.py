@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from lossmask.config_files.launch_stacks import Hold
 from lossmask.config_files.stacks import Stack
 from lossmask.errors import Problem
 from lossmask.exit_codes import ExitCode
@@ -27,6 +28,7 @@ class MigrateReport:
     files: list[FileResult]
     stacks: list[Stack] = field(default_factory=list)
     notes: list[Problem] = field(default_factory=list)  # launch lines that name no file
+    holds: list[Hold] = field(default_factory=list)  # launches that cannot be resolved
     source: Reading | None = None  # what the files meant (lossmask.readers)
 
     def count(self, *statuses: Status) -> int:
@@ -72,6 +74,13 @@ def stack_lines(run: MigrateReport) -> list[str]:
         f"Stack `{stack.describe()}` (from {', '.join(stack.sources)})" for stack in run.stacks
     ]
     lines.extend(f"note: {note.format()}" for note in run.notes)
+    for hold in run.holds:
+        count = _plural(len(hold.files), "file", "files")
+        lines.append(
+            f"Unresolved launch at {hold.launch.where}: `{hold.launch.command or '?'} "
+            f"{hold.launch.describe()}` ({'; '.join(hold.reasons)}); the {count} it could "
+            "name here are held back, never migrated alone"
+        )
     return lines
 
 
@@ -88,8 +97,9 @@ def _status_lines(result: FileResult, mode: Mode, verbose: bool) -> list[str]:
     if result.status == "error":
         return [f"error: {problem.format()}" for problem in result.problems]
     if result.status == "undecided":
+        why = "; ".join(result.held_by) or result.depends_on_launch
         return [
-            f"Undecided {_where(result)}: {UNDECIDED} ({result.depends_on_launch}); "
+            f"Undecided {_where(result)}: {UNDECIDED} ({why}); "
             "name its stack (`lossmask migrate @ base.toml @ this.toml`) or pass "
             f"--standalone {result.path}"
         ]
@@ -141,6 +151,17 @@ def as_json(run: MigrateReport) -> str:
             for stack in run.stacks
         ],
         "notes": [_problem(note) for note in run.notes],
+        "unresolved_launches": [
+            {
+                "file": hold.launch.file,
+                "line": hold.launch.line,
+                "command": hold.launch.command,
+                "launch": hold.launch.describe(),
+                "reasons": list(hold.reasons),
+                "holds_back": list(hold.files),
+            }
+            for hold in run.holds
+        ],
         "files": [
             {
                 "path": result.path,
@@ -153,6 +174,7 @@ def as_json(run: MigrateReport) -> str:
                     if result.status == "undecided"
                     else {}
                 ),
+                **({"held_by": result.held_by} if result.held_by else {}),
                 **({"diff": result.diff} if result.diff is not None else {}),
                 **({"warnings": [_problem(p) for p in result.warnings]} if result.warnings else {}),
             }

@@ -7,9 +7,11 @@ in discovery order, so the output is the same for any N.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing
 import os
+import signal
 from collections.abc import Callable, Iterable, Iterator, Sequence, Sized
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -47,6 +49,8 @@ class FileResult:
     launches: list[LaunchLine] = field(default_factory=list)  # launch lines in its comments
     depends_on_launch: str | None = None  # why it looks like an overlay, if it does
     warnings: list[Problem] = field(default_factory=list)
+    # Launches that cannot be resolved and may compose this file (it is held back), in words.
+    held_by: list[str] = field(default_factory=list)
 
 
 def process(job: files.FileJob, options: MigrateOptions) -> FileResult:
@@ -120,6 +124,28 @@ _worker_function: Callable[[Any], FileResult] | None = None
 def _adopt(function: Callable[[Any], FileResult]) -> None:
     global _worker_function
     _worker_function = function
+    # A worker stops on SIGTERM and Ctrl-C as a process of its own would (removing a temporary
+    # file it is writing, `files.atomic_write`), whatever handler its parent had when it forked.
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@contextlib.contextmanager
+def _workers_stop_with_us(pool: ProcessPoolExecutor) -> Iterator[None]:
+    """SIGTERM or Ctrl-C in this process stops the workers first, each removing the temporary
+    file it may be writing, so nothing is written after the run was stopped and no temporary
+    file is left; then this process stops as it was asked to (`files.terminate_cleanly`)."""
+    try:
+        yield
+    except (KeyboardInterrupt, files.Terminated):
+        workers = list(getattr(pool, "_processes", {}).values())
+        for worker in workers:
+            with contextlib.suppress(OSError, ValueError):
+                worker.terminate()
+        for worker in workers:
+            with contextlib.suppress(OSError, ValueError, AssertionError):
+                worker.join(timeout=30)
+        raise
 
 
 def _process_batch(batch: Sequence[object]) -> list[FileResult]:
@@ -189,9 +215,13 @@ def map_files(
     size = BATCH_FILES if known is None else max(1, min(BATCH_FILES, -(-known // (workers * 8))))
     methods = multiprocessing.get_all_start_methods()
     context = multiprocessing.get_context("fork" if "fork" in methods else None)
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_adopt, initargs=(function,)
-    ) as pool:
+    with (
+        files.terminate_cleanly(),
+        ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_adopt, initargs=(function,)
+        ) as pool,
+        _workers_stop_with_us(pool),
+    ):
         pending = itertools.chain(head, iterator)
         batches = [pool.submit(_process_batch, batch) for batch in _batched(pending, size)]
         if meanwhile is not None:

@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lossmask.config_files.launch_stacks import Hold
 from lossmask.config_files.stacks import KeyPath, Stack, compose, setting_layer, value_at
 from lossmask.errors import ConfigError, Problem, format_key
 from lossmask.migrate import engine, safety
@@ -187,20 +188,70 @@ def _remove(config: dict[str, Any], old: Mapping[str, Any], key: KeyPath) -> Non
             del parent[key[depth - 1]]
 
 
+def held_back(result: FileResult, holds: Sequence[Hold]) -> FileResult:
+    """`result`'s file, left as it is: a launch that cannot be resolved may compose it."""
+    return FileResult(
+        result.path,
+        "undecided",
+        result.target,
+        depends_on_launch=result.depends_on_launch,
+        held_by=[
+            f"held back by the launch at {hold.launch.where}, which cannot be resolved"
+            for hold in holds
+        ],
+    )
+
+
+def _spread_holds(
+    needs: Sequence[tuple[Stack, list[tuple[int, Any]]]], held: dict[str, list[Hold]]
+) -> None:
+    """A held file that a stack needs to rewrite holds back that whole stack: its other files
+    are never migrated on their own while the stack's root is undecided."""
+    spreading = True
+    while spreading:
+        spreading = False
+        for stack, demands in needs:
+            holding = [
+                hold for index, _ in demands for hold in held.get(stack.layers[index].path, [])
+            ]
+            if not holding:
+                continue
+            for layer in stack.layers:
+                if layer.path not in held:
+                    held[layer.path] = list(dict.fromkeys(holding))
+                    spreading = True
+
+
 def migrate_stacks(
-    stacks: Sequence[Stack], *, show_diff: bool, rule: StackRule | None = None
+    stacks: Sequence[Stack],
+    *,
+    show_diff: bool,
+    rule: StackRule | None = None,
+    held: Mapping[str, list[Hold]] | None = None,
 ) -> StackRun:
     """Plan, rewrite and check every stack; one result per file taking part in any stack.
 
-    `rule`: how the source reading's stacks migrate (default: schema v1 -> v2)."""
+    `rule`: how the source reading's stacks migrate (default: schema v1 -> v2). A file in `held`
+    (a launch that cannot be resolved may compose it) is never rewritten: where a stack needs it
+    rewritten, it and the stack's other files are "undecided".
+    """
     rule = rule or V1_TO_V2
     run = StackRun()
+    holds = dict(held or {})
     _load(run, stacks)
     usable = [stack for stack in stacks if _composable(run, stack, rule)]
+    needs = []
     for stack in usable:
         configs = [run.loaded[layer.path].config for layer in stack.layers]
-        for index, change in rule.demands(stack, configs):
+        needs.append((stack, rule.demands(stack, configs)))
+    _spread_holds(needs, holds)
+    for stack, demands in needs:
+        for index, change in demands:
             name = stack.layers[index].path
+            if name in holds:
+                if name not in run.results:
+                    run.results[name] = held_back(FileResult(name, "undecided"), holds[name])
+                continue
             run.edits.setdefault(name, {})[change.key] = change
             run.wanted_by.setdefault(name, []).append(stack)
     for name, edits in run.edits.items():

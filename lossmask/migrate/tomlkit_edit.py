@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import tomlkit
 from tomlkit.container import Container
@@ -133,21 +133,23 @@ def insert_entries(
         line = _last_line_item(*body[index - 1])
         if line is not None and "\n" not in line.trivia.trail:
             line.trivia.trail += "\n"
-    for mapped, position in list(container._map.items()):
+    # Typed loosely: tomlkit's own annotation of the map's keys changed between releases.
+    mapping: dict[Any, int | tuple[int, ...]] = container._map
+    for mapped, position in list(mapping.items()):
         if isinstance(position, tuple):
-            container._map[mapped] = tuple(p + count if p >= index else p for p in position)
+            mapping[mapped] = tuple(p + count if p >= index else p for p in position)
         elif position >= index:
-            container._map[mapped] = position + count
+            mapping[mapped] = position + count
     for offset, (key, item) in enumerate(entries):
         body.insert(index + offset, (key, item))
         if key is None:
             continue
-        if key in container._map:
-            existing = container._map[key]
+        if key in mapping:
+            existing = mapping[key]
             positions = existing if isinstance(existing, tuple) else (existing,)
-            container._map[key] = (*positions, index + offset)
+            mapping[key] = (*positions, index + offset)
         else:
-            container._map[key] = index + offset
+            mapping[key] = index + offset
             dict.__setitem__(container, key.key, item.value)
 
 

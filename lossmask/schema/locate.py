@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from lossmask.errors import Problem
+from lossmask.toml_keys import wanted_lines
 from lossmask.toml_text import KeyPath, find_line, key_lines
 
 __all__ = ["KeyPath", "find_line", "key_lines", "located"]
@@ -20,7 +21,10 @@ def located(problems: Iterable[Problem], file: str | None, text: str | None) -> 
     A key that is not written (a missing key, a default) gets the line of the closest enclosing
     table or key that is.
     """
-    lines = key_lines(text) if text is not None else {}
+    problems = list(problems)
+    # Only the keys these problems need: a big file is not mapped key by key for two warnings.
+    wanted = [p.key for p in problems if p.line is None and p.key]
+    lines = wanted_lines(text, wanted) if text is not None and wanted else {}
     return [
         Problem(
             problem.message,

@@ -191,11 +191,6 @@ def quick_check(
 
     `reading` (default: lossmask's schema at `version`) adds what its trainer refuses; a config
     it refuses takes the full check, which words every error."""
-    from lossmask.readers.checks import reading_errors
-    from lossmask.readers.registry import lossmask_reading
-
-    reading = reading or lossmask_reading(version)
-    version = reading.version
     try:
         # Only a regular file is read (a FIFO would block); anything odd goes to the full check,
         # which words the problem.
@@ -203,6 +198,22 @@ def quick_check(
         data = tomllib.loads(text)
     except (UnreadablePath, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return None
+    return quick_check_parsed(data, text, path, version, reading)
+
+
+def quick_check_parsed(
+    data: dict[str, Any],
+    text: str,
+    path: str | Path,
+    version: int,
+    reading: Reading | None = None,
+) -> list[Problem] | None:
+    """`quick_check` of a file already read and parsed (`validate` reads each file once)."""
+    from lossmask.readers.checks import reading_errors
+    from lossmask.readers.registry import lossmask_reading
+
+    reading = reading or lossmask_reading(version)
+    version = reading.version
     try:
         schema = packaged_schema(version)
         if not _holds(data, schema) or not _micro_batches_divide(data, schema):

@@ -25,14 +25,15 @@ def table_at(config: Mapping[str, Any], path: SectionPath) -> Any:
 def sft_sections(config: Mapping[str, Any]) -> list[tuple[SectionPath, Mapping[str, Any]]]:
     """The SFT data sections of parsed TOML, as (key path, table).
 
-    A section is `[data]` or `[val.data]` whose `type` is `"sft"` or absent. A data table holding a
-    `fake` table is the RL trainer's fake-data loader (prime-rl's `configs/debug/fake/rl.toml`),
-    not an SFT dataset.
+    A section is `[data]` or `[val.data]` whose `type` is `"sft"` or absent. A data table with no
+    `type` holding a `fake` table is the RL trainer's fake-data loader (prime-rl's
+    `configs/debug/fake/rl.toml`), not an SFT dataset; one that says `type = "sft"` is SFT data
+    whatever else it holds, as `load_config` reads it (its `fake` is an unknown key).
     """
     found = []
     for path in DATA_SECTIONS:
         node = table_at(config, path)
-        if not isinstance(node, Mapping) or "fake" in node:
+        if not isinstance(node, Mapping) or ("fake" in node and "type" not in node):
             continue
         if node.get("type", "sft") == "sft":
             found.append((path, node))

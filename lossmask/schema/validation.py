@@ -6,13 +6,13 @@ import re
 import tomllib
 import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel, ValidationError
 
-from lossmask.errors import ConfigError, Problem, UnreadableFileError
+from lossmask.errors import ConfigError, Problem, UnreadableFileError, format_key
 from lossmask.paths import UnreadablePath, read_regular_file
 from lossmask.schema.locate import KeyPath
 from lossmask.schema.meaning import meaning_warnings, with_lines
@@ -22,6 +22,7 @@ from lossmask.schema.v2 import SFTConfigV2
 from lossmask.schema.v3 import SFTConfigV3
 from lossmask.schema.versions import LATEST_VERSION, NUMBERS, describe_known
 from lossmask.schema.versions import model_for as _registered_model
+from lossmask.toml_keys import deepest_key, duplicate_key
 from lossmask.toml_text import deepest_nesting
 
 if TYPE_CHECKING:
@@ -128,12 +129,48 @@ def validate_data(
 
 
 _TOML_LINE = re.compile(r"\(at line (\d+), column (\d+)\)")
+
+
+def duplicate_key_problem(text: str, message: str, line: int | None) -> Problem | None:
+    """`tomllib`'s "Cannot declare ('data',) twice" / "Cannot overwrite a value" in TOML words:
+    the key path defined twice, where, and where it was first defined."""
+    found = duplicate_key(text, message, line)
+    if found is None:
+        return None
+    key, first = found
+    where = f" (first on line {first})" if first is not None else ""
+    if message.startswith("Cannot declare"):
+        return Problem(
+            f"table defined twice{where}; TOML allows one definition of a table",
+            key,
+            line=line,
+            suggestion=f"merge the two into one [{format_key(key)}] table",
+        )
+    return Problem(
+        f"set twice{where}; TOML allows one value per key",
+        key,
+        line=line,
+        suggestion="keep one of the two",
+    )
+
+
 _BOM = "\ufeff"
 
 
 def nesting_problem(text: str, file: str | None = None) -> Problem:
-    """The problem to report when a text nests deeper than a recursive parser can follow."""
+    """The problem to report when a text nests deeper than a recursive parser can follow: the
+    deepest array or inline table, or the longest dotted key (`[a.a.a...]`), whichever is
+    deeper, each said for what it is."""
     depth, line = deepest_nesting(text)
+    levels, key_line = deepest_key(text)
+    if levels > depth:
+        return Problem(
+            f"nesting too deep: a dotted key of {levels:,} parts nests tables {levels:,} levels "
+            "deep, more than lossmask can follow",
+            file=file,
+            line=key_line,
+            suggestion="shorten the key: write fewer levels of tables",
+        )
     return Problem(
         f"nesting too deep: arrays and inline tables nested {depth} levels deep, more than "
         "lossmask can follow",
@@ -162,6 +199,9 @@ def parse_toml(text: str, file: str | None = None) -> dict[str, Any]:
         message = str(exc)
         match = _TOML_LINE.search(message)
         message = _TOML_LINE.sub("", message).strip()
+        duplicate = duplicate_key_problem(text, message, int(match.group(1)) if match else None)
+        if duplicate is not None:
+            raise ConfigError([replace(duplicate, file=file)]) from None
         raise ConfigError.single(
             f"invalid TOML: {message[0].lower()}{message[1:]}",
             file=file,

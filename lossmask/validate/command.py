@@ -13,25 +13,25 @@ import dataclasses
 import os
 import sys
 import tempfile
+import tomllib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lossmask.config_files.selection import (
-    DEFAULT_EXCLUDE,
     ProjectSettings,
     Selection,
     discover_project_settings,
-    project_root_candidates,
     select_files,
+    selection_for,
 )
 from lossmask.errors import ConfigError, Problem, UnreadableFileError
 from lossmask.exit_codes import ExitCode
-from lossmask.paths import UnlistedDirectory, is_directory
+from lossmask.paths import UnlistedDirectory, UnreadablePath, is_directory, read_regular_file
 from lossmask.readers.checks import no_data_statement
 from lossmask.readers.registry import ReaderChoiceError, Reading, choose_reading
-from lossmask.schema.quick_check import quick_check
+from lossmask.schema.quick_check import quick_check_parsed
 from lossmask.validate.entrypoints import Entrypoint, LaunchEvidence, names_sft
 
 if TYPE_CHECKING:
@@ -108,42 +108,76 @@ class ValidateReport:
         return ExitCode.OK
 
 
+def _read(path: Path) -> tuple[dict[str, Any], str] | None:
+    """The parsed file and its text, or None when anything is odd (the full check words it)."""
+    try:
+        text = read_regular_file(str(path)).decode("utf-8")
+        return tomllib.loads(text), text
+    except (UnreadablePath, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
+        return None
+
+
 def validate_file(
-    path: Path, version: int, reading: Reading | None = None, entry: Entrypoint | None = None
+    path: Path,
+    version: int,
+    reading: Reading | None = None,
+    evidence: LaunchEvidence | None = None,
 ) -> FileResult:
-    """One file, as `reading` (default: lossmask's schema at `version`) reads it; `entry` is the
-    entrypoint that launches it, when known."""
+    """One file, as `reading` (default: lossmask's schema at `version`) reads it; `evidence` says
+    which entrypoint launches it, where launch lines or its shape tell. The file is read and
+    parsed once; it is settled by the quick check, else by the full one (which reads again only a
+    file that could not be parsed, to word why)."""
+    parsed = _read(path)
+    entry = (
+        evidence.entrypoint(path, parsed[0] if parsed is not None else None)
+        if evidence is not None
+        else None
+    )
     if entry is not None and not entry.is_sft:
-        return _other_entrypoint(path, entry)
-    warnings = quick_check(path, version, reading)
+        return _other_entrypoint(path, entry, parsed)
+    warnings = (
+        quick_check_parsed(parsed[0], parsed[1], path, version, reading)
+        if parsed is not None
+        else None
+    )
     if warnings is not None:
         result = FileResult(path, warnings=warnings)
     else:
         # Only now the pydantic models: every problem is worded by the full check.
-        from lossmask.schema.validation import check_config
+        from lossmask.schema.validation import check_config, validate_data
 
         try:
-            report = check_config(path, version, reading)
+            if parsed is None:
+                found = check_config(path, version, reading).warnings
+            else:
+                _, found = validate_data(
+                    parsed[0], version=version, file=str(path), text=parsed[1], reading=reading
+                )
         except UnreadableFileError as exc:
             return FileResult(path, errors=exc.problems, unreadable=True)
         except ConfigError as exc:
-            return FileResult(path, errors=exc.problems)
-        result = FileResult(path, warnings=report.warnings)
+            # A byte order mark is not TOML that could be fixed key by key: the file cannot be
+            # read as TOML at all, so it is an error (exit 2), as an unreadable file is.
+            return FileResult(path, errors=exc.problems, unreadable=_starts_with_bom(path))
+        result = FileResult(path, warnings=found)
     if reading is not None and (entry is not None or names_sft(path)):
-        _say_no_data(result, reading)
+        _say_no_data(result, reading, parsed)
     return result
 
 
-def _other_entrypoint(path: Path, entry: Entrypoint) -> FileResult:
+def _other_entrypoint(
+    path: Path, entry: Entrypoint, parsed: tuple[dict[str, Any], str] | None
+) -> FileResult:
     """A config another entrypoint launches: checked to be TOML, and said so in one line."""
-    from lossmask.schema.validation import read_toml
+    if parsed is None:
+        from lossmask.schema.validation import read_toml
 
-    try:
-        read_toml(path)
-    except UnreadableFileError as exc:
-        return FileResult(path, errors=exc.problems, unreadable=True)
-    except ConfigError as exc:
-        return FileResult(path, errors=exc.problems)
+        try:
+            read_toml(path)
+        except UnreadableFileError as exc:
+            return FileResult(path, errors=exc.problems, unreadable=True)
+        except ConfigError as exc:
+            return FileResult(path, errors=exc.problems, unreadable=_starts_with_bom(path))
     note = Problem(
         f"not an SFT trainer config: a `{entry.command}` config ({entry.evidence}); lossmask "
         "checks SFT configs, so it only checked that this is valid TOML",
@@ -153,16 +187,21 @@ def _other_entrypoint(path: Path, entry: Entrypoint) -> FileResult:
     return FileResult(path, notes=[note], skipped=True)
 
 
-def _say_no_data(result: FileResult, reading: Reading) -> None:
-    if result.errors:
-        return
-    from lossmask.schema.validation import read_toml
+_UTF8_BOM = b"\xef\xbb\xbf"
 
+
+def _starts_with_bom(path: Path) -> bool:
     try:
-        data, _ = read_toml(result.path)
-    except ConfigError:
-        return
-    if "data" in data:
+        with open(path, "rb") as handle:
+            return handle.read(len(_UTF8_BOM)) == _UTF8_BOM
+    except OSError:
+        return False
+
+
+def _say_no_data(
+    result: FileResult, reading: Reading, parsed: tuple[dict[str, Any], str] | None
+) -> None:
+    if result.errors or parsed is None or "data" in parsed[0]:
         return
     statement = no_data_statement(reading)
     if statement is None:
@@ -201,17 +240,13 @@ def validate_stdin(
 
 
 def _selection(options: ValidateOptions, project: ProjectSettings) -> Selection:
-    exclude = options.exclude if options.exclude is not None else project.exclude
-    respect = options.respect_gitignore
-    return Selection(
-        root=project.root or project_root_candidates(_file_paths(options)),
-        include=project.include or (),
-        exclude=exclude if exclude is not None else DEFAULT_EXCLUDE,
-        extend_exclude=(*project.extend_exclude, *options.extend_exclude),
-        respect_gitignore=respect
-        if respect is not None
-        else project.respect_gitignore is not False,
+    return selection_for(
+        _file_paths(options),
+        project,
+        exclude=options.exclude,
+        extend_exclude=options.extend_exclude,
         force_exclude=options.force_exclude,
+        respect_gitignore=options.respect_gitignore,
     )
 
 
@@ -262,8 +297,7 @@ def execute(
             if isinstance(found, UnlistedDirectory):
                 result = FileResult(Path(found.path), errors=[found.problem()], unreadable=True)
             else:
-                entry = evidence.entrypoint(found, _parsed(found))
-                result = validate_file(found, version, reading, entry)
+                result = validate_file(found, version, reading, evidence)
             report.results.append(result)
     if options.stacks:
         # Deferred: composing a stack needs the pydantic models, which a plain check avoids.
@@ -271,22 +305,11 @@ def execute(
 
         for layers in options.stacks:
             errors, warnings, cannot_read = validate_stack(Stack(layers), reading)
+            if errors and any(_starts_with_bom(Path(layer.path)) for layer in layers):
+                cannot_read = True
             result = FileResult(Path(layers[0].path), errors, warnings, cannot_read)
             result.notes = [w for w in warnings if w.severity == "note"]
             result.warnings = [w for w in warnings if w.severity != "note"]
             report.results.append(result)
     write_report(report, options)
     return report
-
-
-def _parsed(path: Path) -> dict[str, Any] | None:
-    """The file's parsed TOML for its shape, or None (the check reports why it cannot be read)."""
-    import tomllib
-
-    from lossmask.paths import UnreadablePath, read_regular_file
-
-    try:
-        parsed: dict[str, Any] = tomllib.loads(read_regular_file(str(path)).decode("utf-8"))
-    except (UnreadablePath, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
-        return None
-    return parsed

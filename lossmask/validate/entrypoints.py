@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from lossmask.config_files import launches
+from lossmask.config_files.launch_stacks import find_stacks
 from lossmask.paths import LaunchFile, UnreadablePath, read_regular_file, walk
 
 SFT_COMMANDS = frozenset({"sft", "lossmask"})
@@ -48,20 +49,27 @@ class LaunchEvidence:
 
     @classmethod
     def gather(cls, directories: Sequence[str]) -> LaunchEvidence:
+        """Every launch under `directories` whose layers resolve to files (as migrate resolves
+        them, `launch_stacks.find_stacks`); a launch that cannot be resolved says nothing."""
         commands: dict[str, list[tuple[str, str]]] = {}
         for directory in directories:
             root = launches.repository_root(directory)
-            for line in _launch_lines(directory):
-                if line.command is None:
+
+            def root_of(_file: str, root: str = root) -> str:
+                return root
+
+            found = find_stacks(
+                [line for line in _launch_lines(directory) if line.command is not None],
+                root_of=root_of,
+                known_files=(),
+                name_of=os.path.realpath,
+            )
+            for stack in found.stacks:
+                if stack.command is None:
                     continue
-                for layer in line.layers:
-                    resolved = launches.resolve(layer.path, line.file, root)
-                    if resolved is not None:
-                        shown = " ".join(x.describe() for x in line.layers)
-                        where = f"launched by `{line.command} {shown}` at {line.where}"
-                        commands.setdefault(os.path.realpath(resolved), []).append(
-                            (line.command, where)
-                        )
+                where = f"launched by `{stack.describe()}` at {', '.join(stack.sources)}"
+                for layer in stack.layers:
+                    commands.setdefault(layer.path, []).append((stack.command, where))
         return cls(commands)
 
     def entrypoint(self, path: str | Path, config: Mapping[str, Any] | None) -> Entrypoint | None:
@@ -73,7 +81,9 @@ class LaunchEvidence:
                 for line in _toml_comment_lines(str(path))
                 if line.command is not None
                 and any(
-                    os.path.realpath(layer.path) == os.path.realpath(path) for layer in line.layers
+                    layer.path is not None
+                    and os.path.realpath(layer.path) == os.path.realpath(path)
+                    for layer in line.layers
                 )
             ]
         for command, where in found:

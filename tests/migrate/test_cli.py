@@ -102,6 +102,7 @@ def test_json_report() -> None:
         },
         "stacks": [],
         "notes": [],
+        "unresolved_launches": [],
         "files": [
             {
                 "path": "a.toml",

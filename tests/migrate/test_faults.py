@@ -29,17 +29,18 @@ MIGRATED = (
     "[data.loss_mask]\nsystem = false\nuser = false\nassistant = true\ntool = false\n"
 )
 
-# `lossmask migrate a.toml` that stops, once its temporary file is complete, just before the
-# rename: it writes READY and sleeps, so the test can signal it at exactly that point.
+# `lossmask migrate ARGS` (default: a.toml) that stops, once a temporary file is complete, just
+# before the rename: the process writing it (a worker, with -j 2) writes READY-<pid> and sleeps,
+# so the test can signal it at exactly that point.
 _PAUSED_MIGRATE = """
-import sys, time
+import os, sys, time
 from lossmask.migrate import files
 def paused(source, target):
-    open("READY", "w").close()
+    open(f"READY-{os.getpid()}", "w").close()
     time.sleep(60)
 files._replace = paused
 from lossmask.cli import main
-main(["migrate", "--reader", "prime-rl-pre-2988", "a.toml"])
+main(["migrate", "--reader", "prime-rl-pre-2988", *(sys.argv[1:] or ["a.toml"])])
 """
 
 
@@ -57,20 +58,69 @@ def temporaries() -> list[str]:
     return sorted(name for name in os.listdir(".") if name.endswith(TEMP_SUFFIX))
 
 
-def paused_migrate() -> subprocess.Popen[bytes]:
-    """A migrate process held with its temporary file written (see `_PAUSED_MIGRATE`)."""
+def ready() -> list[int]:
+    """The processes held at the rename (see `_PAUSED_MIGRATE`)."""
+    return sorted(int(name.split("-")[1]) for name in os.listdir(".") if name.startswith("READY-"))
+
+
+def paused_migrate(*args: str, writers: int = 1) -> subprocess.Popen[bytes]:
+    """A migrate process held with `writers` temporary files written (see `_PAUSED_MIGRATE`)."""
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-c", _PAUSED_MIGRATE], env=env, stderr=subprocess.PIPE
+        [sys.executable, "-c", _PAUSED_MIGRATE, *args],
+        env=env,
+        stderr=subprocess.PIPE,
+        # As from a terminal: a suite started in the background (`nohup ... &`, some CI runners)
+        # hands its children SIGINT ignored, and Ctrl-C is what these tests send.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 60
-    while not Path("READY").exists():
+    while len(ready()) < writers:
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
             pytest.fail(f"migrate never reached the rename: {process.communicate()[1]!r}")
         time.sleep(0.02)
-    assert len(temporaries()) == 1  # the window the signal must clean up after
+    assert len(temporaries()) == writers  # the window the signal must clean up after
     return process
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_sigterm_with_two_jobs_stops_the_workers_and_leaves_no_temporary_file() -> None:
+    names = [f"{letter}.toml" for letter in "abcd"]
+    for name in names:
+        Path(name).write_text(LEGACY)
+    process = paused_migrate("-j", "2", *names, writers=2)
+    workers = ready()
+    assert process.pid not in workers  # the writes happen in the two workers
+    process.send_signal(signal.SIGTERM)
+    process.communicate(timeout=60)
+    assert process.returncode == -signal.SIGTERM
+    deadline = time.monotonic() + 30
+    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(_alive(pid) for pid in workers)  # nothing writes after the run was stopped
+    assert temporaries() == []
+    assert [Path(name).read_text() for name in names] == [LEGACY] * 4
+
+
+def test_ctrl_c_with_one_job_exits_130_and_leaves_no_temporary_file() -> None:
+    Path("a.toml").write_text(LEGACY)
+    process = paused_migrate("-j", "1", "a.toml")
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130  # not 1, which means "--check found changes"
+    assert stderr.decode().splitlines()[-1] == (
+        "Interrupted: every file is either rewritten whole or untouched."
+    )
+    assert temporaries() == []
+    assert Path("a.toml").read_text() == LEGACY
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

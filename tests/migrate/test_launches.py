@@ -9,50 +9,54 @@ from typing import Any
 
 import pytest
 
-from lossmask.config_files.launches import LaunchLine, launch_lines
-from lossmask.config_files.stacks import Layer
+from lossmask.config_files.launches import launch_lines
 from tests.cli_runner import run_cli
 from tests.conftest import PRE_2988_SUMMARY as SOURCE
 from tests.migrate.test_stacks import ASSISTANT, _merge, _trains
 
 
+def _read(text: str, name: str) -> list[tuple[int, str | None, list[tuple[str, str | None]]]]:
+    """(line, command, [(nested under, path)]) of each launch read from `text` as file `name`."""
+    return [
+        (launch.line, launch.command, [(".".join(x.at), x.path) for x in launch.layers])
+        for launch in launch_lines(text, name, comments_only=name.endswith(".toml"))
+    ]
+
+
 @pytest.mark.parametrize(
-    ("text", "comments_only", "expected"),
+    ("text", "name", "expected"),
     [
         (
             "uv run sft @ a.toml @ b.toml\n",
-            False,
-            [LaunchLine("f", 1, "sft", (Layer("a.toml"), Layer("b.toml")))],
+            "run.sh",
+            [(1, "sft", [("", "a.toml"), ("", "b.toml")])],
         ),
         (
             "CUDA_VISIBLE_DEVICES=1 uv run sft \\\n  @ a.toml \\\n"
             "  --data @ d.toml --max-steps 5\n",
-            False,
-            [LaunchLine("f", 1, "sft", (Layer("a.toml"), Layer("d.toml", ("data",))))],
+            "run.sh",
+            [(1, "sft", [("", "a.toml"), ("data", "d.toml")])],
         ),
         (
             "# Compose: uv run sft @ a.toml @b.toml\nx = 1  # @ not.toml\n",
-            True,
-            [LaunchLine("f", 1, "sft", (Layer("a.toml"), Layer("b.toml")))],
+            "c.toml",
+            [(1, "sft", [("", "a.toml"), ("", "b.toml")])],
         ),
         (
             "- run: uv run rl @ configs/rl.toml && uv run sft @ s.toml\n",
-            False,
-            [
-                LaunchLine("f", 1, "rl", (Layer("configs/rl.toml"),)),
-                LaunchLine("f", 1, "sft", (Layer("s.toml"),)),
-            ],
+            "ci.yml",
+            [(1, "rl", [("", "configs/rl.toml")]), (1, "sft", [("", "s.toml")])],
         ),
         (
             "Run `uv run sft @ a.toml`, mail me@host.toml\n",
-            False,
-            [LaunchLine("f", 1, "sft", (Layer("a.toml"),))],
+            "README.md",
+            [(1, "sft", [("", "a.toml")])],
         ),
-        ("no launches here\n", False, []),
+        ("no launches here\n", "run.sh", []),
     ],
 )
-def test_launch_lines(text: str, comments_only: bool, expected: list[LaunchLine]) -> None:
-    assert launch_lines(text, "f", comments_only=comments_only) == expected
+def test_launch_lines(text: str, name: str, expected: list[Any]) -> None:
+    assert _read(text, name) == expected
 
 
 PARTIAL_BASE = '[data]\nname = "org/tool-sft"\n\n[data.loss_mask]\nuser = true\n'

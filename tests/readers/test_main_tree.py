@@ -1,5 +1,6 @@
-"""`validate` and `migrate` on a copy of prime-rl main's `configs/` and `examples/` (559b447), read
-as prime-rl main: no false statement, exit 0 with `--warnings-as-errors` for the SFT configs main
+"""`validate` and `migrate` on a copy of prime-rl main's tree (559b447: its configs, and the docs,
+scripts, CI and Python launchers that launch them; tests/corpus/prime-rl-tree), read as prime-rl
+main: no false statement, exit 0 with `--warnings-as-errors` for the SFT configs main
 accepts, an error with main's reason for each config main refuses (main's own verdicts:
 `main_configs/verdicts.tsv`), and a migration that changes no run's meaning."""
 
@@ -21,14 +22,16 @@ from lossmask.schema.sections import sft_sections
 from tests.cli_runner import run_cli
 from tests.conftest import REPO_ROOT
 
-TREE = REPO_ROOT / "tests" / "corpus" / "prime-rl-main"
+TREE = REPO_ROOT / "tests" / "corpus" / "prime-rl-tree"
+# Each TOML file of the tree's configs/ and examples/: its entrypoint and main's verdict.
+MANIFEST = Path(__file__).parent / "main_tree_manifest.tsv"
 MAIN_CONFIGS = Path(__file__).parent / "main_configs"
 MAIN = Reading(PRIME_RL_MAIN, 1)
 LATEST = lossmask_reading()
 
 
 def _manifest() -> dict[str, str]:
-    with (TREE / "MANIFEST.tsv").open(encoding="utf-8") as handle:
+    with MANIFEST.open(encoding="utf-8") as handle:
         return {row["dest"]: row["entrypoint"] for row in csv.DictReader(handle, delimiter="\t")}
 
 
@@ -169,7 +172,8 @@ def test_migrating_the_tree_under_main_changes_no_run(tree_copy: Path) -> None:
     }
     assert rewritten == gains_renderer | {"examples/vlm_sft_moe/sft.toml"}
     assert result.stderr.splitlines()[-1].endswith(
-        "1 whose meaning depends on how it is launched, 29 stacks (read as prime-rl main; "
+        # 43 stacks: the launch lines of the tree's docs, scripts, CI and Python test launchers.
+        "1 whose meaning depends on how it is launched, 43 stacks (read as prime-rl main; "
         "written as lossmask schema v3)"
     )
     for name in ENTRYPOINTS:

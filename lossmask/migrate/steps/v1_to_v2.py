@@ -37,7 +37,7 @@ LEGACY_FLAGS: tuple[tuple[str, bool], ...] = tuple(
 MISSING = object()
 """Stands for an absent `loss_mask` in `meaning_v1` / `meaning_v2`."""
 
-_LOSS_MASK = TypeAdapter(LossMaskSetting)
+_LOSS_MASK: TypeAdapter[LossMaskSetting] = TypeAdapter(LossMaskSetting)
 
 
 def loss_mask_problems(value: Any, path: KeyPath) -> list[Problem]:

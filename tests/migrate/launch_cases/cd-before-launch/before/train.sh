@@ -1,0 +1,1 @@
+cd sub && uv run sft @ base.toml @ ov.toml

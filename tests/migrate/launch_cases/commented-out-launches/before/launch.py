@@ -1,0 +1,1 @@
+# subprocess.run(["uv", "run", "sft", "@", "over.toml"])

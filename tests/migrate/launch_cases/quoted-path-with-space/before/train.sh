@@ -1,0 +1,1 @@
+uv run sft @ "my configs/base.toml" @ 'my configs/over.toml'

@@ -1,0 +1,3 @@
+#!/bin/sh
+CFG_DIR=.
+uv run sft @ $CFG_DIR/base.toml @ $CFG_DIR/over.toml

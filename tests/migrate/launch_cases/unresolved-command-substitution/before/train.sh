@@ -1,0 +1,1 @@
+uv run sft @ "$(git ls-files '*base.toml' | head -1)" @ configs/over.toml

@@ -1,0 +1,1 @@
+uv run sft @ configs/base*.toml @ configs/over.toml

@@ -1,0 +1,1 @@
+uv run sft @ $CFG_DIR/base.toml @ $CFG_DIR/over.toml
