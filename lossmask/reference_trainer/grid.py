@@ -14,20 +14,19 @@ All cells are loaded and checked before the first one trains, so a typo fails in
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lossmask.errors import ConfigError, Problem
 from lossmask.reference_trainer.distributed import Launch
+from lossmask.reference_trainer.runner import Log, Warn
 from lossmask.reference_trainer.settings import TrainSettings, load_settings
 
 if TYPE_CHECKING:  # evaluate imports torch; the CLI reads MASKS without it
     from lossmask.reference_trainer.evaluate import StopSummary
 
-Log = Callable[[str], None]
-Warn = Callable[[Problem], None]
 
 MASKS: dict[str, str] = {
     # What `lossmask migrate` writes for a v1 config that never set loss_mask.
@@ -64,7 +63,9 @@ class CellResult:
     cell: Cell
     losses: list[float]
     summary: StopSummary | None
-    seconds: float
+    seconds: float  # wall time of training and eval
+    cpu_seconds: float = 0.0  # CPU time of the process that ran the cell, all its threads
+    stopped_by: int = 0  # the signal that stopped the cell's training (0: it ran to the end)
 
 
 @dataclass
@@ -94,6 +95,8 @@ def plan_cells(
     device: str,
     eval_examples: int,
     max_new_tokens: int,
+    world_size: int = 1,
+    data_parallel: str = "ddp",
 ) -> tuple[list[Cell], list[Problem]]:
     """Every cell's settings, in run order (seed, then path, then mask). Raises ConfigError."""
     stems = [Path(config).stem for config in configs]
@@ -121,6 +124,8 @@ def plan_cells(
                     output_dir=Path(output_dir) / stem / mask / f"seed{seed}",
                     eval_examples=eval_examples,
                     max_new_tokens=max_new_tokens,
+                    world_size=world_size,
+                    data_parallel=data_parallel,
                 )
                 cells.append(Cell(stem, mask, seed, settings))
                 for warning in found:  # the same warning from every cell of a config: once
@@ -137,21 +142,29 @@ def run_grid(
     log: Log = print,
     warn: Warn | None = None,
     progress: bool = True,
+    jobs: int = 1,
 ) -> GridResult:
-    """Train and evaluate every cell in order (inside the caller's process group)."""
-    from lossmask.reference_trainer.experiment import train_and_evaluate
+    """Train and evaluate every cell: in order in this process (inside the caller's process
+    group), or `jobs` at a time in worker processes of one torch thread each (`cell_workers`)."""
+    from lossmask.reference_trainer.train_configs import train_and_evaluate
 
     launch = launch or Launch()
+    if jobs > 1:
+        from lossmask.reference_trainer.cell_workers import run_cells_in_parallel
+
+        return run_cells_in_parallel(cells, jobs, log, warn or (lambda p: log(p.format())))
     result = GridResult()
     for number, cell in enumerate(cells, start=1):
         if launch.is_main:
             log(f"== cell {number}/{len(cells)}: {cell.label} -> {cell.settings.output_dir}")
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         outcome, stopped_by = train_and_evaluate(
             cell.settings, launch, label=cell.label, log=log, warn=warn, progress=progress
         )
-        seconds = time.perf_counter() - started
-        result.results.append(CellResult(cell, outcome.losses, outcome.summary, seconds))
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+        result.results.append(
+            CellResult(cell, outcome.losses, outcome.summary, seconds, cpu_seconds, stopped_by)
+        )
         if stopped_by:
             result.stopped_by = stopped_by
             break

@@ -53,6 +53,15 @@ class ModelSource:
     config: Any  # transformers.PretrainedConfig
     path: Path | None = None
 
+    @property
+    def dtype(self) -> str:
+        """The dtype the model directory declares (config.json `dtype`, formerly `torch_dtype`),
+        "float32" when it declares none. Training runs in fp32 weights (bf16 autocast on CUDA);
+        checkpoints are saved back in this dtype, so a bf16 model stays a bf16 model."""
+        declared = getattr(self.config, "dtype", None) or getattr(self.config, "torch_dtype", None)
+        name = str(declared).removeprefix("torch.") if declared is not None else "float32"
+        return name if name in ("float32", "bfloat16", "float16") else "float32"
+
     def describe(self) -> str:
         if self.kind == "embedded":
             return f"{EMBEDDED_MODEL} (built from a config, seeded random init)"

@@ -10,6 +10,7 @@ docs/benchmarks.md.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -89,7 +90,7 @@ def test_every_cell_is_evaluated_from_its_backends_generation_prompt(tmp_path: P
 
     from lossmask.masks import load_backend
     from lossmask.reference_trainer.data_prep import held_out_conversations
-    from lossmask.reference_trainer.evaluate import evaluate_stopping, held_out_prompts
+    from lossmask.reference_trainer.evaluate import evaluate_stopping, held_out_turns
     from lossmask.reference_trainer.model import build_model, resolve_model
 
     for cell in _plan(tmp_path, ("legacy", "sampled"), (0,), eval_examples=2):
@@ -107,27 +108,38 @@ def test_every_cell_is_evaluated_from_its_backends_generation_prompt(tmp_path: P
             max_new_tokens=2,
             device=torch.device("cpu"),
         )
-        cases = held_out_prompts(conversations)
-        assert len(summary.turns) == len(cases) == 4
-        expected = [len(backend.prompt_ids(messages, tools)) for _, _, _, messages, tools in cases]
+        cases = held_out_turns(conversations)
+        assert len(summary.turns) == len(cases)
+        expected = [len(backend.prompt_ids(case.messages, case.tools)) for case in cases]
         assert [turn.prompt_tokens for turn in summary.turns] == expected, cell.label
         assert summary.pct_served_from_prompt == 100.0, cell.label
         assert summary.prompts_not_matching_training == 0, cell.label
+        # GLM-4.5 closes a tool turn with <|observation|>, read from the reference rendering.
+        assert summary.closing_tokens == ["<|observation|>"], cell.label
+        assert summary.arguments_note == "", cell.label  # the GLM parser reads the calls back
         if settings.renderer_name is not None:
-            prompt = backend.prompt_ids(cases[0][3], cases[0][4])
+            prompt = backend.prompt_ids(cases[0].messages, cases[0].tools)
             last = backend.tokenizer.convert_ids_to_tokens(prompt[-1])
             assert last == "<|assistant|>", "the renderer's prompt ends at <|assistant|>"
 
 
-def _fake_result(cell, calls: list[int], final_loss: float):
+def _fake_result(cell, calls: list[int], final_loss: float, right: bool = True):
+    """One requested call per tool turn; `n` calls made (stopped only after exactly one), with the
+    right arguments when `right` (else a wrong city)."""
     from lossmask.reference_trainer.evaluate import TurnResult, summarise
 
+    wanted = ['get_weather({"city": "Oslo"})']
+    made = ['get_weather({"city": "Oslo"})' if right else 'get_weather({"city": "Lima"})']
     turns = [
-        TurnResult(i, "tool", 1, n, True, "<|observation|>" if n == 1 else None, "")
+        TurnResult(
+            i, "tool", 1, n, n == 1, "<|observation|>" if n == 1 else None, "",
+            reference_stop="<|observation|>", wanted=wanted, made=made * n,
+            calls_right=1 if right else 0,
+        )
         for i, n in enumerate(calls)
-    ]
-    turns.append(TurnResult(9, "final", 0, 0, True, "<|endoftext|>", ""))
-    return CellResult(cell, [2.0, final_loss], summarise(cell.label, turns), 1.0)
+    ]  # fmt: skip
+    turns.append(TurnResult(9, "final", 0, 0, True, "<|endoftext|>", "", made=[]))
+    return CellResult(cell, [2.0, final_loss], summarise(cell.label, turns), 1.0, 2.0)
 
 
 def test_table_reports_mean_and_range_over_seeds_and_the_plot_is_written(tmp_path: Path) -> None:
@@ -135,29 +147,40 @@ def test_table_reports_mean_and_range_over_seeds_and_the_plot_is_written(tmp_pat
     by_label = {cell.label: cell for cell in cells}
     results = [
         _fake_result(by_label["chat-template/legacy/seed0"], [3, 3, 3, 3], 0.5),
-        _fake_result(by_label["renderer/legacy/seed0"], [1, 1, 1, 1], 0.25),
+        _fake_result(by_label["renderer/legacy/seed0"], [1, 1, 1, 1], 0.25, right=False),
         _fake_result(by_label["chat-template/legacy/seed1"], [3, 3, 1, 1], 0.7),
         _fake_result(by_label["renderer/legacy/seed1"], [1, 1, 1, 1], 0.25),
     ]
     rows = aggregate(results)
     table = format_grid_table(rows).splitlines()
     assert table[0].split("|")[1:4] == [" path          ", " mask              ", " seeds "]
-    assert "closed with <|observation|>" in table[0]
-    assert "prompt's next token trained" in table[0]
+    header = re.split(r"(?<!\\)\|", format_grid_table(rows, markdown=True).splitlines()[0])
+    assert [cell.strip().replace("\\|", "|") for cell in header[4:-1]] == [
+        "ran on past request", "closed with <|observation|>", "right call count",
+        "calls with right arguments", "exact", "exact, single-step", "exact, multi-step",
+        "most calls in a turn", "final turns stopped", "prompt's next token trained",
+        "final loss",
+    ]  # fmt: skip
     template = [cell.strip() for cell in table[2].split("|")[1:-1]]
     renderer = [cell.strip() for cell in table[3].split("|")[1:-1]]
-    # ran on, closed with <|observation|>, exact, most calls, final stopped, next token, loss
+    # A turn that wrote the right call three times ran on: its count is wrong, so it is not
+    # exact, although every requested call was made right.
     assert template == [
         "chat-template", "legacy role table", "0,1", "75% [50%–100%]", "25% [0%–50%]",
-        "25% [0%–50%]", "3 [3–3]", "100% [100%–100%]", "100% [100%–100%]",
-        "0.6000 [0.5000–0.7000]",
+        "25% [0%–50%]", "100% [100%–100%]", "25% [0%–50%]", "25% [0%–50%]", "-",
+        "3 [3–3]", "100% [100%–100%]", "100% [100%–100%]", "0.6000 [0.5000–0.7000]",
     ]  # fmt: skip
-    assert renderer[3:5] == ["0% [0%–0%]", "100% [100%–100%]"]
+    # Stopped after one call every time, but with the wrong city at seed 0: right count, not exact.
+    assert renderer[3:10] == [
+        "0% [0%–0%]", "100% [100%–100%]", "100% [100%–100%]", "50% [0%–100%]",
+        "50% [0%–100%]", "50% [0%–100%]", "-",
+    ]  # fmt: skip
     markdown = format_grid_table(rows, markdown=True)
     assert "closed with <\\|observation\\|>" in markdown
-    plot_grid(rows, tmp_path / "grid.png")
+    plot_grid(rows, tmp_path / "grid.png", stamp="abc")
     assert (tmp_path / "grid.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert rows[0].calls == [3, 3, 3, 3, 3, 3, 1, 1] and rows[0].requested == [1] * 8
+    assert rows[0].exact == [False] * 6 + [True] * 2
 
 
 def test_parse_seeds() -> None:

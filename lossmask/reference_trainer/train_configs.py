@@ -1,14 +1,13 @@
-"""Train one or more configs, evaluate how each model stops, and compare them in one table.
+"""What `lossmask train` runs: one or more configs in turn, each model's stop eval, one table.
 
-`lossmask train A.toml B.toml` runs each config in turn; `train_and_evaluate` is one run and its
-stop eval, which the experiment grid (`grid.py`, `lossmask experiment`) reuses per cell. Every
-config is loaded and checked before the first run starts, so a typo in the second file does not
-surface after the first has trained.
+`train_and_evaluate` is one run and its stop eval, which the experiment grid (`grid.py`, `lossmask
+experiment`) reuses per cell. Every config is loaded and checked (`load_configs`) before the first
+run starts, so a typo in the second file does not surface after the first has trained.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,10 +19,9 @@ from lossmask.reference_trainer.evaluate import (
     format_table,
     write_summaries,
 )
+from lossmask.reference_trainer.runner import Log, Warn
 from lossmask.reference_trainer.settings import TrainSettings, load_settings
 
-Log = Callable[[str], None]
-Warn = Callable[[Problem], None]
 STOP_EVAL_JSON = "stop_eval.json"
 STOP_EVAL_TABLE = "stop_eval.md"
 
@@ -35,7 +33,7 @@ class RunOutcome:
     summary: StopSummary | None
 
 
-def load_all(
+def load_configs(
     config_paths: Sequence[str | Path],
     overrides: Sequence[str],
     *,
@@ -45,6 +43,7 @@ def load_all(
     max_new_tokens: int,
     world_size: int = 1,
     resume: str | Path | None = None,
+    data_parallel: str = "ddp",
 ) -> tuple[list[TrainSettings], list[Problem]]:
     """Every config's settings (raises ConfigError on the first bad file), output dirs assigned."""
     if resume is not None and len(config_paths) > 1:
@@ -68,6 +67,7 @@ def load_all(
             max_new_tokens=max_new_tokens,
             world_size=world_size,
             resume=resume,
+            data_parallel=data_parallel,
         )
         loaded.append(settings)
         warnings.extend(found)
@@ -89,7 +89,7 @@ def comparison_dir(runs: Sequence[TrainSettings], output_dir: str | Path | None)
 
 
 @dataclass
-class ExperimentResult:
+class TrainConfigsResult:
     outcomes: list[RunOutcome]
     stopped_by: int = 0  # the signal that stopped a run early; later runs did not start
 
@@ -131,7 +131,7 @@ def train_and_evaluate(
     return RunOutcome(settings, trained.losses, summary), 0
 
 
-def run_configs(
+def train_configs(
     runs: Sequence[TrainSettings],
     launch: Launch | None = None,
     *,
@@ -139,14 +139,14 @@ def run_configs(
     log: Log = print,
     warn: Warn | None = None,
     progress: bool = True,
-) -> ExperimentResult:
+) -> TrainConfigsResult:
     """Train each run in order, evaluate stopping on the main process, print and save the table.
 
     Runs inside the caller's process group (`distributed.process_group`). A run stopped by a signal
     has saved its outputs; its stop eval and the runs after it are skipped.
     """
     launch = launch or Launch()
-    result = ExperimentResult([])
+    result = TrainConfigsResult([])
     for settings in runs:
         if launch.is_main:
             log(f"== {settings.config_path} -> {settings.output_dir}")
