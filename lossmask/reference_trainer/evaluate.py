@@ -35,7 +35,7 @@ import torch
 from lossmask.reference_trainer.tool_calls import (
     Call,
     CallParser,
-    call_parser,
+    call_parsers,
     calls_matched,
     reference_calls,
 )
@@ -269,22 +269,29 @@ def _checked_parser(
     cases: list[HeldOutTurn],
     references: list[list[int] | None],
 ) -> tuple[CallParser | None, str]:
-    """The family's parser, if it reads every reference tool turn back from its own rendering."""
-    parser, reason = call_parser(backend)
-    if parser is None:
-        return None, reason
-    for case, reference in zip(cases, references, strict=True):
-        if case.kind != "tool":
-            continue
-        if reference is None:
-            return None, "a generation prompt is not a prefix of the training rendering"
-        if parser.parse(reference, case.tools) != case.wanted:
-            shown = ", ".join(call.show() for call in case.wanted)
-            return None, (
-                f"the {parser.family} parser does not read the reference calls ({shown}) back "
-                f"from conversation {case.conversation}'s own rendering"
-            )
-    return parser, ""
+    """The first parser that reads every reference tool turn back from its own rendering."""
+    parsers, reason = call_parsers(backend)
+    tool_turns = [
+        (case, reference)
+        for case, reference in zip(cases, references, strict=True)
+        if case.kind == "tool"
+    ]
+    if any(reference is None for _, reference in tool_turns):
+        return None, "a generation prompt is not a prefix of the training rendering"
+    for parser in parsers:
+        if all(
+            parser.parse(reference, case.tools) == case.wanted
+            for case, reference in tool_turns
+            if reference is not None
+        ):
+            return parser, ""
+    if parsers:
+        tried = ", ".join(parser.family for parser in parsers)
+        reason = (
+            f"no tool-call parser ({tried}) reads the reference calls back from this template's "
+            "own rendering of them"
+        )
+    return None, reason
 
 
 def evaluate_stopping(

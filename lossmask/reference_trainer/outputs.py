@@ -85,10 +85,13 @@ def save_checkpoint(
         key: value.to(target) if value.is_floating_point() else value
         for key, value in weights.items()
     }
+    model.save_pretrained(path, safe_serialization=True, state_dict=cast)
+    # save_pretrained writes the dtype of the (fp32) parameters into config.json: say what the
+    # saved weights are instead.
     trained_dtype = model.config.dtype
-    model.config.dtype = target  # config.json says what the weights are
+    model.config.dtype = target
     try:
-        model.save_pretrained(path, state_dict=cast, safe_serialization=True)
+        model.config.save_pretrained(path)
     finally:
         model.config.dtype = trained_dtype
     backend.tokenizer.save_pretrained(path)

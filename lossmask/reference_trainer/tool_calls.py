@@ -83,21 +83,38 @@ class CallParser:
         return calls
 
 
-def call_parser(backend: Any) -> tuple[CallParser | None, str]:
-    """The parser for this backend's tool-call syntax, or None and the reason there is none."""
+PARSER_FAMILIES: tuple[str, ...] = ("glm-4.5", "qwen3")
+"""Parsers tried on the chat-template path after renderers' own choice: GLM's `<arg_key>` XML and
+the Hermes/ChatML JSON in `<tool_call>` cover the templates tool-calling SFT data mostly uses."""
+
+
+def call_parsers(backend: Any) -> tuple[list[CallParser], str]:
+    """The parsers that may read this backend's tool calls, best first, or none and why.
+
+    The renderer path has exactly one: its renderer. The chat-template path tries the renderer of
+    the tokenizer's family (the embedded tokenizers' own; else renderers' choice from the name),
+    then PARSER_FAMILIES; the caller keeps the first that reads the reference calls back.
+    """
     renderer = getattr(backend, "renderer", None)
     if renderer is not None:
-        return CallParser(renderer, getattr(backend, "renderer_name", "renderer")), ""
+        return [CallParser(renderer, getattr(backend, "renderer_name", "renderer"))], ""
+    import renderers
+    from renderers.configs import config_from_name
+
     tokenizer = backend.tokenizer
     name = str(getattr(tokenizer, "name_or_path", "") or "")
-    try:
-        import renderers
-        from renderers.configs import config_from_name
-
-        family = EMBEDDED_FAMILIES.get(name)
-        config = config_from_name(family) if family else None
-        created = renderers.create_renderer(tokenizer, config)
-    except Exception as error:  # renderers raises several types for an unknown family
-        return None, f"no `renderers` parser for tokenizer {name!r} ({error})"
-    resolved = getattr(getattr(created, "config", None), "name", None) or family or "default"
-    return CallParser(created, resolved), ""
+    own = EMBEDDED_FAMILIES.get(name)
+    parsers: list[CallParser] = []
+    errors: list[str] = []
+    for family in dict.fromkeys([own, None, *PARSER_FAMILIES]):
+        try:
+            config = config_from_name(family) if family else None
+            created = renderers.create_renderer(tokenizer, config)
+        except Exception as error:  # renderers raises several types for a tokenizer it cannot use
+            errors.append(f"{family or 'auto'}: {error}")
+            continue
+        resolved = getattr(getattr(created, "config", None), "name", None) or family or "auto"
+        parsers.append(CallParser(created, str(resolved)))
+    if not parsers:
+        return [], f"no `renderers` parser works with tokenizer {name!r} ({'; '.join(errors)})"
+    return parsers, ""
