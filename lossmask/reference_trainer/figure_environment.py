@@ -26,15 +26,22 @@ FIGURE_CODE: tuple[str, ...] = (
     "lossmask/reference_trainer/grid.py",
     "lossmask/reference_trainer/grid_report.py",
 )
+# What docs/img/show.png shows: the `lossmask show --html` page and the script that shoots it.
+SHOW_CODE: tuple[str, ...] = ("lossmask/masks/app/view.py", "scripts/screenshot_show.sh")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def figure_code_hash(root: Path = REPO_ROOT) -> str:
-    """12 hex digits of SHA-256 over FIGURE_CODE (path and bytes of each, in order)."""
+def code_hash(files: tuple[str, ...], root: Path = REPO_ROOT) -> str:
+    """12 hex digits of SHA-256 over `files` (path and bytes of each, in order)."""
     digest = hashlib.sha256()
-    for relative in FIGURE_CODE:
+    for relative in files:
         digest.update(relative.encode() + b"\0" + (root / relative).read_bytes() + b"\0")
     return digest.hexdigest()[:12]
+
+
+def figure_code_hash(root: Path = REPO_ROOT) -> str:
+    """The hash of FIGURE_CODE: what the experiment's figures were made with."""
+    return code_hash(FIGURE_CODE, root)
 
 
 def _version(package: str) -> str:

@@ -1,4 +1,4 @@
-"""Checkpoints keep the model's dtype, `[ckpt] keep_last` prunes, `skip_optimizer` saves weights only.
+"""Checkpoints keep the model's dtype; `[ckpt] keep_last` prunes; `skip_optimizer` saves weights.
 
 The expected values come from outside the trainer: the dtype from the safetensors header (read
 with `safetensors` itself) and `config.json`, the surviving checkpoints from the steps a config

@@ -199,11 +199,13 @@ def _places(cities: list[str]) -> str:
     return ", ".join(cities[:-1]) + " and " + cities[-1]
 
 
+# Tool messages and arguments are written as UTF-8 JSON (`ensure_ascii=False`), as tools return
+# them: "São Paulo" in an observation is the same text the next call must write.
 def _call(call_id: str, name: str, arguments: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": call_id,
         "type": "function",
-        "function": {"name": name, "arguments": json.dumps(arguments)},
+        "function": {"name": name, "arguments": json.dumps(arguments, ensure_ascii=False)},
     }
 
 
@@ -236,7 +238,11 @@ def _weather_calls(
         report = _weather_report(rng, city, unit)
         reports.append(report)
         tool_messages.append(
-            {"role": "tool", "tool_call_id": call_id, "content": json.dumps(report)}
+            {
+                "role": "tool",
+                "tool_call_id": call_id,
+                "content": json.dumps(report, ensure_ascii=False),
+            }
         )
     turn = {"role": "assistant", "content": "", "tool_calls": calls}
     return turn, tool_messages, reports
@@ -280,7 +286,7 @@ def generate_agent_conversations(
             located = {
                 "role": "tool",
                 "tool_call_id": "call_0",
-                "content": json.dumps({"city": city}),
+                "content": json.dumps({"city": city}, ensure_ascii=False),
             }
             turn, tool_messages, reports = _weather_calls(rng, [city], unit, first_id=1)
             messages += [{"role": "user", "content": question}, locate, located, turn]
