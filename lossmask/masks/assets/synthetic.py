@@ -7,7 +7,8 @@ call, some two or three), one tool message per call, and a final answer. `exchan
 kept as it is (tests and the bundled `examples/data/weather-tools.jsonl` pin it).
 
 `generate_agent_conversations` is the experiment's shape (`[data] name =
-"synthetic:weather-agent"`): questions whose wording does not give the number of calls away (one
+"synthetic:weather-agent"`, no tool schemas in the prompt; `"synthetic:weather-agent-tools"` with
+them): questions whose wording does not give the number of calls away (one
 template fits any number of cities), arguments that must be read from the request (the cities,
 and the unit when one is asked for), and multi-step conversations where a call's argument comes
 from an observation (`get_location` -> observation -> `get_weather` -> answer).
@@ -255,9 +256,15 @@ def _with_unit(rng: random.Random, question: str, unit: str | None) -> str:
 
 
 def generate_agent_conversations(
-    n: int, seed: int = 0, *, multi_step_rate: float = 0.25, system_rate: float = 0.5
+    n: int,
+    seed: int = 0,
+    *,
+    multi_step_rate: float = 0.25,
+    system_rate: float = 0.5,
+    tool_schemas: bool = False,
 ) -> list[Conversation]:
-    """`n` conversations, each `{"messages": [...], "tools": [get_weather, get_location]}`.
+    """`n` conversations, each `{"messages": [...]}` (plus `"tools": [get_weather, get_location]`
+    with `tool_schemas=True`).
 
     Single-step (1 - `multi_step_rate`): one question naming one to three cities (50/30/20%) in a
     template that fits any count, with a unit asked for in half of them; one assistant turn with a
@@ -265,6 +272,11 @@ def generate_agent_conversations(
     results and the answer. Multi-step (`multi_step_rate`): a question about "where I am"; the
     assistant calls `get_location`, reads the city from the observation, calls `get_weather` with
     it, then answers: call -> observation -> call -> answer.
+
+    Tool schemas are left out by default: with them the GLM-4.5 template renders a ~280-token tool
+    preamble into every sample (three times the rest of it), which triples a CPU training step,
+    while what the experiment measures (stopping, counting, reading arguments from the request)
+    does not depend on them. `tool_schemas=True` adds them, as real tool-calling data has them.
     """
     rng = random.Random(seed)
     counts = list(AGENT_CALL_COUNT_WEIGHTS)
@@ -297,7 +309,10 @@ def generate_agent_conversations(
             messages += [{"role": "user", "content": question}, turn]
         messages += tool_messages
         messages.append({"role": "assistant", "content": _answer(reports)})
-        conversations.append({"messages": messages, "tools": AGENT_TOOLS})
+        conversation: Conversation = {"messages": messages}
+        if tool_schemas:
+            conversation["tools"] = AGENT_TOOLS
+        conversations.append(conversation)
     return conversations
 
 
@@ -305,4 +320,7 @@ SYNTHETIC_SOURCES: dict[str, Callable[[int, int], list[Conversation]]] = {
     # `[data] name` -> (count, seed) -> conversations; "synthetic:weather" is what no name means.
     "synthetic:weather": lambda n, seed: generate_conversations(n, seed=seed),
     "synthetic:weather-agent": lambda n, seed: generate_agent_conversations(n, seed=seed),
+    "synthetic:weather-agent-tools": lambda n, seed: generate_agent_conversations(
+        n, seed=seed, tool_schemas=True
+    ),
 }
