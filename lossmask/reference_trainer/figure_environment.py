@@ -23,6 +23,7 @@ FIGURE_CODE: tuple[str, ...] = (
     "lossmask/masks/assets/synthetic.py",
     "lossmask/reference_trainer/evaluate.py",
     "lossmask/reference_trainer/tool_calls.py",
+    "lossmask/reference_trainer/stop_table.py",
     "lossmask/reference_trainer/grid.py",
     "lossmask/reference_trainer/grid_report.py",
 )

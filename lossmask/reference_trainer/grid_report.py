@@ -14,14 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lossmask.reference_trainer.evaluate import COLUMNS as STOP_COLUMNS
-from lossmask.reference_trainer.evaluate import (
-    NO_TURNS,
-    StopSummary,
-    aligned_table,
-    column_titles,
-    column_value,
-)
+from lossmask.reference_trainer.evaluate import StopSummary
 from lossmask.reference_trainer.figure_environment import FigureEnvironment
 from lossmask.reference_trainer.grid import (
     GRID_JSON,
@@ -29,6 +22,13 @@ from lossmask.reference_trainer.grid import (
     GRID_TABLE,
     MASK_TITLES,
     CellResult,
+)
+from lossmask.reference_trainer.stop_table import COLUMNS as STOP_COLUMNS
+from lossmask.reference_trainer.stop_table import (
+    NO_TURNS,
+    aligned_table,
+    column_titles,
+    column_value,
 )
 
 # The stop eval's columns (evaluate.COLUMNS), then the final loss.

@@ -79,8 +79,7 @@ class CallParser:
             # INVALID_JSON with arguments read: a value that is not JSON, kept as its text (what
             # vLLM's parser passes on when the request declares no schema for it).
             read = call.status == ToolCallParseStatus.OK or (
-                call.status == ToolCallParseStatus.INVALID_JSON
-                and isinstance(call.arguments, dict)
+                call.status == ToolCallParseStatus.INVALID_JSON and isinstance(call.arguments, dict)
             )
             if not read or call.name is None:
                 calls.append(None)

@@ -13,14 +13,10 @@ from pathlib import Path
 
 from lossmask.errors import ConfigError, Problem
 from lossmask.reference_trainer.distributed import Launch
-from lossmask.reference_trainer.evaluate import (
-    StopSummary,
-    evaluate_stopping,
-    format_table,
-    write_summaries,
-)
+from lossmask.reference_trainer.evaluate import StopSummary, evaluate_stopping
 from lossmask.reference_trainer.runner import Log, Warn
 from lossmask.reference_trainer.settings import TrainSettings, load_settings
+from lossmask.reference_trainer.stop_table import format_table, write_summaries
 
 STOP_EVAL_JSON = "stop_eval.json"
 STOP_EVAL_TABLE = "stop_eval.md"

@@ -17,13 +17,12 @@ from lossmask.masks import build_sample, load_backend
 from lossmask.masks.assets.synthetic import generate_agent_conversations
 from lossmask.reference_trainer.evaluate import (
     TurnResult,
-    closing_title,
-    format_table,
     held_out_turns,
     reference_continuation,
     serving_stop_ids,
     summarise,
 )
+from lossmask.reference_trainer.stop_table import closing_title, format_table
 from lossmask.reference_trainer.tool_calls import call_parsers, reference_calls
 
 BACKENDS = {
