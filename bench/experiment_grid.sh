@@ -5,18 +5,30 @@
 # torch thread each. Prints the table over seeds (mean [min–max]), one table per seed, the time
 # (wall, and CPU per cell) and the environment line (commit, Python, torch, transformers,
 # renderers, device, threads, load average, figure-code hash); writes the same to
-# runs/experiment-3seeds/grid.{md,json,png}.
+# <output-dir>/grid.{md,json,png}.
 #
-# Later arguments win (click takes the last value of an option; --mask and --set add to these):
-#   bash bench/experiment_grid.sh                         # the 3-seed table (docs/benchmarks.md)
-#   bash bench/experiment_grid.sh --seeds 0 --output-dir runs/experiment   # the main job's grid
-#   bash bench/experiment_grid.sh --device cuda --jobs 6  # bench/gpu_check.sh, on a GPU
+#   bash bench/experiment_grid.sh               # the configs' budget (stopping and counting)
+#   bash bench/experiment_grid.sh --arguments   # the budget that reads arguments right
+#
+# --arguments (first) trains each cell ARGUMENT_STEPS steps of 16 instead of the configs' 600 of
+# 8, into runs/experiment-arguments. Later arguments win (click takes an option's last value;
+# --mask and --set add to these):
+#   bash bench/experiment_grid.sh --seeds 0 --mask legacy --mask sampled \
+#     --output-dir runs/experiment                     # the main job's grid (scripts/main-job.sh)
+#   bash bench/experiment_grid.sh --device cuda --jobs 6   # bench/gpu_check.sh, on a GPU
 # Everything that decides a figure (configs, steps, seeds, eval examples, token budget) is here or
 # in examples/experiment/*.toml, so the main job, this bench and the GPU check cannot drift apart.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py="${LOSSMASK_PYTHON:-${LOSSMASK_VENV:-.venv}/bin/python}"
+ARGUMENT_STEPS=1500
+budget=(--output-dir runs/experiment-3seeds)
+if [ "${1:-}" = "--arguments" ]; then
+  shift
+  budget=(--set "max_steps=$ARGUMENT_STEPS" --set data.batch_size=16
+    --set data.micro_batch_size=16 --output-dir runs/experiment-arguments)
+fi
 "$py" -m lossmask experiment examples/experiment/chat-template.toml \
   examples/experiment/renderer.toml \
-  --seeds 0,1,2 --eval-examples 32 --max-new-tokens 96 --jobs 2 \
-  --output-dir runs/experiment-3seeds --no-progress "$@"
+  --seeds 0,1,2 --eval-examples 32 --max-new-tokens 96 --jobs 2 --no-progress \
+  "${budget[@]}" "$@"

@@ -3,9 +3,10 @@
 #  1. validate the bundled configs;
 #  2. show what `lossmask migrate` would change in the bundled legacy configs (writes nothing);
 #  3. show and audit which tokens train, legacy role table vs "sampled", on bundled GLM-4.5 data;
-#  4. the experiment grid at seed 0: 2 paths x 3 masks, two cells at a time on one torch thread
-#     each, how each model stops (tables, one PNG, the environment line). Its cells are the seed-0
-#     cells of bench/experiment_grid.sh, which runs seeds 0, 1, 2 with the same flags.
+#  4. the experiment grid at seed 0: 2 paths x 3 masks (cells that train token-identical samples
+#     train once: three trainings, two at a time on one torch thread each), how each model stops
+#     (tables, one PNG, the environment line). Its cells are the seed-0 cells of
+#     bench/experiment_grid.sh, which runs seeds 0, 1, 2 with the same flags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh

@@ -1,5 +1,5 @@
-"""Grid cells in parallel: `lossmask experiment --jobs N` trains N cells at once, each in its own
-process on one torch thread.
+"""Grid cells in parallel: `lossmask experiment --jobs N` runs N trainings at once, each in its own
+process on one torch thread (a training evaluates every cell that shares it, shared_training.py).
 
 Why processes with one thread each: a tiny model's step is too small to keep two threads busy, and
 on a loaded machine a two-threaded step waits for whichever thread was descheduled (measured in
@@ -31,71 +31,75 @@ from lossmask.reference_trainer.stop_signals import StopRequests
 
 if TYPE_CHECKING:
     from lossmask.reference_trainer.grid import Cell, GridResult
+    from lossmask.reference_trainer.shared_training import TrainingUnit
 
 POLL_SECONDS = 0.2
 
 
-def _cell_worker(index: int, cell: Cell, messages: Any) -> None:
-    """Train and evaluate one cell; report log lines, then the outcome, through `messages`."""
+def _unit_worker(number: int, cells: list[Cell], unit: TrainingUnit, messages: Any) -> None:
+    """Train one unit and evaluate its cells; report log lines, then the outcomes."""
     os.setpgrp()  # the terminal's Ctrl-C goes to the parent, which passes it on once
     import torch
 
     torch.set_num_threads(1)
+    from lossmask.reference_trainer.distributed import Launch
     from lossmask.reference_trainer.train_configs import train_and_evaluate
 
     def log(text: str) -> None:
-        messages.put(("log", index, text))
+        messages.put(("log", number, text))
 
     def warn(problem: Any) -> None:
-        messages.put(("warn", index, problem))
+        messages.put(("warn", number, problem))
 
+    trains = cells[unit.trains]
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
-        outcome, stopped_by = train_and_evaluate(
-            cell.settings, _single_process(), label=cell.label, log=log, warn=warn, progress=False
+        outcomes, stopped_by = train_and_evaluate(
+            trains.settings,
+            Launch(),
+            label=trains.label,
+            log=log,
+            warn=warn,
+            progress=False,
+            also_evaluate=[(cells[i].settings, cells[i].label) for i in unit.cells[1:]],
         )
     except ConfigError as error:
-        messages.put(("problems", index, list(error.problems)))
+        messages.put(("problems", number, list(error.problems)))
         return
     except BaseException:  # a bug: its traceback goes to the parent, which raises it
-        messages.put(("crash", index, traceback.format_exc()))
+        messages.put(("crash", number, traceback.format_exc()))
         return
     seconds = time.perf_counter() - started
     cpu_seconds = time.process_time() - cpu_started
-    messages.put(
-        ("done", index, (outcome.losses, outcome.summary, seconds, cpu_seconds, stopped_by))
-    )
+    payload = ([(o.losses, o.summary) for o in outcomes], seconds, cpu_seconds, stopped_by)
+    messages.put(("done", number, payload))
 
 
-def _single_process() -> Any:
-    from lossmask.reference_trainer.distributed import Launch
-
-    return Launch()
-
-
-def run_cells_in_parallel(cells: Sequence[Cell], jobs: int, log: Log, warn: Warn) -> GridResult:
-    """Every cell, `jobs` at a time, results in the cells' order (cells skipped after a signal
-    are absent; the cell a signal stopped comes last, as in a serial run)."""
-    from lossmask.reference_trainer.grid import CellResult, GridResult
+def run_units_in_parallel(
+    cells: Sequence[Cell], units: Sequence[TrainingUnit], jobs: int, log: Log, warn: Warn
+) -> GridResult:
+    """Every training unit, `jobs` at a time; results in the cells' order, the cells of units a
+    signal stopped last (cells of units skipped after a signal are absent)."""
+    from lossmask.reference_trainer.grid import GridResult, unit_results, unit_title
 
     context = multiprocessing.get_context("spawn")
     messages = context.Queue()
-    waiting = list(enumerate(cells))
+    waiting = list(enumerate(units, start=1))
     running: dict[int, Any] = {}
-    finished: dict[int, CellResult] = {}
-    stopped: dict[int, int] = {}
+    finished: dict[int, Any] = {}  # cell index -> CellResult
+    stopped: list[int] = []
     problems: list[Any] = []
     with StopRequests() as stop:
         forwarded = False
         while waiting or running:
             while waiting and len(running) < jobs and not stop.requested and not problems:
-                index, cell = waiting.pop(0)
-                log(f"== cell {index + 1}/{len(cells)}: {cell.label} -> {cell.settings.output_dir}")
+                number, unit = waiting.pop(0)
+                log(unit_title(cells, unit, number, len(units)))
                 process = context.Process(
-                    target=_cell_worker, args=(index, cell, messages), daemon=True
+                    target=_unit_worker, args=(number, list(cells), unit, messages), daemon=True
                 )
                 process.start()
-                running[index] = process
+                running[number] = process
             if (stop.requested or problems) and not forwarded:
                 forwarded = True
                 waiting.clear()
@@ -103,42 +107,58 @@ def run_cells_in_parallel(cells: Sequence[Cell], jobs: int, log: Log, warn: Warn
                     if process.pid is not None:
                         os.kill(process.pid, stop.requested or signal.SIGTERM)
             try:
-                kind, index, payload = messages.get(timeout=POLL_SECONDS)
+                kind, number, payload = messages.get(timeout=POLL_SECONDS)
             except queue.Empty:
-                for index, process in list(running.items()):
-                    if not process.is_alive() and index not in finished:
-                        # Give a message sent just before exit the time to arrive.
-                        time.sleep(POLL_SECONDS)
-                        if messages.empty():
-                            running.pop(index)
-                            raise RuntimeError(
-                                f"cell {cells[index].label} died (exit code {process.exitcode})"
-                            ) from None
+                _check_alive(running, messages, units, cells)
                 continue
-            label = cells[index].label
+            unit = units[number - 1]
+            label = cells[unit.trains].label
             if kind == "log":
                 log(f"[{label}] {payload}")
             elif kind == "warn":
                 warn(payload)
             elif kind == "problems":
                 problems += payload
-                running.pop(index).join()
+                running.pop(number).join()
             elif kind == "crash":
                 for process in running.values():
                     process.terminate()
-                raise RuntimeError(f"cell {label} failed:\n{payload}")
+                raise RuntimeError(f"training of {label} failed:\n{payload}")
             else:
-                losses, summary, seconds, cpu_seconds, stopped_by = payload
-                finished[index] = CellResult(
-                    cells[index], losses, summary, seconds, cpu_seconds, stopped_by
+                outcomes, seconds, cpu_seconds, stopped_by = payload
+                results = unit_results(
+                    cells, unit, [_Outcome(*o) for o in outcomes], seconds, cpu_seconds, stopped_by
                 )
-                if stopped_by:
-                    stopped[index] = stopped_by
-                running.pop(index).join()
+                for index, cell_result in zip(unit.cells, results, strict=True):
+                    finished[index] = cell_result
+                    if stopped_by:
+                        stopped.append(index)
+                running.pop(number).join()
     if problems:
         raise ConfigError(problems)
     result = GridResult()
     order = sorted(finished, key=lambda index: (index in stopped, index))
     result.results = [finished[index] for index in order]
-    result.stopped_by = next(iter(stopped.values()), 0) or stop.requested
+    result.stopped_by = next((finished[i].stopped_by for i in stopped), 0) or stop.requested
     return result
+
+
+class _Outcome:
+    """What `unit_results` reads of an outcome: the losses and the summary."""
+
+    def __init__(self, losses: list[float], summary: Any) -> None:
+        self.losses = losses
+        self.summary = summary
+
+
+def _check_alive(
+    running: dict[int, Any], messages: Any, units: Sequence[TrainingUnit], cells: Sequence[Cell]
+) -> None:
+    """A worker that died without reporting (killed, out of memory) is an error, not a hang."""
+    for number, process in list(running.items()):
+        if not process.is_alive():
+            time.sleep(POLL_SECONDS)  # a message sent just before exit may still be arriving
+            if messages.empty():
+                running.pop(number)
+                label = cells[units[number - 1].trains].label
+                raise RuntimeError(f"training of {label} died (exit code {process.exitcode})")

@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lossmask.errors import ConfigError, Problem
 from lossmask.reference_trainer.distributed import Launch
@@ -26,6 +26,7 @@ from lossmask.reference_trainer.settings import TrainSettings, load_settings
 
 if TYPE_CHECKING:  # evaluate imports torch; the CLI reads MASKS without it
     from lossmask.reference_trainer.evaluate import StopSummary
+    from lossmask.reference_trainer.shared_training import TrainingUnit
 
 
 MASKS: dict[str, str] = {
@@ -66,12 +67,14 @@ class CellResult:
     seconds: float  # wall time of training and eval
     cpu_seconds: float = 0.0  # CPU time of the process that ran the cell, all its threads
     stopped_by: int = 0  # the signal that stopped the cell's training (0: it ran to the end)
+    trained_with: str = ""  # the cell whose training it shares (shared_training.py); "" = its own
 
 
 @dataclass
 class GridResult:
     results: list[CellResult] = field(default_factory=list)
     stopped_by: int = 0  # the signal that stopped a cell early; later cells did not start
+    notes: list[str] = field(default_factory=list)  # which cells shared a training, and why
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -143,28 +146,91 @@ def run_grid(
     warn: Warn | None = None,
     progress: bool = True,
     jobs: int = 1,
+    share: bool = True,
 ) -> GridResult:
     """Train and evaluate every cell: in order in this process (inside the caller's process
-    group), or `jobs` at a time in worker processes of one torch thread each (`cell_workers`)."""
-    from lossmask.reference_trainer.train_configs import train_and_evaluate
+    group), or `jobs` trainings at a time in worker processes of one torch thread each
+    (`cell_workers`). With `share`, cells that would train token-identical samples under equal
+    settings train once and are each evaluated on that model (`shared_training`)."""
+    from lossmask.reference_trainer.shared_training import (
+        TrainingUnit,
+        share_training,
+        shared_note,
+    )
 
     launch = launch or Launch()
+    if share:
+        units = share_training(cells)
+    else:
+        units = [TrainingUnit((index,)) for index in range(len(cells))]
     if jobs > 1:
-        from lossmask.reference_trainer.cell_workers import run_cells_in_parallel
+        from lossmask.reference_trainer.cell_workers import run_units_in_parallel
 
-        return run_cells_in_parallel(cells, jobs, log, warn or (lambda p: log(p.format())))
+        result = run_units_in_parallel(cells, units, jobs, log, warn or (lambda p: log(p.format())))
+    else:
+        result = _run_units(cells, units, launch, log, warn, progress)
+    result.notes = shared_note(cells, units)
+    return result
+
+
+def unit_title(cells: Sequence[Cell], unit: TrainingUnit, number: int, total: int) -> str:
+    trains = cells[unit.trains]
+    shared = [cells[index].label for index in unit.cells[1:]]
+    also = f" (also evaluated as {', '.join(shared)})" if shared else ""
+    return f"== training {number}/{total}: {trains.label} -> {trains.settings.output_dir}{also}"
+
+
+def unit_results(
+    cells: Sequence[Cell],
+    unit: TrainingUnit,
+    outcomes: Sequence[Any],
+    seconds: float,
+    cpu_seconds: float,
+    stopped_by: int,
+) -> list[CellResult]:
+    """One result per cell of a training unit (the time is the unit's, training and evals)."""
+    trains = cells[unit.trains].label
+    return [
+        CellResult(
+            cells[index],
+            outcome.losses,
+            outcome.summary,
+            seconds,
+            cpu_seconds,
+            stopped_by,
+            "" if index == unit.trains else trains,
+        )
+        for index, outcome in zip(unit.cells, outcomes, strict=True)
+    ]
+
+
+def _run_units(
+    cells: Sequence[Cell],
+    units: Sequence[TrainingUnit],
+    launch: Launch,
+    log: Log,
+    warn: Warn | None,
+    progress: bool,
+) -> GridResult:
+    from lossmask.reference_trainer.train_configs import train_and_evaluate
+
     result = GridResult()
-    for number, cell in enumerate(cells, start=1):
+    for number, unit in enumerate(units, start=1):
+        trains = cells[unit.trains]
         if launch.is_main:
-            log(f"== cell {number}/{len(cells)}: {cell.label} -> {cell.settings.output_dir}")
+            log(unit_title(cells, unit, number, len(units)))
         started, cpu_started = time.perf_counter(), time.process_time()
-        outcome, stopped_by = train_and_evaluate(
-            cell.settings, launch, label=cell.label, log=log, warn=warn, progress=progress
+        outcomes, stopped_by = train_and_evaluate(
+            trains.settings,
+            launch,
+            label=trains.label,
+            log=log,
+            warn=warn,
+            progress=progress,
+            also_evaluate=[(cells[i].settings, cells[i].label) for i in unit.cells[1:]],
         )
         seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-        result.results.append(
-            CellResult(cell, outcome.losses, outcome.summary, seconds, cpu_seconds, stopped_by)
-        )
+        result.results += unit_results(cells, unit, outcomes, seconds, cpu_seconds, stopped_by)
         if stopped_by:
             result.stopped_by = stopped_by
             break

@@ -96,7 +96,9 @@ def execute(options: ExperimentOptions, echo: Echo = default_echo) -> Experiment
                 environment = FigureEnvironment.capture(
                     shared.device, _threads(options.jobs), load_before
                 )
-                write_grid_outputs(finished, output_dir, log, environment, wall_seconds)
+                write_grid_outputs(
+                    finished, output_dir, log, environment, wall_seconds, result.notes
+                )
         return result.stopped_by
 
     return run_command(report, shared, plan, run, echo)
@@ -104,7 +106,7 @@ def execute(options: ExperimentOptions, echo: Echo = default_echo) -> Experiment
 
 def _threads(jobs: int) -> str:
     if jobs > 1:
-        return f"1 torch thread per cell, {jobs} cells at once"
+        return f"1 torch thread per training, {jobs} trainings at once"
     import torch
 
-    return f"{torch.get_num_threads()} torch threads, one cell at a time"
+    return f"{torch.get_num_threads()} torch threads, one training at a time"

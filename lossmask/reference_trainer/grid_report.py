@@ -214,6 +214,7 @@ def grid_json(results: Sequence[CellResult]) -> list[dict[str, Any]]:
                 "output_dir": str(result.cell.settings.output_dir),
                 "seconds": round(result.seconds, 2),
                 "cpu_seconds": round(result.cpu_seconds, 2),
+                "trained_with": result.trained_with or None,
                 "losses": result.losses,
                 **figures,
             }
@@ -222,11 +223,14 @@ def grid_json(results: Sequence[CellResult]) -> list[dict[str, Any]]:
 
 
 def time_line(results: Sequence[CellResult], wall_seconds: float) -> str:
-    """Wall time of the grid and each cell's CPU time (what an idle machine needs per cell)."""
-    cpu = sorted(result.cpu_seconds for result in results)
+    """Wall time of the grid and each training's CPU time, training and evals (what an idle
+    machine needs per training); cells that shared a training are counted once."""
+    cpu = sorted(result.cpu_seconds for result in results if not result.trained_with)
+    if not cpu:
+        return f"time: {wall_seconds:.0f} s wall for {len(results)} cells"
     return (
-        f"time: {wall_seconds:.0f} s wall for {len(results)} cells; CPU per cell "
-        f"{cpu[len(cpu) // 2]:.0f} s median [{cpu[0]:.0f}–{cpu[-1]:.0f}], "
+        f"time: {wall_seconds:.0f} s wall for {len(results)} cells ({len(cpu)} trainings); "
+        f"CPU per training {cpu[len(cpu) // 2]:.0f} s median [{cpu[0]:.0f}–{cpu[-1]:.0f}], "
         f"{sum(cpu):.0f} s in all"
     )
 
@@ -248,17 +252,21 @@ def write_grid_outputs(
     log: Callable[[str], None],
     environment: FigureEnvironment,
     wall_seconds: float,
+    notes: Sequence[str] = (),
 ) -> list[CellRow]:
     """Print the tables; write grid.md, grid.png and grid.json in `where`, each with the
     environment that made them."""
     rows = aggregate(results)
     where.mkdir(parents=True, exist_ok=True)
     timing = time_line(results, wall_seconds)
+    footer = "\n".join([*notes, timing, environment.line()])
     markdown = grid_tables(results, markdown=True)
-    (where / GRID_TABLE).write_text(
-        f"{markdown}\n\n{timing}\n{environment.line()}\n", encoding="utf-8"
-    )
-    document = {"environment": environment.to_json(), "wall_seconds": round(wall_seconds, 1)}
+    (where / GRID_TABLE).write_text(f"{markdown}\n\n{footer}\n", encoding="utf-8")
+    document = {
+        "environment": environment.to_json(),
+        "wall_seconds": round(wall_seconds, 1),
+        "shared_training": list(notes),
+    }
     document["cells"] = grid_json(results)
     (where / GRID_JSON).write_text(json.dumps(document, indent=2) + "\n")
     plot_grid(
@@ -275,5 +283,5 @@ def write_grid_outputs(
         f"prompt on {turns} per seed ({where / GRID_TABLE}, {where / GRID_PLOT}):\n"
     )
     log(grid_tables(results, markdown=False))
-    log(f"\n{timing}\n{environment.line()}")
+    log(f"\n{footer}")
     return rows
