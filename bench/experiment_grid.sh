@@ -10,9 +10,10 @@
 #   bash bench/experiment_grid.sh               # the configs' budget (stopping and counting)
 #   bash bench/experiment_grid.sh --arguments   # the budget that reads arguments right
 #
-# --arguments (first) trains each cell ARGUMENT_STEPS steps of 16 instead of the configs' 600 of
-# 8, into runs/experiment-arguments. Later arguments win (click takes an option's last value;
-# --mask and --set add to these):
+# --arguments (first) trains ARGUMENT_STEPS steps of 16 instead of the configs' 600 of 8, the
+# legacy and "sampled" cells only (the figures the experiment decides on; "all" would add a
+# training per seed), into runs/experiment-arguments. Later arguments win (click takes an option's
+# last value; --mask and --set add to these):
 #   bash bench/experiment_grid.sh --seeds 0 --mask legacy --mask sampled \
 #     --output-dir runs/experiment                     # the main job's grid (scripts/main-job.sh)
 #   bash bench/experiment_grid.sh --device cuda --jobs 6   # bench/gpu_check.sh, on a GPU
@@ -21,12 +22,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 py="${LOSSMASK_PYTHON:-${LOSSMASK_VENV:-.venv}/bin/python}"
-ARGUMENT_STEPS=1500
+ARGUMENT_STEPS=3000
 budget=(--output-dir runs/experiment-3seeds)
 if [ "${1:-}" = "--arguments" ]; then
   shift
   budget=(--set "max_steps=$ARGUMENT_STEPS" --set data.batch_size=16
-    --set data.micro_batch_size=16 --output-dir runs/experiment-arguments)
+    --set data.micro_batch_size=16 --mask legacy --mask sampled
+    --output-dir runs/experiment-arguments)
 fi
 "$py" -m lossmask experiment examples/experiment/chat-template.toml \
   examples/experiment/renderer.toml \
