@@ -37,8 +37,9 @@ COLUMNS: tuple[tuple[str, str, str], ...] = (
 )
 """What a tool turn is: *exact* = stopped on a serving stop after exactly the requested calls,
 each with the right tool and arguments; "right call count" = stopped after exactly the requested
-number of calls; "calls with right arguments" = the share of the reference's calls the model made
-exactly (argument accuracy); n/a = arguments could not be checked (the note says why)."""
+number of calls; "calls with right arguments" = the share of the reference's calls found among
+the model's first calls, as many as requested (argument accuracy); n/a = arguments could not be
+checked (the note says why)."""
 
 
 NO_TURNS = "-"  # a column about turns the eval set does not have (no multi-step conversations)

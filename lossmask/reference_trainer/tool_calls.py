@@ -58,8 +58,11 @@ def reference_calls(message: dict[str, Any]) -> list[Call]:
 
 
 def calls_matched(made: list[Call | None], wanted: list[Call]) -> int:
-    """How many of the wanted calls the model made, each matched at most once."""
-    return sum((Counter(call for call in made if call is not None) & Counter(wanted)).values())
+    """How many of the wanted calls are among the model's first `len(wanted)` calls, each matched
+    at most once (in any order). Calls past the requested number earn nothing: a turn that runs on
+    would otherwise get credit for guessing again."""
+    first = [call for call in made[: len(wanted)] if call is not None]
+    return sum((Counter(first) & Counter(wanted)).values())
 
 
 class CallParser:

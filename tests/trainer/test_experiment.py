@@ -224,7 +224,8 @@ def test_small_grid_shows_the_failure_needs_a_role_table_over_the_chat_template(
     logged: list[str] = []
     result = run_grid(cells, log=logged.append, progress=False, jobs=2)
     assert result.stopped_by == 0
-    environment = FigureEnvironment.capture("cpu", "1 torch thread per training, 2 trainings at once", "")
+    threads = "1 torch thread per training, 2 trainings at once"
+    environment = FigureEnvironment.capture("cpu", threads, "")
     rows = write_grid_outputs(result.results, tmp_path, logged.append, environment, 1.0)
     table = (tmp_path / GRID_TABLE).read_text()
     print(table)  # the figures, for the CI log

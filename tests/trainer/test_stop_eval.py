@@ -175,3 +175,14 @@ def test_a_template_no_parser_reads_is_reported_not_guessed() -> None:
     parser, reason = _checked_parser(backend, cases, broken)
     assert parser is None
     assert reason.startswith("no tool-call parser (glm-4.5")
+
+
+def test_calls_past_the_requested_number_earn_no_argument_credit() -> None:
+    from lossmask.reference_trainer.tool_calls import Call, calls_matched
+
+    oslo, lima, rome = (Call.of("get_weather", {"city": c}) for c in ("Oslo", "Lima", "Rome"))
+    assert calls_matched([lima, oslo], [oslo, lima]) == 2  # any order
+    assert calls_matched([oslo, oslo], [oslo, lima]) == 1  # each wanted call matched once
+    # A turn that ran on: the right city only as its third call, two were requested.
+    assert calls_matched([rome, rome, lima, oslo], [oslo, lima]) == 0
+    assert calls_matched([None, lima], [oslo, lima]) == 1  # a malformed call matches nothing
