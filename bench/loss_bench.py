@@ -15,6 +15,13 @@ Targets for `chunked` at every density d: peak memory at most 0.25x the full-log
 most (d + 0.1) x the full-logits step plus 10%, loss and gradients equal to the full step's to
 1e-5 (relative, gradients as max |difference| / max |reference|). Exit status 1 when one is missed.
 
+The memory target has a geometry: every method holds the head weight's gradient (vocab x hidden
+fp32, 128 MiB at 32768 x 1024), so no chunk size takes the chunked step below it, and its ratio to
+the full step is at least weight gradient / full step. At 2048 positions, hidden 1024, the full
+step holds 773 MiB (floor 0.17; chunked measured 0.21-0.24x); at 512 positions 211 MiB (floor
+0.61; chunked measured 0.64-0.79x). The 0.25x target is applied only when positions >= 2 x hidden;
+below that the bench reports the ratio and says so (`--positions 512`).
+
     python bench/loss_bench.py                      # vocab 32768, hidden 1024, 2048 positions
     python bench/loss_bench.py --json out.json      # also write the figures
     python bench/loss_bench.py --device cuda        # on a GPU (memory from the CUDA allocator)
@@ -175,7 +182,14 @@ def gradient_difference(reference: Path, other: Path) -> float:
     )
 
 
-def compare(density: float, method: str, cell: dict[str, Any], full: dict[str, Any]) -> None:
+def memory_target_applies(positions: int, hidden: int) -> bool:
+    """The 0.25x memory claim's geometry (see the module docstring)."""
+    return positions >= 2 * hidden
+
+
+def compare(
+    density: float, method: str, cell: dict[str, Any], full: dict[str, Any], memory_target: bool
+) -> None:
     cell["time_ratio"] = cell["seconds"] / full["seconds"]
     cell["memory_ratio"] = cell["peak_mib"] / full["peak_mib"] if full["peak_mib"] else 0.0
     cell["loss_diff"] = abs(cell["loss"] - full["loss"]) / abs(full["loss"])
@@ -183,7 +197,7 @@ def compare(density: float, method: str, cell: dict[str, Any], full: dict[str, A
         cell["time_target"] = (density + 0.1) * TIME_SLACK
         cell["ok"] = (
             cell["time_ratio"] <= cell["time_target"]
-            and cell["memory_ratio"] <= MEMORY_TARGET
+            and (not memory_target or cell["memory_ratio"] <= MEMORY_TARGET)
             and cell["loss_diff"] <= EQUAL_TO
             and cell["grad_diff"] <= EQUAL_TO
         )
@@ -218,6 +232,12 @@ def main() -> int:
         f"median of {args.repeats}, "
         + ("wall time" if args.device.startswith("cuda") else f"CPU time, {args.threads} thread(s)")
     )
+    memory_target = memory_target_applies(args.positions, args.hidden)
+    if not memory_target:
+        print(
+            f"memory: no target at {args.positions} positions < 2 x hidden {args.hidden}: the "
+            "head weight's gradient, held by every method, dominates (see the docstring)"
+        )
     skip = liger_skip_reason(args.device)
     methods = [m for m in METHODS if m != "liger" or skip is None]
     if skip is not None:
@@ -239,7 +259,7 @@ def main() -> int:
                 cell["grad_diff"] = gradient_difference(
                     Path(folder) / "full.pt", Path(folder) / f"{method}.pt"
                 )
-                compare(density, method, cell, cells["full"])
+                compare(density, method, cell, cells["full"], memory_target)
                 all_ok &= cell.get("ok", True)
                 verdict = "" if "ok" not in cell else ("yes" if cell["ok"] else "NO")
                 print(
@@ -252,10 +272,15 @@ def main() -> int:
             rows.append({"density": density, **cells})
     if args.json is not None:
         keys = ("vocab", "hidden", "positions", "chunk_size", "repeats", "device", "threads")
-        payload = {"settings": {k: getattr(args, k) for k in keys}, "liger_skipped": skip}
+        payload = {
+            "settings": {k: getattr(args, k) for k in keys},
+            "liger_skipped": skip,
+            "memory_target_applies": memory_target,
+        }
         args.json.write_text(json.dumps({**payload, "rows": rows}, indent=2) + "\n")
+    memory = f"memory <= {MEMORY_TARGET}x full" if memory_target else "memory: no target"
     print(
-        f"chunked targets: memory <= {MEMORY_TARGET}x full, time <= (density + 0.1) x "
+        f"chunked targets: {memory}, time <= (density + 0.1) x "
         f"{TIME_SLACK} x full, loss and gradients equal to {EQUAL_TO} (relative)"
     )
     print("all targets met" if all_ok else "TARGET MISSED")

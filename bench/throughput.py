@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import tempfile
 import time
@@ -50,13 +51,27 @@ PRESETS: dict[str, dict[str, Any]] = {
     # The experiment's model, for a quick CPU smoke run of this script.
     "tiny": {**TINY_LLAMA, "vocab_size": 1024},
 }
-# Dense bf16 tensor-core peaks (no sparsity), from the vendors' data sheets.
-PEAK_TFLOPS = {"H100": 989.0, "H200": 989.0, "A100": 312.0, "L40S": 362.0, "A10": 125.0}
+# Dense bf16 tensor-core peaks (no sparsity: half the data sheets' "with sparsity" figures), from
+# NVIDIA's data sheets. The H100 and H200 come in variants with different clocks and power: the
+# SXM boards (`torch.cuda.get_device_name`: "NVIDIA H100 80GB HBM3", "NVIDIA H200") 989.5, the
+# NVL boards ("NVIDIA H100 NVL", "NVIDIA H200 NVL") 835.5, the H100 PCIe ("NVIDIA H100 PCIe") 756.5.
+# The first matching row wins, so variants come before the plain names.
+PEAK_TFLOPS: tuple[tuple[tuple[str, ...], float], ...] = (
+    (("H100", "NVL"), 835.5),
+    (("H100", "PCIe"), 756.5),
+    (("H100",), 989.5),
+    (("H200", "NVL"), 835.5),
+    (("H200",), 989.5),
+    (("A100",), 312.0),
+    (("L40S",), 362.05),
+    (("A10",), 125.0),
+)
 
 
 def peak_tflops(device_name: str) -> float | None:
-    for key, value in PEAK_TFLOPS.items():
-        if key in device_name:
+    """The dense bf16 peak of the GPU `torch.cuda.get_device_name` names; None if unknown."""
+    for words, value in PEAK_TFLOPS:  # whole words: "A10" is not the A10G, "H100" not "H1000"
+        if all(re.search(rf"\b{word}\b", device_name) for word in words):
             return value
     return None
 

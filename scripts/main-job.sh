@@ -3,7 +3,10 @@
 #  1. validate the bundled configs;
 #  2. show what `lossmask migrate` would change in the bundled legacy configs (writes nothing);
 #  3. show and audit which tokens train, legacy role table vs "sampled", on bundled GLM-4.5 data;
-#  4. the experiment grid at one seed: 2 paths x 3 masks, how each model stops (one table, one PNG).
+#  4. the experiment grid at seed 0: 2 paths x 3 masks (cells that train token-identical samples
+#     train once: three trainings, two at a time on one torch thread each), how each model stops
+#     (tables, one PNG, the environment line). Its cells are the seed-0 cells of
+#     bench/experiment_grid.sh, which runs seeds 0, 1, 2 with the same flags.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/bootstrap.sh
@@ -26,5 +29,4 @@ lossmask audit examples/configs/show/glm-legacy-roles.toml examples/configs/show
   --data examples/data/weather-tools.jsonl
 
 step "lossmask experiment: paths x masks at seed 0, outputs in runs/experiment (grid.md, grid.png)"
-lossmask experiment examples/experiment/chat-template.toml examples/experiment/renderer.toml \
-  --seeds 0 --eval-examples 16 --max-new-tokens 96 --output-dir runs/experiment --no-progress
+bash bench/experiment_grid.sh --seeds 0 --output-dir runs/experiment

@@ -1,15 +1,17 @@
 """`lossmask experiment PATH_CONFIG.toml ...`: the paths × masks × seeds grid.
 
 Parses flags into `ExperimentOptions` and calls `execute` (`reference_trainer/grid_command.py`);
-torch is imported only when it runs.
+torch is imported only when it runs. The options shared with `train` come from `run_options`.
 """
 
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
+from lossmask.cli.train_command import run_options, shared_options
 from lossmask.reference_trainer.grid import DEFAULT_MASKS, MASKS
 
 
@@ -36,55 +38,35 @@ def _seeds(_ctx: click.Context, _param: click.Parameter, value: str) -> tuple[in
     "--seeds", default="0", show_default=True, callback=_seeds, help="Comma-separated seeds."
 )
 @click.option(
-    "--set",
-    "overrides",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Override a config key in every cell (TOML value), e.g. --set max_steps=60. Repeatable.",
-)
-@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda or cuda:N.")
-@click.option(
-    "--output-dir",
-    type=click.Path(file_okay=False),
-    default="runs/experiment",
-    show_default=True,
-    help="Cells go to DIR/<path>/<mask>/seed<N>; the table and picture to DIR.",
-)
-@click.option(
-    "--eval-examples",
+    "--jobs",
     type=click.IntRange(min=1),
-    default=60,
+    default=1,
     show_default=True,
-    help="Held-out conversations per cell for the greedy stop eval.",
+    help="Cells trained at once. Above 1, each cell runs in its own process on one torch thread "
+    "(the figures then do not depend on the machine's core count).",
 )
-@click.option(
-    "--max-new-tokens",
-    type=click.IntRange(min=1),
-    default=160,
-    show_default=True,
-    help="Token budget of each greedy turn.",
+@run_options(
+    output_dir_default="runs/experiment",
+    output_dir_help="Cells go to DIR/<path>/<mask>/seed<N>; the tables and picture to DIR.",
+    min_eval=1,
 )
-@click.option("--no-progress", is_flag=True, help="No progress bars (logs only).")
 def command(
     configs: tuple[str, ...],
     masks: tuple[str, ...],
     seeds: tuple[int, ...],
-    overrides: tuple[str, ...],
-    device: str,
-    output_dir: str,
-    eval_examples: int,
-    max_new_tokens: int,
-    no_progress: bool,
+    jobs: int,
+    **values: Any,
 ) -> None:
     """Train every path CONFIG under every mask and seed; compare how the models stop.
 
     Each CONFIG is one path (chat template or renderer); the cells differ only in path and mask.
-    Prints one table (mean [min–max] over seeds) and writes grid.md, grid.json and grid.png
-    (tool calls per turn per cell, loss curves). The experiment:
+    Prints one table (mean [min–max] over seeds, then one per seed) and writes grid.md, grid.json
+    and grid.png (tool calls per turn per cell, loss curves), each with the environment that made
+    it (commit, versions, device, threads, load). The experiment:
 
     \b
         lossmask experiment examples/experiment/chat-template.toml \\
-            examples/experiment/renderer.toml --seeds 0,1,2
+            examples/experiment/renderer.toml --seeds 0,1,2 --jobs 2
     """
     from lossmask.reference_trainer.grid_command import ExperimentOptions, execute
 
@@ -92,11 +74,7 @@ def command(
         configs=configs,
         masks=masks or DEFAULT_MASKS,
         seeds=seeds,
-        overrides=overrides,
-        device=device,
-        output_dir=output_dir,
-        eval_examples=eval_examples,
-        max_new_tokens=max_new_tokens,
-        progress=not no_progress,
+        jobs=jobs,
+        run=shared_options(values),
     )
     sys.exit(int(execute(options).exit_code))

@@ -66,11 +66,11 @@ def read_conversations(data: DataSettings, seed: int) -> list[Row]:
     A source that cannot be read raises `ConfigError`; a bad row comes back with its `error`.
     """
     from lossmask.data import DataError, DataRowError, iter_conversations, open_source
-    from lossmask.masks.assets.synthetic import generate_conversations
+    from lossmask.masks.assets.synthetic import SYNTHETIC_SOURCES
 
     if data.is_synthetic or data.spec is None:
         assert data.num_examples is not None  # settings always give the synthetic pool a size
-        generated = generate_conversations(data.num_examples, seed=seed)
+        generated = SYNTHETIC_SOURCES[data.name](data.num_examples, seed)
         return [Row(index, conversation) for index, conversation in enumerate(generated)]
     try:
         source = open_source(data.spec)
@@ -93,13 +93,13 @@ def read_conversations(data: DataSettings, seed: int) -> list[Row]:
 
 def held_out_conversations(settings: TrainSettings) -> list[dict[str, Any]] | None:
     """Stop-eval prompts: the synthetic generator under an unused seed, else the val data."""
-    from lossmask.masks.assets.synthetic import generate_conversations
+    from lossmask.masks.assets.synthetic import SYNTHETIC_SOURCES
 
     if settings.eval_examples <= 0:
         return None
     seed = settings.seed + HELD_OUT_SEED_OFFSET
     if settings.data.is_synthetic:
-        return generate_conversations(settings.eval_examples, seed=seed)
+        return SYNTHETIC_SOURCES[settings.data.name](settings.eval_examples, seed)
     if settings.val_data is not None:
         rows = read_conversations(settings.val_data, seed)
         return [row.conversation for row in rows[: settings.eval_examples]]

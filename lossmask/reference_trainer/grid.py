@@ -14,20 +14,20 @@ All cells are loaded and checked before the first one trains, so a typo fails in
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lossmask.errors import ConfigError, Problem
 from lossmask.reference_trainer.distributed import Launch
+from lossmask.reference_trainer.runner import Log, Warn
 from lossmask.reference_trainer.settings import TrainSettings, load_settings
 
 if TYPE_CHECKING:  # evaluate imports torch; the CLI reads MASKS without it
     from lossmask.reference_trainer.evaluate import StopSummary
+    from lossmask.reference_trainer.shared_training import TrainingUnit
 
-Log = Callable[[str], None]
-Warn = Callable[[Problem], None]
 
 MASKS: dict[str, str] = {
     # What `lossmask migrate` writes for a v1 config that never set loss_mask.
@@ -64,13 +64,17 @@ class CellResult:
     cell: Cell
     losses: list[float]
     summary: StopSummary | None
-    seconds: float
+    seconds: float  # wall time of training and eval
+    cpu_seconds: float = 0.0  # CPU time of the process that ran the cell, all its threads
+    stopped_by: int = 0  # the signal that stopped the cell's training (0: it ran to the end)
+    trained_with: str = ""  # the cell whose training it shares (shared_training.py); "" = its own
 
 
 @dataclass
 class GridResult:
     results: list[CellResult] = field(default_factory=list)
     stopped_by: int = 0  # the signal that stopped a cell early; later cells did not start
+    notes: list[str] = field(default_factory=list)  # which cells shared a training, and why
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
@@ -94,6 +98,8 @@ def plan_cells(
     device: str,
     eval_examples: int,
     max_new_tokens: int,
+    world_size: int = 1,
+    data_parallel: str = "ddp",
 ) -> tuple[list[Cell], list[Problem]]:
     """Every cell's settings, in run order (seed, then path, then mask). Raises ConfigError."""
     stems = [Path(config).stem for config in configs]
@@ -121,6 +127,8 @@ def plan_cells(
                     output_dir=Path(output_dir) / stem / mask / f"seed{seed}",
                     eval_examples=eval_examples,
                     max_new_tokens=max_new_tokens,
+                    world_size=world_size,
+                    data_parallel=data_parallel,
                     # The cells' masks are lossmask's modes ("sampled", "all", the legacy
                     # table): the grid reads its configs as lossmask's schema, always.
                     reader="lossmask",
@@ -140,21 +148,92 @@ def run_grid(
     log: Log = print,
     warn: Warn | None = None,
     progress: bool = True,
+    jobs: int = 1,
+    share: bool = True,
 ) -> GridResult:
-    """Train and evaluate every cell in order (inside the caller's process group)."""
-    from lossmask.reference_trainer.experiment import train_and_evaluate
+    """Train and evaluate every cell: in order in this process (inside the caller's process
+    group), or `jobs` trainings at a time in worker processes of one torch thread each
+    (`cell_workers`). With `share`, cells that would train token-identical samples under equal
+    settings train once and are each evaluated on that model (`shared_training`)."""
+    from lossmask.reference_trainer.shared_training import (
+        TrainingUnit,
+        share_training,
+        shared_note,
+    )
 
     launch = launch or Launch()
-    result = GridResult()
-    for number, cell in enumerate(cells, start=1):
-        if launch.is_main:
-            log(f"== cell {number}/{len(cells)}: {cell.label} -> {cell.settings.output_dir}")
-        started = time.perf_counter()
-        outcome, stopped_by = train_and_evaluate(
-            cell.settings, launch, label=cell.label, log=log, warn=warn, progress=progress
+    if share:
+        units = share_training(cells)
+    else:
+        units = [TrainingUnit((index,)) for index in range(len(cells))]
+    if jobs > 1:
+        from lossmask.reference_trainer.cell_workers import run_units_in_parallel
+
+        result = run_units_in_parallel(cells, units, jobs, log, warn or (lambda p: log(p.format())))
+    else:
+        result = _run_units(cells, units, launch, log, warn, progress)
+    result.notes = shared_note(cells, units)
+    return result
+
+
+def unit_title(cells: Sequence[Cell], unit: TrainingUnit, number: int, total: int) -> str:
+    trains = cells[unit.trains]
+    shared = [cells[index].label for index in unit.cells[1:]]
+    also = f" (also evaluated as {', '.join(shared)})" if shared else ""
+    return f"== training {number}/{total}: {trains.label} -> {trains.settings.output_dir}{also}"
+
+
+def unit_results(
+    cells: Sequence[Cell],
+    unit: TrainingUnit,
+    outcomes: Sequence[Any],
+    seconds: float,
+    cpu_seconds: float,
+    stopped_by: int,
+) -> list[CellResult]:
+    """One result per cell of a training unit (the time is the unit's, training and evals)."""
+    trains = cells[unit.trains].label
+    return [
+        CellResult(
+            cells[index],
+            outcome.losses,
+            outcome.summary,
+            seconds,
+            cpu_seconds,
+            stopped_by,
+            "" if index == unit.trains else trains,
         )
-        seconds = time.perf_counter() - started
-        result.results.append(CellResult(cell, outcome.losses, outcome.summary, seconds))
+        for index, outcome in zip(unit.cells, outcomes, strict=True)
+    ]
+
+
+def _run_units(
+    cells: Sequence[Cell],
+    units: Sequence[TrainingUnit],
+    launch: Launch,
+    log: Log,
+    warn: Warn | None,
+    progress: bool,
+) -> GridResult:
+    from lossmask.reference_trainer.train_configs import train_and_evaluate
+
+    result = GridResult()
+    for number, unit in enumerate(units, start=1):
+        trains = cells[unit.trains]
+        if launch.is_main:
+            log(unit_title(cells, unit, number, len(units)))
+        started, cpu_started = time.perf_counter(), time.process_time()
+        outcomes, stopped_by = train_and_evaluate(
+            trains.settings,
+            launch,
+            label=trains.label,
+            log=log,
+            warn=warn,
+            progress=progress,
+            also_evaluate=[(cells[i].settings, cells[i].label) for i in unit.cells[1:]],
+        )
+        seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
+        result.results += unit_results(cells, unit, outcomes, seconds, cpu_seconds, stopped_by)
         if stopped_by:
             result.stopped_by = stopped_by
             break

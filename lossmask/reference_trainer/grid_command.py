@@ -1,17 +1,36 @@
 """`lossmask experiment`: options in, a report out; the report alone decides the exit code.
 
-Every cell is loaded and checked first (exit 2 with located problems before anything trains); the
-cells then train one after the other in one process group; SIGINT/SIGTERM stop the running cell
-after it saves, skip the rest and exit 130/143. The table and picture cover the cells that finished.
+Every cell is planned and checked first (`grid.plan_cells`: exit 2 with located problems before
+anything trains); the cells then train in one process group, one after the other or `jobs` at a
+time (`cell_workers.py`), on the skeleton every training command shares (`runner.run_command`).
+SIGINT/SIGTERM stop the running cells after they save, skip the rest and exit 130/143. The table
+and picture cover the cells that finished.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lossmask.errors import ConfigError
-from lossmask.reference_trainer.command import Echo, TrainReport, _default_echo
+from lossmask.reference_trainer.runner import (
+    Echo,
+    Log,
+    RunOptions,
+    RunReport,
+    Warn,
+    default_echo,
+    run_command,
+)
+
+if TYPE_CHECKING:
+    from lossmask.errors import Problem
+    from lossmask.reference_trainer.distributed import Launch
+    from lossmask.reference_trainer.grid import Cell
+
+DEFAULT_OUTPUT_DIR = "runs/experiment"
 
 
 @dataclass(frozen=True)
@@ -19,78 +38,75 @@ class ExperimentOptions:
     configs: tuple[str, ...]
     masks: tuple[str, ...] = ("legacy", "sampled", "all")
     seeds: tuple[int, ...] = (0,)
-    overrides: tuple[str, ...] = ()
-    device: str = "auto"
-    output_dir: str = "runs/experiment"
-    eval_examples: int = 60
-    max_new_tokens: int = 160
-    progress: bool = True
+    jobs: int = 1  # cells at once; above 1, each in its own process on one torch thread
+    run: RunOptions = field(default_factory=lambda: RunOptions(output_dir=DEFAULT_OUTPUT_DIR))
 
 
 @dataclass
-class ExperimentReport(TrainReport):
+class ExperimentReport(RunReport):
     """A `lossmask train` report (the exit code is decided the same way) plus the cells run."""
 
     cells_run: int = 0
 
 
-def execute(options: ExperimentOptions, echo: Echo = _default_echo) -> ExperimentReport:
-    # The same offline rule as `lossmask train`: a hub id resolves from the cache or fails at once.
-    from lossmask.reference_trainer.command import offline_hub
-
-    with offline_hub():
-        return _run(options, echo)
-
-
-def _run(options: ExperimentOptions, echo: Echo) -> ExperimentReport:
-    from lossmask.reference_trainer.distributed import Launch, process_group, select_device
+def execute(options: ExperimentOptions, echo: Echo = default_echo) -> ExperimentReport:
     from lossmask.reference_trainer.grid import plan_cells, run_grid
     from lossmask.reference_trainer.grid_report import write_grid_outputs
 
-    launch = Launch.from_env()
+    shared = options.run
+    output_dir = Path(shared.output_dir or DEFAULT_OUTPUT_DIR)
     report = ExperimentReport()
-    try:
-        cells, warnings = plan_cells(
+
+    def plan(launch: Launch) -> tuple[list[Cell], list[Problem]]:
+        if options.jobs > 1 and launch.enabled:
+            raise ConfigError.single(
+                f"--jobs {options.jobs} runs cells in worker processes of its own, which cannot "
+                "share a torchrun process group",
+                suggestion="under torchrun, leave out --jobs",
+            )
+        return plan_cells(
             options.configs,
             options.masks,
             options.seeds,
-            options.overrides,
-            output_dir=options.output_dir,
-            device=options.device,
-            eval_examples=options.eval_examples,
-            max_new_tokens=options.max_new_tokens,
+            shared.overrides,
+            output_dir=output_dir,
+            device=shared.device,
+            eval_examples=shared.eval_examples,
+            max_new_tokens=shared.max_new_tokens,
+            world_size=launch.world_size,
+            data_parallel=shared.data_parallel,
         )
-        if launch.is_main:
-            for warning in warnings:
-                echo(warning.format(), True)
-        device = select_device(options.device, launch.local_rank)
-        with process_group(launch, device):
-            result = run_grid(
-                cells,
-                launch,
-                log=lambda message: echo(message, False),
-                warn=lambda problem: echo(problem.format(), True),
-                progress=options.progress,
-            )
-        report.stopped_by = result.stopped_by
+
+    def run(cells: list[Cell], launch: Launch, log: Log, warn: Warn) -> int:
+        from lossmask.reference_trainer.figure_environment import FigureEnvironment, load_average
+
+        load_before, started = load_average(), time.perf_counter()
+        result = run_grid(
+            cells, launch, log=log, warn=warn, progress=shared.progress, jobs=options.jobs
+        )
+        wall_seconds = time.perf_counter() - started
         report.cells_run = len(result.results)
-        # A cell stopped by a signal (always the last) has no eval: named, left out of the table.
-        finished = result.results[:-1] if result.stopped_by else result.results
-        if launch.is_main and result.stopped_by:
-            stopped = result.results[-1]
-            echo(
-                f"{stopped.cell.label} stopped after {len(stopped.losses)} steps; the table shows "
-                f"the {len(finished)} cells that finished",
-                True,
-            )
-        if launch.is_main and finished:
-            write_grid_outputs(finished, Path(options.output_dir), lambda text: echo(text, False))
-    except ConfigError as error:
-        report.errors = list(error.problems)
-    except KeyboardInterrupt:
-        report.interrupted_before_training = True
-        echo("interrupted", True)
-    if launch.is_main:
-        for problem in report.errors:
-            echo(problem.format(), True)
-    return report
+        # A cell stopped by a signal has no eval: named, left out of the table.
+        finished = [cell for cell in result.results if not cell.stopped_by]
+        if launch.is_main:
+            for stopped in (cell for cell in result.results if cell.stopped_by):
+                log_stop = f"{stopped.cell.label} stopped after {len(stopped.losses)} steps"
+                echo(f"{log_stop}; the table shows the {len(finished)} cells that finished", True)
+            if finished:
+                environment = FigureEnvironment.capture(
+                    shared.device, _threads(options.jobs), load_before
+                )
+                write_grid_outputs(
+                    finished, output_dir, log, environment, wall_seconds, result.notes
+                )
+        return result.stopped_by
+
+    return run_command(report, shared, plan, run, echo)
+
+
+def _threads(jobs: int) -> str:
+    if jobs > 1:
+        return f"1 torch thread per training, {jobs} trainings at once"
+    import torch
+
+    return f"{torch.get_num_threads()} torch threads, one training at a time"

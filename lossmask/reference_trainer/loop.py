@@ -45,12 +45,14 @@ from lossmask.reference_trainer.model import (
     resolve_model,
 )
 from lossmask.reference_trainer.outputs import MetricsWriter, plot_loss_curve, write_resolved_config
+from lossmask.reference_trainer.parallel import Wrapped, wrap_for_training
 from lossmask.reference_trainer.resume import (
     TrainerState,
     changed_settings,
     checkpoint_path,
     find_resume_checkpoint,
     load_trainer_state,
+    prune_checkpoints,
     restore_rng,
     save_resumable_checkpoint,
 )
@@ -161,23 +163,20 @@ class TrainResult:
 
 
 def accumulate_gradients(
-    module: torch.nn.Module,
+    wrapped: Wrapped,
     batches: list[MicroBatch],
     normaliser: float,
-    launch: Launch,
     device: torch.device,
 ) -> tuple[float, float]:
     """Forward and backward over this rank's micro-batches; returns (loss sum, real tokens).
 
-    Under DDP the gradients are all-reduced once, on the last micro-batch (`no_sync` before).
+    Under DDP and FSDP2 the gradients are reduced once, on the last micro-batch.
     """
+    module = wrapped.module
     loss_sum, tokens = 0.0, 0.0
     for index, cpu_batch in enumerate(batches):
         batch = cpu_batch.to(device)
-        sync: Any = contextlib.nullcontext()
-        if launch.enabled and index < len(batches) - 1:
-            sync = module.no_sync()  # type: ignore[operator]
-        with sync, autocast(device):
+        with wrapped.gradient_sync(index == len(batches) - 1), autocast(device):
             loss, detached = module(
                 batch.input_ids, batch.labels, batch.attention_mask, batch.position_ids, normaliser
             )
@@ -211,21 +210,19 @@ def validation_loss(
 
 
 def _build_module(
-    source: ModelSource, settings: TrainSettings, launch: Launch, device: torch.device
-) -> tuple[Any, torch.nn.Module]:
+    source: ModelSource,
+    settings: TrainSettings,
+    launch: Launch,
+    device: torch.device,
+    state: TrainerState | None,
+) -> Wrapped:
     model = build_model(source, settings.seed)
+    if state is not None and state.fp32_weights is not None:
+        model.load_state_dict(state.fp32_weights)  # the exact weights, not their bf16 copy
     model.to(device)
     model.train()
-    module: torch.nn.Module = CausalLMWithTrainedLoss(
-        model, settings.fused_lm_head_token_chunk_size
-    )
-    if launch.enabled:
-        from torch.nn.parallel import DistributedDataParallel
-
-        module = DistributedDataParallel(
-            module, device_ids=[device.index] if device.type == "cuda" else None
-        )
-    return model, module
+    module = CausalLMWithTrainedLoss(model, settings.fused_lm_head_token_chunk_size)
+    return wrap_for_training(model, module, launch, device, settings.data_parallel)
 
 
 def train(
@@ -254,11 +251,12 @@ def train(
     if pad_id is None:
         pad_id = backend.tokenizer.eos_token_id or 0
 
-    model, module = _build_module(prepared.source, settings, launch, device)
+    wrapped = _build_module(prepared.source, settings, launch, device, prepared.state)
+    model, module = wrapped.model, wrapped.module
+    engine = f", {launch.world_size} processes ({wrapped.engine})" if launch.enabled else ""
     quiet(
         f"model: {prepared.source.describe()}, {count_parameters(model) / 1e6:.2f}M parameters "
-        f"on {device}{' (bf16 autocast)' if device.type == 'cuda' else ' (fp32)'}"
-        f"{f', {launch.world_size} processes' if launch.enabled else ''}"
+        f"on {device}{' (bf16 autocast)' if device.type == 'cuda' else ' (fp32)'}{engine}"
     )
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=settings.lr, betas=settings.betas, weight_decay=settings.weight_decay
@@ -266,7 +264,10 @@ def train(
     first_step = 0
     losses: list[float] = []
     if prepared.state is not None:
-        optimizer.load_state_dict(prepared.state.optimizer)
+        if prepared.state.optimizer is not None and not settings.skip_optimizer:
+            wrapped.load_optimizer_state(optimizer, prepared.state.optimizer)
+        else:
+            quiet("the checkpoint's optimizer state is not loaded: AdamW starts afresh")
         restore_rng(prepared.state.rng)
         first_step, losses = prepared.state.step, list(prepared.state.losses)
         quiet(f"resumed from {prepared.resume_from} at step {first_step}")
@@ -286,10 +287,16 @@ def train(
     val_data = settings.val_data or data
 
     def save(step: int) -> None:
-        if settings.checkpoint and launch.is_main:
-            path = checkpoint_path(out_dir, step)
-            save_resumable_checkpoint(model, backend, settings, optimizer, result.losses, path)
+        if not settings.checkpoint:
+            return
+        path = checkpoint_path(out_dir, step)
+        save_resumable_checkpoint(
+            wrapped, backend, settings, optimizer, result.losses, path, prepared.source.dtype
+        )
+        if launch.is_main:
             result.checkpoints.append(path)
+            removed = prune_checkpoints(out_dir, settings.keep_last)
+            result.checkpoints = [kept for kept in result.checkpoints if kept not in removed]
 
     bar = None
     if progress and launch.is_main:
@@ -312,13 +319,14 @@ def train(
             # Every rank knows the whole global batch, so the normaliser needs no collective:
             # each trained token of the step weighs 1 / (trained tokens in the global batch).
             global_trained = sum(samples[i].num_trained for i in sampler.global_batch(step))
-            normaliser = global_trained / launch.world_size  # DDP averages gradients over ranks
+            # DDP and FSDP2 average gradients over ranks.
+            normaliser = global_trained / launch.world_size
             batches = [
                 collate([samples[i] for i in chunk], data, pad_id)
                 for chunk in micro_batches(sampler.rank_batch(step), data.micro_batch_size)
             ]
-            loss_sum, tokens = accumulate_gradients(module, batches, normaliser, launch, device)
-            grad_norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), settings.max_norm))
+            loss_sum, tokens = accumulate_gradients(wrapped, batches, normaliser, device)
+            grad_norm = wrapped.clip_grad_norm(settings.max_norm)
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
             loss_sum, tokens = all_reduce_sum([loss_sum, tokens], launch, device)
@@ -369,15 +377,14 @@ def train(
     if bar is not None:
         bar.close()
     once_at_end = prepared.data.val_samples and not settings.val_interval
-    if once_at_end and metrics is not None and not result.stopped_by:
-        metrics.write(
-            {
-                "step": settings.max_steps,
-                "val_loss": validation_loss(
-                    module, prepared.data.val_samples, val_data, pad_id, device
-                ),
-            }
-        )
+    if once_at_end and not result.stopped_by:  # every rank: FSDP2's forward is a collective
+        val_loss = validation_loss(module, prepared.data.val_samples, val_data, pad_id, device)
+        if metrics is not None:
+            metrics.write({"step": settings.max_steps, "val_loss": val_loss})
+    if wrapped.sharded and settings.eval_examples > 0 and not result.stopped_by:
+        # The stop eval generates on rank 0 alone: give it an unsharded copy.
+        full = wrapped.full_model_state()
+        result.model = wrapped.eval_model(full) if launch.is_main else None
     if launch.is_main:
         plot_loss_curve(result.losses, out_dir / "loss.png", title=str(settings.config_path or ""))
         ran = f"{len(result.losses) - first_step} steps in {time.perf_counter() - started:.1f}s"

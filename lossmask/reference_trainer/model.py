@@ -52,6 +52,10 @@ class ModelSource:
     kind: Literal["embedded", "config", "pretrained"]
     config: Any  # transformers.PretrainedConfig
     path: Path | None = None
+    # The dtype the model directory declares. Training runs in fp32 weights (bf16 autocast on
+    # CUDA); checkpoints are saved back in this dtype, so a bf16 model stays a bf16 model. Read
+    # when resolving: building the model in fp32 rewrites the config's own `dtype`.
+    dtype: str = "float32"
 
     def describe(self) -> str:
         if self.kind == "embedded":
@@ -94,7 +98,7 @@ def resolve_model(name: str | None, vocab_size: int, max_positions: int) -> Mode
             suggestion="use the tokenizer the model was trained with ([tokenizer] name)",
         )
     if has_weights(path):
-        return ModelSource("pretrained", config, path)
+        return ModelSource("pretrained", config, path, declared_dtype(config))
     others = sorted(item.name for item in path.iterdir() if item.name != "config.json")
     if others:
         shown = ", ".join(others[:4]) + (", ..." if len(others) > 4 else "")
@@ -104,7 +108,14 @@ def resolve_model(name: str | None, vocab_size: int, max_positions: int) -> Mode
             suggestion="copy the weights into it; for a seeded random init use a directory that "
             "holds only config.json",
         )
-    return ModelSource("config", config, path)
+    return ModelSource("config", config, path, declared_dtype(config))
+
+
+def declared_dtype(config: Any) -> str:
+    """config.json's `dtype` (formerly `torch_dtype`); "float32" when it declares none."""
+    declared = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    name = str(declared).removeprefix("torch.") if declared is not None else "float32"
+    return name if name in ("float32", "bfloat16", "float16") else "float32"
 
 
 def has_weights(path: Path) -> bool:

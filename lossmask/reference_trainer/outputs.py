@@ -60,7 +60,18 @@ def write_resolved_config(settings: TrainSettings, path: Path) -> None:
     path.write_text(tomlkit.dumps(document), encoding="utf-8")
 
 
-def save_checkpoint(model: Any, backend: Any, settings: TrainSettings, path: Path) -> None:
+def save_checkpoint(
+    model: Any,
+    backend: Any,
+    settings: TrainSettings,
+    path: Path,
+    weights: dict[str, Any],
+    dtype: str,
+) -> None:
+    """A Hugging Face model directory: `weights` (the full state dict) cast to `dtype`, the
+    model's own, with config.json saying so; tokenizer files; the serving stops."""
+    import torch
+
     path.mkdir(parents=True, exist_ok=True)
     # Serve with the stop ids the backend trained towards (GLM: <|user|>, <|observation|>, ...).
     model.generation_config.eos_token_id = list(backend.stop_token_ids())
@@ -69,7 +80,20 @@ def save_checkpoint(model: Any, backend: Any, settings: TrainSettings, path: Pat
     # A one-shard tiny model gets a "Writing model shards" bar per checkpoint; the trainer's own
     # progress bar and log lines already say what happens.
     hf_logging.disable_progress_bar()
-    model.save_pretrained(path, safe_serialization=True)
+    target = getattr(torch, dtype)
+    cast = {
+        key: value.to(target) if value.is_floating_point() else value
+        for key, value in weights.items()
+    }
+    model.save_pretrained(path, safe_serialization=True, state_dict=cast)
+    # save_pretrained writes the dtype of the (fp32) parameters into config.json: say what the
+    # saved weights are instead.
+    trained_dtype = model.config.dtype
+    model.config.dtype = target
+    try:
+        model.config.save_pretrained(path)
+    finally:
+        model.config.dtype = trained_dtype
     backend.tokenizer.save_pretrained(path)
     write_resolved_config(settings, path / RESOLVED_CONFIG_NAME)
 

@@ -1,7 +1,9 @@
 """Checkpoints a run can continue from, and finding the one `[ckpt] resume_step` names.
 
-A checkpoint directory is a Hugging Face model directory plus `trainer_state.pt`: the optimizer
-state, the number of steps done, the loss of each step and the RNG states. The learning-rate
+A checkpoint directory is a Hugging Face model directory (weights in the model's own dtype) plus
+`trainer_state.pt`: the optimizer state (unless `[ckpt] skip_optimizer`), the fp32 weights when the
+saved ones are narrower, the number of steps done, the loss of each step and the RNG states.
+`[ckpt] keep_last = N` keeps the N latest checkpoints. The learning-rate
 schedule is a function of the step and the data order a function of (seed, step), so restoring
 the step restores both: a resumed run trains exactly the batches, at exactly the rates, that the
 uninterrupted run would have.
@@ -19,6 +21,7 @@ from lossmask.errors import ConfigError
 from lossmask.reference_trainer.model import has_weights
 
 if TYPE_CHECKING:
+    from lossmask.reference_trainer.parallel import Wrapped
     from lossmask.reference_trainer.settings import TrainSettings
 
 TRAINER_STATE = "trainer_state.pt"
@@ -29,8 +32,9 @@ CHECKPOINTS_DIR = "checkpoints"
 class TrainerState:
     step: int  # optimizer steps done
     losses: list[float]  # one per step done, so the resumed loss curve starts where it stopped
-    optimizer: dict[str, Any]
+    optimizer: dict[str, Any] | None  # None: saved with `[ckpt] skip_optimizer = true`
     rng: dict[str, Any]
+    fp32_weights: dict[str, Any] | None = None  # when the saved weights are narrower than fp32
 
 
 def checkpoint_path(output_dir: Path, step: int) -> Path:
@@ -56,32 +60,56 @@ def restore_rng(state: dict[str, Any]) -> None:
 
 
 def save_resumable_checkpoint(
-    model: Any,
+    wrapped: Wrapped,
     backend: Any,
     settings: TrainSettings,
     optimizer: Any,
     losses: list[float],
     path: Path,
+    dtype: str,
 ) -> None:
-    """Write the checkpoint beside its final place, then move it there: never half-written."""
+    """Gather the full weights (and optimizer state) on rank 0 and write them beside the final
+    place, then move them there: never half-written. Every rank calls it (a collective under
+    FSDP2); only rank 0 writes.
+
+    The weights are saved in `dtype`, the model directory's own (a bf16 model saves bf16). When
+    that is narrower than the fp32 weights the trainer steps, `trainer_state.pt` also keeps the
+    fp32 weights, so a resume continues the exact run. `[ckpt] skip_optimizer = true` writes
+    weights only: no optimizer state and no fp32 copy (a resume then starts a fresh AdamW).
+    """
     import torch
 
     from lossmask.reference_trainer.outputs import save_checkpoint
 
+    weights = wrapped.full_model_state()
+    optimizer_state = None if settings.skip_optimizer else wrapped.full_optimizer_state(optimizer)
+    if not wrapped.launch.is_main:
+        return
     partial = path.with_name(path.name + ".partial")
     if partial.exists():
         shutil.rmtree(partial)
-    save_checkpoint(model, backend, settings, partial)
-    state = {
-        "step": len(losses),
-        "losses": list(losses),
-        "optimizer": optimizer.state_dict(),
-        "rng": _rng_state(),
-    }
+    save_checkpoint(wrapped.model, backend, settings, partial, weights, dtype)
+    state: dict[str, Any] = {"step": len(losses), "losses": list(losses), "rng": _rng_state()}
+    if optimizer_state is not None:
+        state["optimizer"] = optimizer_state
+        if getattr(torch, dtype) != torch.float32:
+            state["fp32_weights"] = weights
     torch.save(state, partial / TRAINER_STATE)
     if path.exists():
         shutil.rmtree(path)
     partial.rename(path)
+
+
+def prune_checkpoints(output_dir: Path, keep_last: int | None) -> list[Path]:
+    """`[ckpt] keep_last = N`: delete all but the N latest `checkpoints/step_*`; returns them."""
+    if keep_last is None:
+        return []
+    removed = []
+    for step in _saved_steps(output_dir)[:-keep_last]:
+        path = checkpoint_path(output_dir, step)
+        shutil.rmtree(path)
+        removed.append(path)
+    return removed
 
 
 def load_trainer_state(path: Path) -> TrainerState:
@@ -89,7 +117,13 @@ def load_trainer_state(path: Path) -> TrainerState:
 
     # weights_only: the file holds tensors, numbers, lists and tuples, nothing to unpickle.
     state = torch.load(path / TRAINER_STATE, map_location="cpu", weights_only=True)
-    return TrainerState(state["step"], state["losses"], state["optimizer"], state["rng"])
+    return TrainerState(
+        state["step"],
+        state["losses"],
+        state.get("optimizer"),
+        state["rng"],
+        state.get("fp32_weights"),
+    )
 
 
 def _saved_steps(output_dir: Path) -> list[int]:

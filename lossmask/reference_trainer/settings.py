@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from lossmask.readers.registry import Reading
 
 SYNTHETIC_DATA = "synthetic:weather"
-"""`[data] name` of the embedded synthetic tool-calling conversations; also what no `name` means."""
+"""`[data] name` of the embedded synthetic tool-calling conversations; also what no `name` means.
+`"synthetic:weather-agent"` is the experiment's shape (`masks/assets/synthetic.py`)."""
 DEFAULT_SYNTHETIC_EXAMPLES = 2048
 # Held-out conversations come from the same generator under a seed no training pool uses.
 HELD_OUT_SEED_OFFSET = 1_000_003
@@ -48,6 +49,8 @@ IMPLEMENTED_KEYS: frozenset[str] = frozenset(
         "optim.warmup_steps",
         "ckpt.interval",
         "ckpt.resume_step",
+        "ckpt.keep_last",
+        "ckpt.skip_optimizer",
         "val.interval",
     }
     | {
@@ -84,7 +87,9 @@ class DataSettings:
 
     @property
     def is_synthetic(self) -> bool:
-        return self.name == SYNTHETIC_DATA
+        from lossmask.masks.assets.synthetic import SYNTHETIC_SOURCES
+
+        return self.name in SYNTHETIC_SOURCES
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,10 @@ class TrainSettings:
     stop_tokens: tuple[str, ...] | None = None  # `[tokenizer] stop_tokens`
     # Positions per LM-head chunk of the loss: an int, "auto" or "disabled" (loss.py resolves it).
     fused_lm_head_token_chunk_size: int | str = "auto"
+    keep_last: int | None = None  # `[ckpt] keep_last`: keep the N latest checkpoints
+    # `[ckpt] skip_optimizer`: checkpoints hold weights only, and a resume starts a fresh AdamW.
+    skip_optimizer: bool = False
+    data_parallel: str = "ddp"  # under torchrun: "ddp" or "fsdp2" (`--data-parallel`)
     config_text: str | None = field(default=None, repr=False, compare=False)
 
     def problem(
@@ -168,6 +177,10 @@ class TrainSettings:
             out["ckpt"] = {} if self.ckpt_interval is None else {"interval": self.ckpt_interval}
             if self.resume_step is not None:
                 out["ckpt"]["resume_step"] = self.resume_step
+            if self.keep_last is not None:
+                out["ckpt"]["keep_last"] = self.keep_last
+            if self.skip_optimizer:
+                out["ckpt"]["skip_optimizer"] = True
         return out
 
 
@@ -236,9 +249,12 @@ def _data_settings(
             (*path, "type"),
             'use type = "sft" (or remove it) with a JSONL file of conversations',
         )
+    from lossmask.masks.assets.synthetic import SYNTHETIC_SOURCES
+
     name = table.name or (prime_rl_main.DEFAULT_DATASET if reading.is_main else SYNTHETIC_DATA)
+    synthetic = name in SYNTHETIC_SOURCES
     spec = None
-    if name != SYNTHETIC_DATA:
+    if not synthetic:
         from lossmask.data import data_spec
 
         try:
@@ -259,14 +275,12 @@ def _data_settings(
         )
     num_examples = table.num_examples
     return DataSettings(
-        name=str(Path(name).expanduser()) if name != SYNTHETIC_DATA else name,
+        name=name if synthetic else str(Path(name).expanduser()),
         loss_mask=_plain(mask_rule(raw, reading)),
         seq_len=truncation(raw, reading, default=table.seq_len),
         batch_size=table.batch_size,
         micro_batch_size=micro,
-        num_examples=num_examples
-        if name != SYNTHETIC_DATA
-        else num_examples or DEFAULT_SYNTHETIC_EXAMPLES,
+        num_examples=num_examples or DEFAULT_SYNTHETIC_EXAMPLES if synthetic else num_examples,
         pack=table.pack,
         spec=spec,
     )
@@ -300,6 +314,7 @@ def load_settings(
     world_size: int = 1,
     resume: str | Path | None = None,
     reader: str | None = None,
+    data_parallel: str = "ddp",
 ) -> tuple[TrainSettings, list[Problem]]:
     """Read, override, validate and narrow a v2 config. Returns `(settings, warnings)`.
 
@@ -371,6 +386,9 @@ def load_settings(
         max_new_tokens=max_new_tokens,
         unimplemented=tuple(unimplemented_keys(data)),
         fused_lm_head_token_chunk_size=config.model.fused_lm_head_token_chunk_size or "auto",
+        keep_last=ckpt.keep_last if ckpt is not None else None,
+        skip_optimizer=bool(ckpt.skip_optimizer) if ckpt is not None else False,
+        data_parallel=data_parallel,
         config_text=text,
     )
     return settings, warnings

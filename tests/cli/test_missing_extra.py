@@ -80,7 +80,7 @@ def test_config_commands_run_without_the_extra(tmp_path: Path) -> None:
 
 def test_a_missing_lossmask_module_is_not_blamed_on_the_extra(tmp_path: Path) -> None:
     # A broken install of lossmask itself is a bug to report, so its traceback stays.
-    done = _run("lossmask.reference_trainer.experiment", "train", str(tmp_path / "c.toml"))
+    done = _run("lossmask.reference_trainer.train_configs", "train", str(tmp_path / "c.toml"))
     assert done.returncode == 1
     assert "ModuleNotFoundError" in done.stderr
     assert "needs the [train] extra" not in done.stderr
