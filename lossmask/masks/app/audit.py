@@ -25,7 +25,12 @@ from lossmask.masks.app.stop_consistency import StopConsistency
 from lossmask.masks.engine.backends import MaskBackend
 from lossmask.masks.engine.build import BuildStats, mask_conversation
 from lossmask.masks.engine.contract import coerce_loss_mask
-from lossmask.masks.engine.sample import MaskedSequence, MaskError, shift_and_truncate
+from lossmask.masks.engine.sample import (
+    MaskedSequence,
+    MaskError,
+    positions_of,
+    shift_and_truncate,
+)
 from lossmask.schema.roles import describe_loss_mask
 
 TOOL_CALL = "tool_call"
@@ -253,7 +258,8 @@ def audit_conversations(
 
     setting = coerce_loss_mask(loss_mask)
     report = AuditReport(label, backend.name, describe_loss_mask(setting), seq_len)
-    report.stop_consistency.serving_stops = [_token(backend, i) for i in backend.stop_token_ids()]
+    texts = _TokenTexts(backend)
+    report.stop_consistency.serving_stops = [texts[i] for i in backend.stop_token_ids()]
     for item in conversations:
         report.conversations += 1
         if on_progress is not None:
@@ -282,7 +288,7 @@ def audit_conversations(
             if message.get("role") == "assistant" and message.get("tool_calls"):
                 report.calls_per_turn[len(message["tool_calls"])] += 1
         report.stats.record(conversation, shift_and_truncate(sequence, seq_len))
-        stops_at = [k for k, token_id in enumerate(sequence.ids) if token_id in sequence.stop_ids]
+        stops_at = positions_of(sequence.ids, sequence.stop_ids)
         for kind, stop_trained, lost in _turn_stops(sequence, messages, seq_len, stops_at):
             if kind == EXCLUDED:
                 report.excluded_turns += 1
@@ -292,9 +298,7 @@ def audit_conversations(
             count.stop_trained += stop_trained
             count.lost_to_truncation += lost
         roles = [str(message.get("role")) for message in messages]
-        report.stop_consistency.record(
-            sequence, roles, lambda token_id: _token(backend, token_id), where, stops_at
-        )
+        report.stop_consistency.record(sequence, roles, texts.__getitem__, where, stops_at)
     if finish:
         report.stats.finish(setting)
     return report
@@ -313,13 +317,26 @@ def _token(backend: MaskBackend, token_id: int) -> str:
     return repr(backend.tokenizer.decode([token_id]))
 
 
+class _TokenTexts(dict[int, str]):
+    """`_token` of each id, decoded once per audit (the stop lines name a few ids, every row)."""
+
+    def __init__(self, backend: MaskBackend) -> None:
+        super().__init__()
+        self.backend = backend
+
+    def __missing__(self, token_id: int) -> str:
+        text = self[token_id] = _token(self.backend, token_id)
+        return text
+
+
 def _check_serving_prompt(
     check: ServingPromptCheck, sequence: MaskedSequence, backend: MaskBackend, where: str
 ) -> None:
     check.tokens += len(sequence.prompt_gap)
     check.untrained += sum(not sequence.mask[k] for k in sequence.prompt_gap)
-    check.missing_turns += len(sequence.missing_prompt)
-    check.missing.update(sequence.missing_prompt)
+    if sequence.missing_prompt:
+        check.missing_turns += len(sequence.missing_prompt)
+        check.missing.update(sequence.missing_prompt)
     if sequence.prompt_gap and check.example is None:
         k = sequence.prompt_gap[0]
         check.example = (

@@ -20,7 +20,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lossmask.masks.engine.sample import MaskedSequence, MaskError, ProvenanceColumns
+from lossmask.masks.engine.sample import (
+    MaskedSequence,
+    MaskError,
+    ProvenanceColumns,
+    positions_of,
+)
 from lossmask.schema.roles import MODE_DESCRIPTIONS, LossMaskRolesConfig
 
 MODES: tuple[str, ...] = tuple(MODE_DESCRIPTIONS)
@@ -291,8 +296,8 @@ def check_stop_trained(
                 '"A renderer stop token must be present in target_ids")'
             )
         return
-    mask, stops = sequence.mask, sequence.stop_ids
-    if any(mask[k] for k, token_id in enumerate(sequence.ids) if token_id in stops):
+    mask = sequence.mask
+    if any(mask[k] for k in positions_of(sequence.ids, sequence.stop_ids)):
         return  # a stop trains (checked first: the common case, and the cheaper test)
     if any(
         m and o is not None and roles[o] == "assistant"
