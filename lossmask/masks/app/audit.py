@@ -25,12 +25,7 @@ from lossmask.masks.app.stop_consistency import StopConsistency
 from lossmask.masks.engine.backends import MaskBackend
 from lossmask.masks.engine.build import BuildStats, mask_conversation
 from lossmask.masks.engine.contract import coerce_loss_mask
-from lossmask.masks.engine.sample import (
-    MaskedSequence,
-    MaskError,
-    positions_of,
-    shift_and_truncate,
-)
+from lossmask.masks.engine.sample import MaskedSequence, MaskError, shift_and_truncate
 from lossmask.schema.roles import describe_loss_mask
 
 TOOL_CALL = "tool_call"
@@ -221,15 +216,15 @@ def _turn_stops(
         owner = owners[k]
         if owner is not None:
             own_stops.setdefault(owner, []).append(k)
-    reversed_owners = owners[::-1]
     for index, message in enumerate(messages):
-        if message.get("role") != "assistant" or index not in owners:
+        last = sequence.turn_end(index) if message.get("role") == "assistant" else None
+        if last is None:
             continue
         if message.get("train") is False:
             yield EXCLUDED, False, False
             continue
         candidates = list(own_stops.get(index, []))
-        after = len(owners) - reversed_owners.index(index)  # right after the turn's last token
+        after = last + 1  # right after the turn's last token
         if after < len(ids) and ids[after] in stops:
             candidates.append(after)
         # Position k is predicted as target k - 1; with seq_len inputs, targets stop at seq_len.
@@ -288,7 +283,7 @@ def audit_conversations(
             if message.get("role") == "assistant" and message.get("tool_calls"):
                 report.calls_per_turn[len(message["tool_calls"])] += 1
         report.stats.record(conversation, shift_and_truncate(sequence, seq_len))
-        stops_at = positions_of(sequence.ids, sequence.stop_ids)
+        stops_at = sequence.stop_positions()
         for kind, stop_trained, lost in _turn_stops(sequence, messages, seq_len, stops_at):
             if kind == EXCLUDED:
                 report.excluded_turns += 1

@@ -18,13 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import compress
 from typing import Literal
 
 from lossmask.masks.engine.sample import (
     MaskedSequence,
     MaskError,
     ProvenanceColumns,
-    positions_of,
+    runs,
+    true_runs,
 )
 from lossmask.schema.roles import MODE_DESCRIPTIONS, LossMaskRolesConfig
 
@@ -139,17 +141,27 @@ def _mode_table(
     token_roles: list[str | None],
     needs_sampled: bool,
 ) -> tuple[list[bool], list[str]]:
-    """(mask, rule) per token for one mode: the table of docs/masks.md. Written as whole-list
-    comprehensions, not a call per token: this runs for every sample a trainer builds."""
+    """(mask, rule) per token for one mode: the table of docs/masks.md. Written with whole-list
+    and run-by-run operations, not a call per token: this runs for every sample a trainer
+    builds."""
     count = len(sampled)
     if loss_mask == "all":
         return [True] * count, ["all"] * count
     if loss_mask == "sampled":
-        mask = [s and r is not None for s, r in zip(sampled, token_roles, strict=True)]
-        rules = [
-            rule if m else ("outside-messages" if r is None else "not-sampled")
-            for m, rule, r in zip(mask, sampled_rule, token_roles, strict=True)
-        ]
+        # Trained: the sampled tokens a message wrote. Backends mark only such tokens sampled,
+        # so the mask is `sampled` itself; that is checked at C speed, and only a description
+        # that marks text outside every message sampled is masked token by token.
+        if None in compress(token_roles, sampled):
+            mask = [s and r is not None for s, r in zip(sampled, token_roles, strict=True)]
+        else:
+            mask = list(sampled)
+        # Untrained tokens: outside every message, or not sampled; trained ones: the sampled
+        # signal's rule. Run by run (a few per conversation), not token by token.
+        rules: list[str] = []
+        for role, start, stop in runs(token_roles):
+            rules += ["outside-messages" if role is None else "not-sampled"] * (stop - start)
+        for start, stop in true_runs(mask):
+            rules[start:stop] = sampled_rule[start:stop]
         return mask, rules
     if isinstance(loss_mask, LossMaskRolesConfig):
         enabled = set(loss_mask.enabled_roles())
@@ -242,8 +254,12 @@ def apply_contract(
     turn = list(d.turn)
     sampled = list(d.sampled)
     content = list(d.content)
-    token_roles: list[str | None] = [d.roles[m] if m is not None else None for m in message]
     sampled_rule = list(d.sampled_rule or ["sampled"] * len(ids))
+    if not len(ids) == len(message) == len(turn) == len(sampled) == len(content):
+        raise ValueError("a token description's columns differ in length")  # a backend's bug
+    token_roles: list[str | None] = []
+    for index, start, stop in runs(message):  # the role of each token's message, run by run
+        token_roles += [None if index is None else d.roles[index]] * (stop - start)
     if not rule.serving_gap:
         for k in d.prompt_gap:  # as the backend's own signal has them: not sampled
             sampled[k] = False
@@ -297,7 +313,7 @@ def check_stop_trained(
             )
         return
     mask = sequence.mask
-    if any(mask[k] for k in positions_of(sequence.ids, sequence.stop_ids)):
+    if any(mask[k] for k in sequence.stop_positions()):
         return  # a stop trains (checked first: the common case, and the cheaper test)
     if any(
         m and o is not None and roles[o] == "assistant"
