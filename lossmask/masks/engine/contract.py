@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from itertools import compress
 from typing import Literal
 
 from lossmask.masks.engine.sample import (
@@ -140,6 +139,7 @@ def _mode_table(
     sampled_rule: list[str],
     token_roles: list[str | None],
     needs_sampled: bool,
+    message_runs: list[tuple[int | None, int, int]],
 ) -> tuple[list[bool], list[str]]:
     """(mask, rule) per token for one mode: the table of docs/masks.md. Written with whole-list
     and run-by-run operations, not a call per token: this runs for every sample a trainer
@@ -149,18 +149,20 @@ def _mode_table(
         return [True] * count, ["all"] * count
     if loss_mask == "sampled":
         # Trained: the sampled tokens a message wrote. Backends mark only such tokens sampled,
-        # so the mask is `sampled` itself; that is checked at C speed, and only a description
+        # so the mask is `sampled` itself; that is checked run by run, and only a description
         # that marks text outside every message sampled is masked token by token.
-        if None in compress(token_roles, sampled):
+        sampled_runs = list(true_runs(sampled))
+        if any(None in token_roles[start:stop] for start, stop in sampled_runs):
             mask = [s and r is not None for s, r in zip(sampled, token_roles, strict=True)]
+            sampled_runs = list(true_runs(mask))
         else:
             mask = list(sampled)
         # Untrained tokens: outside every message, or not sampled; trained ones: the sampled
         # signal's rule. Run by run (a few per conversation), not token by token.
         rules: list[str] = []
-        for role, start, stop in runs(token_roles):
-            rules += ["outside-messages" if role is None else "not-sampled"] * (stop - start)
-        for start, stop in true_runs(mask):
+        for index, start, stop in message_runs:
+            rules += ["outside-messages" if index is None else "not-sampled"] * (stop - start)
+        for start, stop in sampled_runs:
             rules[start:stop] = sampled_rule[start:stop]
         return mask, rules
     if isinstance(loss_mask, LossMaskRolesConfig):
@@ -257,14 +259,17 @@ def apply_contract(
     sampled_rule = list(d.sampled_rule or ["sampled"] * len(ids))
     if not len(ids) == len(message) == len(turn) == len(sampled) == len(content):
         raise ValueError("a token description's columns differ in length")  # a backend's bug
+    message_runs = list(runs(message))
     token_roles: list[str | None] = []
-    for index, start, stop in runs(message):  # the role of each token's message, run by run
+    for index, start, stop in message_runs:  # the role of each token's message, run by run
         token_roles += [None if index is None else d.roles[index]] * (stop - start)
     if not rule.serving_gap:
         for k in d.prompt_gap:  # as the backend's own signal has them: not sampled
             sampled[k] = False
             sampled_rule[k] = "not-sampled"
-    mask, rules = _mode_table(loss_mask, sampled, sampled_rule, token_roles, d.roles_need_sampled)
+    mask, rules = _mode_table(
+        loss_mask, sampled, sampled_rule, token_roles, d.roles_need_sampled, message_runs
+    )
     _content_override(rule, d, token_roles, mask, rules)
 
     final = len(d.roles) - 1
