@@ -80,6 +80,7 @@ def audit(config: Path, data: Path, jobs: int) -> None:
         output_format="json",
         fail_under_stop_rate=None,
         jobs=jobs,
+        reader="lossmask",  # the configs say "sampled": lossmask's schema, not prime-rl main's
     )
     report = execute_audit(options, echo=lambda *args, **kwargs: None)
     if report.exit_code != 0:
@@ -89,7 +90,17 @@ def audit(config: Path, data: Path, jobs: int) -> None:
 def peak_rss_mb(config: Path, data: Path) -> float:
     """Peak resident memory of a fresh `lossmask audit` process, in MB."""
     process = subprocess.Popen(
-        [sys.executable, "-m", "lossmask", "audit", str(config), "--data", str(data)],
+        [
+            sys.executable,
+            "-m",
+            "lossmask",
+            "audit",
+            str(config),
+            "--data",
+            str(data),
+            "--reader",
+            "lossmask",
+        ],
         stdout=subprocess.DEVNULL,
     )
     _, status, usage = os.wait4(process.pid, 0)

@@ -38,6 +38,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+# The config says `"sampled"`: lossmask's schema, so every command reads it with lossmask's reader.
+READER = ("--reader", "lossmask")
 CONFIG = '[tokenizer]\nname = "embedded:glm-4.5-notags"\n\n[data]\nloss_mask = "sampled"\n'
 EXPORT_TARGET = 1.2
 MEMORY_TARGET = 0.10
@@ -143,12 +145,14 @@ def main() -> int:
                     "-j",
                     j,
                     "--force",
+                    "--reader",
+                    "lossmask",
                 ]
             )
 
-        results["audit"] = run(["audit", str(config), "--data", str(big), "-j", jobs])
+        results["audit"] = run(["audit", str(config), "--data", str(big), "-j", jobs, *READER])
         results["export"] = export(big, "rows.parquet", jobs)
-        results["audit_j1"] = run(["audit", str(config), "--data", str(big), "-j", "1"])
+        results["audit_j1"] = run(["audit", str(config), "--data", str(big), "-j", "1", *READER])
         results["tokenized"] = run(
             [
                 "audit",

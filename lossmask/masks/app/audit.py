@@ -216,15 +216,15 @@ def _turn_stops(
         owner = owners[k]
         if owner is not None:
             own_stops.setdefault(owner, []).append(k)
-    reversed_owners = owners[::-1]
     for index, message in enumerate(messages):
-        if message.get("role") != "assistant" or index not in owners:
+        last = sequence.turn_end(index) if message.get("role") == "assistant" else None
+        if last is None:
             continue
         if message.get("train") is False:
             yield EXCLUDED, False, False
             continue
         candidates = list(own_stops.get(index, []))
-        after = len(owners) - reversed_owners.index(index)  # right after the turn's last token
+        after = last + 1  # right after the turn's last token
         if after < len(ids) and ids[after] in stops:
             candidates.append(after)
         # Position k is predicted as target k - 1; with seq_len inputs, targets stop at seq_len.
@@ -253,7 +253,8 @@ def audit_conversations(
 
     setting = coerce_loss_mask(loss_mask)
     report = AuditReport(label, backend.name, describe_loss_mask(setting), seq_len)
-    report.stop_consistency.serving_stops = [_token(backend, i) for i in backend.stop_token_ids()]
+    texts = _TokenTexts(backend)
+    report.stop_consistency.serving_stops = [texts[i] for i in backend.stop_token_ids()]
     for item in conversations:
         report.conversations += 1
         if on_progress is not None:
@@ -282,7 +283,7 @@ def audit_conversations(
             if message.get("role") == "assistant" and message.get("tool_calls"):
                 report.calls_per_turn[len(message["tool_calls"])] += 1
         report.stats.record(conversation, shift_and_truncate(sequence, seq_len))
-        stops_at = [k for k, token_id in enumerate(sequence.ids) if token_id in sequence.stop_ids]
+        stops_at = sequence.stop_positions()
         for kind, stop_trained, lost in _turn_stops(sequence, messages, seq_len, stops_at):
             if kind == EXCLUDED:
                 report.excluded_turns += 1
@@ -292,9 +293,7 @@ def audit_conversations(
             count.stop_trained += stop_trained
             count.lost_to_truncation += lost
         roles = [str(message.get("role")) for message in messages]
-        report.stop_consistency.record(
-            sequence, roles, lambda token_id: _token(backend, token_id), where, stops_at
-        )
+        report.stop_consistency.record(sequence, roles, texts.__getitem__, where, stops_at)
     if finish:
         report.stats.finish(setting)
     return report
@@ -313,13 +312,26 @@ def _token(backend: MaskBackend, token_id: int) -> str:
     return repr(backend.tokenizer.decode([token_id]))
 
 
+class _TokenTexts(dict[int, str]):
+    """`_token` of each id, decoded once per audit (the stop lines name a few ids, every row)."""
+
+    def __init__(self, backend: MaskBackend) -> None:
+        super().__init__()
+        self.backend = backend
+
+    def __missing__(self, token_id: int) -> str:
+        text = self[token_id] = _token(self.backend, token_id)
+        return text
+
+
 def _check_serving_prompt(
     check: ServingPromptCheck, sequence: MaskedSequence, backend: MaskBackend, where: str
 ) -> None:
     check.tokens += len(sequence.prompt_gap)
     check.untrained += sum(not sequence.mask[k] for k in sequence.prompt_gap)
-    check.missing_turns += len(sequence.missing_prompt)
-    check.missing.update(sequence.missing_prompt)
+    if sequence.missing_prompt:
+        check.missing_turns += len(sequence.missing_prompt)
+        check.missing.update(sequence.missing_prompt)
     if sequence.prompt_gap and check.example is None:
         k = sequence.prompt_gap[0]
         check.example = (

@@ -69,13 +69,12 @@ class StopConsistency:
             owner = owners[k]
             if owner is not None and sampled[k] and owner not in closers:
                 closers[owner] = k
-        reversed_owners = owners[::-1]
         for turn, role in enumerate(roles):
-            if role != "assistant" or turn not in owners:
+            last = sequence.turn_end(turn) if role == "assistant" else None
+            if last is None:
                 continue
             stop = closers.get(turn)
             if stop is None:
-                last = len(owners) - 1 - reversed_owners.index(turn)
                 text = token(ids[last])
                 self.not_a_stop[text] += 1
                 if self.example is None:

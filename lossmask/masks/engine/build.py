@@ -81,11 +81,12 @@ class BuildStats:
         """Count one built sample (shared by training and `audit`); False when it is skipped."""
         self.roles_seen.update(m.get("role", "") for m in conversation["messages"])
         self.truncated += sample.truncated
-        if sample.num_trained == 0:
+        trained = sample.num_trained  # a sum over the mask: once
+        if trained == 0:
             self.skipped_nothing_to_train += 1
             return False
         self.samples += 1
-        self.trained_tokens += sample.num_trained
+        self.trained_tokens += trained
         roles: Any = getattr(sample.provenance, "role", None)
         if roles is None:
             roles = [p.role for p in sample.provenance]

@@ -20,7 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from lossmask.masks.engine.sample import MaskedSequence, MaskError, ProvenanceColumns
+from lossmask.masks.engine.sample import (
+    MaskedSequence,
+    MaskError,
+    ProvenanceColumns,
+    runs,
+    true_runs,
+)
 from lossmask.schema.roles import MODE_DESCRIPTIONS, LossMaskRolesConfig
 
 MODES: tuple[str, ...] = tuple(MODE_DESCRIPTIONS)
@@ -133,18 +139,31 @@ def _mode_table(
     sampled_rule: list[str],
     token_roles: list[str | None],
     needs_sampled: bool,
+    message_runs: list[tuple[int | None, int, int]],
 ) -> tuple[list[bool], list[str]]:
-    """(mask, rule) per token for one mode: the table of docs/masks.md. Written as whole-list
-    comprehensions, not a call per token: this runs for every sample a trainer builds."""
+    """(mask, rule) per token for one mode: the table of docs/masks.md. Written with whole-list
+    and run-by-run operations, not a call per token: this runs for every sample a trainer
+    builds."""
     count = len(sampled)
     if loss_mask == "all":
         return [True] * count, ["all"] * count
     if loss_mask == "sampled":
-        mask = [s and r is not None for s, r in zip(sampled, token_roles, strict=True)]
-        rules = [
-            rule if m else ("outside-messages" if r is None else "not-sampled")
-            for m, rule, r in zip(mask, sampled_rule, token_roles, strict=True)
-        ]
+        # Trained: the sampled tokens a message wrote. Backends mark only such tokens sampled,
+        # so the mask is `sampled` itself; that is checked run by run, and only a description
+        # that marks text outside every message sampled is masked token by token.
+        sampled_runs = list(true_runs(sampled))
+        if any(None in token_roles[start:stop] for start, stop in sampled_runs):
+            mask = [s and r is not None for s, r in zip(sampled, token_roles, strict=True)]
+            sampled_runs = list(true_runs(mask))
+        else:
+            mask = list(sampled)
+        # Untrained tokens: outside every message, or not sampled; trained ones: the sampled
+        # signal's rule. Run by run (a few per conversation), not token by token.
+        rules: list[str] = []
+        for index, start, stop in message_runs:
+            rules += ["outside-messages" if index is None else "not-sampled"] * (stop - start)
+        for start, stop in sampled_runs:
+            rules[start:stop] = sampled_rule[start:stop]
         return mask, rules
     if isinstance(loss_mask, LossMaskRolesConfig):
         enabled = set(loss_mask.enabled_roles())
@@ -237,13 +256,20 @@ def apply_contract(
     turn = list(d.turn)
     sampled = list(d.sampled)
     content = list(d.content)
-    token_roles: list[str | None] = [d.roles[m] if m is not None else None for m in message]
     sampled_rule = list(d.sampled_rule or ["sampled"] * len(ids))
+    if not len(ids) == len(message) == len(turn) == len(sampled) == len(content):
+        raise ValueError("a token description's columns differ in length")  # a backend's bug
+    message_runs = list(runs(message))
+    token_roles: list[str | None] = []
+    for index, start, stop in message_runs:  # the role of each token's message, run by run
+        token_roles += [None if index is None else d.roles[index]] * (stop - start)
     if not rule.serving_gap:
         for k in d.prompt_gap:  # as the backend's own signal has them: not sampled
             sampled[k] = False
             sampled_rule[k] = "not-sampled"
-    mask, rules = _mode_table(loss_mask, sampled, sampled_rule, token_roles, d.roles_need_sampled)
+    mask, rules = _mode_table(
+        loss_mask, sampled, sampled_rule, token_roles, d.roles_need_sampled, message_runs
+    )
     _content_override(rule, d, token_roles, mask, rules)
 
     final = len(d.roles) - 1
@@ -291,8 +317,8 @@ def check_stop_trained(
                 '"A renderer stop token must be present in target_ids")'
             )
         return
-    mask, stops = sequence.mask, sequence.stop_ids
-    if any(mask[k] for k, token_id in enumerate(sequence.ids) if token_id in stops):
+    mask = sequence.mask
+    if any(mask[k] for k in sequence.stop_positions()):
         return  # a stop trains (checked first: the common case, and the cheaper test)
     if any(
         m and o is not None and roles[o] == "assistant"

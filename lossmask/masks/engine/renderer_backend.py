@@ -16,6 +16,18 @@ from lossmask.masks.engine.contract import TokenDescription
 from lossmask.masks.engine.sample import MaskError
 
 
+def _owned(raw: list[int], signal: list[bool]) -> tuple[list[int | None], list[bool]]:
+    """(each token's message, None for scaffolding outside every message (a negative index);
+    sampled: the signal, on tokens of a message only). Renderers put the scaffolding first (the
+    system prompt's tools block), so that case is sliced at C speed; any other is built token by
+    token."""
+    lead = raw.count(-1)
+    if raw[:lead] == [-1] * lead and (lead == len(raw) or min(raw[lead:]) >= 0):
+        return [None] * lead + raw[lead:], [False] * lead + signal[lead:]
+    indices: list[int | None] = [i if i >= 0 else None for i in raw]
+    return indices, [s and i is not None for s, i in zip(signal, indices, strict=True)]
+
+
 class RendererBackend:
     """A `renderers` renderer over a tokenizer."""
 
@@ -98,8 +110,7 @@ class RendererBackend:
             content = list(signal)
         roles = [message["role"] for message in messages]
         raw_indices = list(rendered.message_indices)
-        indices: list[int | None] = [i if i >= 0 else None for i in raw_indices]
-        sampled = [s and i is not None for s, i in zip(signal, indices, strict=True)]
+        indices, sampled = _owned(raw_indices, signal)
         rule = ["sampled"] * count
         gap = self._prompt_gap(ids, raw_indices, sampled, roles) if has_signal else []
         for k in gap:

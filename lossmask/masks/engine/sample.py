@@ -8,8 +8,9 @@ of a mask, the terminal and HTML views included, is aligned to the token being p
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import groupby
 from typing import Any, overload
 
 Conversation = dict[str, Any]
@@ -116,6 +117,75 @@ class MaskedSequence:
     missing_prompt: list[str] = field(default_factory=list)
     """Per assistant turn whose training text lacks the end of the generation prompt (a `<think>\\n`
     the template prefills when serving), that missing text."""
+    # Found on first use and kept: the stop check, the audit's stop table and its stop consistency
+    # all ask (a sequence's ids and turns do not change once the contract has made it).
+    _stops_at: list[int] | None = field(default=None, init=False, repr=False, compare=False)
+    _turn_ends: dict[int, int | None] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _owners_reversed: list[int | None] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def stop_positions(self) -> list[int]:
+        """Where `ids` holds a serving stop, in order."""
+        if self._stops_at is None:
+            self._stops_at = positions_of(self.ids, self.stop_ids)
+        return self._stops_at
+
+    def turn_end(self, turn: int) -> int | None:
+        """The last position whose `turn_owner` is `turn`; None when the turn has no token."""
+        if turn not in self._turn_ends:
+            if self._owners_reversed is None:
+                self._owners_reversed = self.turn_owner[::-1]
+            try:  # a C-level scan from the end
+                end: int | None = len(self.turn_owner) - 1 - self._owners_reversed.index(turn)
+            except ValueError:
+                end = None
+            self._turn_ends[turn] = end
+        return self._turn_ends[turn]
+
+
+def positions_of(ids: list[int], wanted: Iterable[int]) -> list[int]:
+    """Where `ids` holds any of `wanted` (serving stops), in order: one C-level scan per wanted
+    id rather than a Python test per token."""
+    found: list[int] = []
+    for token_id in set(wanted):
+        k = -1
+        try:
+            while True:
+                k = ids.index(token_id, k + 1)
+                found.append(k)
+        except ValueError:
+            continue
+    found.sort()
+    return found
+
+
+def runs(values: list[Any]) -> Iterator[tuple[Any, int, int]]:
+    """(value, start, stop) of each run of equal values: a column (the message of each token) is
+    a few runs over hundreds of tokens, and `groupby` walks it at C speed."""
+    start = 0
+    for value, group in groupby(values):
+        stop = start + len(list(group))
+        yield value, start, stop
+        start = stop
+
+
+def true_runs(flags: list[bool]) -> Iterator[tuple[int, int]]:
+    """(start, stop) of each run of true values in a list of bools, by C-level scans."""
+    start = 0
+    while True:
+        try:
+            start = flags.index(True, start)
+        except ValueError:
+            return
+        try:
+            stop = flags.index(False, start)
+        except ValueError:
+            stop = len(flags)
+        yield start, stop
+        start = stop
 
 
 @dataclass

@@ -24,7 +24,8 @@ from __future__ import annotations
 import bisect
 import contextlib
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from operator import itemgetter
 from typing import Any, NamedTuple
 
 from lossmask.masks.engine.contract import TokenDescription
@@ -57,6 +58,18 @@ class Structure(NamedTuple):
     loop_end: int
     """Where the template's loop over the messages ended: text after it (Command-R writes a
     dangling generation prompt whatever `add_generation_prompt` says) is no turn's prompt."""
+
+
+def _first_of(ids: list[int], wanted: Sequence[int], low: int, high: int) -> int:
+    """The first position in `ids[low:high]` holding one of `wanted` (`high` when none): one
+    C-level scan per wanted id, each ending where the best so far is."""
+    first = high
+    for token_id in wanted:
+        try:
+            first = ids.index(token_id, low, first)
+        except ValueError:
+            continue
+    return first
 
 
 class TemplateRaised(MaskError):
@@ -345,10 +358,10 @@ class ChatTemplateBackend:
         structure = self._boundaries(messages, tools, data)
         full, generation_spans, preamble, ends = structure[:4]
         encoding = self.tokenizer._tokenizer.encode(full, add_special_tokens=False)
-        ids: list[int] = list(encoding.ids)
-        offsets: list[tuple[int, int]] = list(encoding.offsets)
-        starts_and_ends = list(zip(*offsets, strict=True)) or [(), ()]
-        token_starts: list[int] = list(starts_and_ends[0])
+        ids: list[int] = encoding.ids  # each read of these builds a new list
+        offsets: list[tuple[int, int]] = encoding.offsets
+        token_starts: list[int] = list(map(itemgetter(0), offsets))
+        token_ends: list[int] = list(map(itemgetter(1), offsets))
         roles = [message["role"] for message in messages]
         count = len(ids)
         last = len(messages) - 1
@@ -381,20 +394,19 @@ class ChatTemplateBackend:
                 continue
             if found.missing:
                 missing.append(found.missing)
+            # Sampled: from the turn's first token to its first stop id, or to the end of its
+            # text and then the next token when that one is a stop (a closer written with the
+            # next message). Slices, not a loop per token.
             k = bisect.bisect_left(token_starts, found.begin)
-            closed[index] = False
-            while k < count and token_starts[k] < ends[index]:
-                sampled[k], turn[k] = True, index
-                k += 1
-                if ids[k - 1] in self._stop_set:
-                    closed[index] = True
-                    break
-            else:
-                if k < count and ids[k] in self._stop_set:
-                    sampled[k], turn[k] = True, index
-                    closed[index] = True
-                    k += 1
-            turn_end = offsets[k - 1][1] if k else 0
+            limit = bisect.bisect_left(token_starts, ends[index], k)
+            stop = _first_of(ids, self._stop_ids, k, limit)
+            if stop == limit and limit < count and ids[limit] in self._stop_set:
+                stop = limit
+            after = stop + 1 if stop < count and ids[stop] in self._stop_set else limit
+            closed[index] = after > stop
+            sampled[k:after] = [True] * (after - k)
+            turn[k:after] = [index] * (after - k)
+            turn_end = token_ends[after - 1] if after else 0
 
         disagreements: list[int] = []
         if self.has_generation_markers:
@@ -405,7 +417,7 @@ class ChatTemplateBackend:
             message=owners,
             turn=turn,
             sampled=sampled,
-            content=content_flags(messages, full, starts_and_ends, ends),
+            content=content_flags(messages, full, (token_starts, token_ends), ends),
             roles=roles,
             stop_ids=list(self._stop_ids),
             final_stop_id=self.final_stop_id,

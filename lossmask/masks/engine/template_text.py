@@ -29,7 +29,7 @@ def map_end(prefix_text: str, full: str) -> int:
 def content_flags(
     messages: list[dict[str, Any]],
     full: str,
-    starts_and_ends: list[tuple[int, ...]],
+    starts_and_ends: tuple[list[int], list[int]],
     ends: list[int],
 ) -> list[bool]:
     """Approximate: a token is content when it lies inside its message's content string."""

@@ -58,27 +58,37 @@ class _Loop:
 
 
 class _TrackedMessage(dict[str, Any]):
-    """A message that notes where the output stood when the template first read it."""
+    """A message that notes where the output stood when the template first read it.
 
-    def __init__(self, message: dict[str, Any], recorder: _Recorder, loop: _Loop, index: int):
+    One per message and render, shared by every loop over the messages. After its first read it
+    becomes a `_ReadMessage` (the same layout without the overrides): only the first read is
+    kept, and the template's later reads then cost what a dict's do."""
+
+    def __init__(self, message: dict[str, Any], recorder: _Recorder, index: int):
         super().__init__(message)
-        self._where = (recorder, loop, index)
+        self._where = (recorder, index)
 
     def _touch(self) -> None:
-        recorder, _, index = self._where
+        recorder, index = self._where
         recorder.read.setdefault(index, recorder.length)
+        self.__class__ = _ReadMessage  # type: ignore[assignment]
 
+    # `dict.` rather than `super()`: after `_touch` the instance is no longer a _TrackedMessage.
     def __getitem__(self, key: Any) -> Any:
         self._touch()
-        return super().__getitem__(key)
+        return dict.__getitem__(self, key)
 
     def get(self, key: Any, default: Any = None) -> Any:
         self._touch()
-        return super().get(key, default)
+        return dict.get(self, key, default)
 
     def __contains__(self, key: object) -> bool:
         self._touch()
-        return super().__contains__(key)
+        return dict.__contains__(self, key)
+
+
+class _ReadMessage(dict[str, Any]):
+    """A `_TrackedMessage` the template has read: its `_where` stays, its reads are a dict's."""
 
 
 class _TrackedMessages(list[Any]):
@@ -99,11 +109,7 @@ class _TrackedMessages(list[Any]):
         for index, message in zip(self._indices, list.__iter__(self), strict=True):
             if not loop.driven:
                 loop.current.setdefault(index, recorder.length)
-            yield (
-                _TrackedMessage(message, recorder, loop, index)
-                if isinstance(message, dict)
-                else message
-            )
+            yield message
         if not loop.driven:
             loop.end = recorder.length
 
@@ -113,12 +119,9 @@ class _TrackedMessages(list[Any]):
     def __getitem__(self, key: Any) -> Any:
         if isinstance(key, slice):
             return _TrackedMessages(list.__getitem__(self, key), self._indices[key], self._recorder)
-        message = list.__getitem__(self, key)
-        if not isinstance(message, dict):
-            return message
-        # `messages[0]` read by index (a system prompt taken out before the loop): reads count
-        index = self._indices[key]
-        return _TrackedMessage(message, self._recorder, _Loop([]), index)
+        # `messages[0]` read by index (a system prompt taken out before the loop): the message's
+        # own reads count, as in a loop
+        return list.__getitem__(self, key)
 
 
 class _TrackingLoopContext(LoopContext):
@@ -143,7 +146,7 @@ class _TrackingLoopContext(LoopContext):
             raise
         where = getattr(item, "_where", None)
         if where is not None:
-            loop.current.setdefault(where[2], recorder.length)
+            loop.current.setdefault(where[1], recorder.length)
         return item, context
 
 
@@ -206,7 +209,11 @@ def render_tracked(
     """Render `messages` (plain template data, as transformers passes them) with the tracking copy
     of a template (`compile_template`)."""
     recorder = _Recorder()
-    tracked = _TrackedMessages(messages, list(range(len(messages))), recorder)
+    items = [
+        _TrackedMessage(message, recorder, index) if isinstance(message, dict) else message
+        for index, message in enumerate(messages)
+    ]
+    tracked = _TrackedMessages(items, list(range(len(messages))), recorder)
     blocks: list[str] = []
     generation: list[tuple[int, int]] = []
     tracker = (
