@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lossmask.schema.jsonschema import schema_filename
+from lossmask.schema.versions import LATEST_VERSION
 from tests.conftest import REPO_ROOT
 
 PAGE = REPO_ROOT / "docs" / "editors.md"
-SCHEMA_NAME = schema_filename(2)
+# The page's recipes use the latest schema: a new version fails them until the page names it.
+SCHEMA_NAME = schema_filename(LATEST_VERSION)
 # The checkout path the VS Code recipe shows, which a reader replaces with theirs.
 PLACEHOLDER_ROOT = "/home/me/your-repo"
 
@@ -58,7 +60,7 @@ def shell_commands() -> list[str]:
 
 
 def layout(root: Path) -> Path:
-    """`root` laid out as the page assumes: `schemas/` with the v2 schema, an empty `configs/`.
+    """`root` laid out as the page assumes: `schemas/` with the latest schema, an empty `configs/`.
     Returns the schema's path."""
     schema = root / "schemas" / SCHEMA_NAME
     schema.parent.mkdir(parents=True)

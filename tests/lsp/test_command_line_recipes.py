@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from lossmask.schema.jsonschema import render_schema
+from lossmask.schema.versions import LATEST_VERSION
 from tests.lsp.recipes import SCHEMA_NAME, layout, recipe, shell_commands
 
 USER_COMMANDS = ("lossmask schema", "taplo lint", "tombi lint")
@@ -46,7 +47,7 @@ def test_lossmask_schema_writes_the_checked_in_schema(tmp_path: Path) -> None:
     for command in _commands("lossmask schema"):
         done = _run(command, tmp_path)
         assert done.returncode == 0, done.stderr
-        assert (tmp_path / "schemas" / SCHEMA_NAME).read_text() == render_schema(2)
+        assert (tmp_path / "schemas" / SCHEMA_NAME).read_text() == render_schema(LATEST_VERSION)
 
 
 @pytest.mark.parametrize(
