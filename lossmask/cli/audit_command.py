@@ -6,7 +6,13 @@ import sys
 
 import click
 
-from lossmask.cli.options import data_option, reader_option, set_option
+from lossmask.cli.options import (
+    data_option,
+    jobs_option,
+    reader_option,
+    report_format_option,
+    set_option,
+)
 from lossmask.cli.tokenized_options import check_tokenized_use, tokenized_options
 
 
@@ -19,16 +25,8 @@ from lossmask.cli.tokenized_options import check_tokenized_use, tokenized_option
     "--sample", type=click.IntRange(min=1), metavar="K", help="Audit K random rows, not all."
 )
 @click.option("--seed", default=0, show_default=True, help="Seed of --sample.")
-@click.option(
-    "-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="Processes."
-)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+@jobs_option
+@report_format_option
 @click.option(
     "--fail-under-stop-rate",
     type=click.FloatRange(min=0),

@@ -6,7 +6,13 @@ import sys
 
 import click
 
-from lossmask.cli.options import data_option, reader_option, set_option
+from lossmask.cli.options import (
+    data_option,
+    jobs_option,
+    reader_option,
+    report_format_option,
+    set_option,
+)
 from lossmask.readers.registry import READER_NAMES
 
 
@@ -35,16 +41,8 @@ from lossmask.readers.registry import READER_NAMES
     type=click.IntRange(min=0),
     help="Show this many differing rows token by token.",
 )
-@click.option(
-    "-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="Processes."
-)
-@click.option(
-    "--format",
-    "output_format",
-    type=click.Choice(["text", "json"]),
-    default="text",
-    show_default=True,
-)
+@jobs_option
+@report_format_option
 @click.option(
     "--color/--no-color", default=None, help="Force colours on or off (default: when a terminal)."
 )

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from lossmask.cli.options import data_option, reader_option, set_option
+from lossmask.cli.options import data_option, jobs_option, reader_option, set_option
 from lossmask.integrations.columns import EXPORT_FORMATS
 
 
@@ -35,9 +35,7 @@ from lossmask.integrations.columns import EXPORT_FORMATS
     type=click.IntRange(min=2),
     help="Keep the first N ids of each row (default: the config's seq_len + 1, if set).",
 )
-@click.option(
-    "-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="Processes."
-)
+@jobs_option
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
 @click.option(
     "--output-format",

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from lossmask.cli.options import deprecated_alias, prefer_alias, reader_option
+from lossmask.cli.options import deprecated_alias, prefer_alias, reader_option, selection_options
 from lossmask.config_files.stacks import Layer, StackSyntaxError, split_arguments
 from lossmask.exit_codes import ExitCode
 from lossmask.migrate.command import execute, execute_explain
@@ -74,29 +74,7 @@ from lossmask.migrate.steps import SOURCE_VERSIONS
     help="Write nothing; say every stack FILE belongs to (and where each was found), what each "
     "trains before and after, and why FILE is or is not rewritten.",
 )
-@click.option(
-    "--exclude",
-    multiple=True,
-    metavar="PATTERN",
-    help="Gitignore-style pattern of files to skip under directories; replaces the default "
-    "(pyproject.toml and other tool configs). Repeatable.",
-)
-@click.option(
-    "--extend-exclude",
-    multiple=True,
-    metavar="PATTERN",
-    help="Like --exclude, but adds to the default and to [tool.lossmask] exclude.",
-)
-@click.option(
-    "--force-exclude",
-    is_flag=True,
-    help="Apply the excludes to files named on the command line too (for pre-commit).",
-)
-@click.option(
-    "--respect-gitignore/--no-respect-gitignore",
-    default=None,
-    help="Skip files git ignores (default: yes).",
-)
+@selection_options
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @click.option("-v", "--verbose", is_flag=True, help="Also list unchanged files and each change.")
 @click.option(

@@ -12,7 +12,15 @@ from lossmask.readers.registry import READER_NAMES
 from lossmask.schema.versions import CHOICES as SCHEMA_VERSIONS
 
 F = TypeVar("F", bound=Callable[..., Any])
-__all__ = ["SCHEMA_VERSIONS", "deprecated_alias", "prefer_alias", "reader_option"]
+__all__ = [
+    "SCHEMA_VERSIONS",
+    "deprecated_alias",
+    "jobs_option",
+    "prefer_alias",
+    "reader_option",
+    "report_format_option",
+    "selection_options",
+]
 
 
 def deprecated_alias(
@@ -80,4 +88,51 @@ reader_option = click.option(
     help="Which trainer reads the configs: prime-rl-main (prime-rl since PR #2988), "
     "prime-rl-pre-2988 (= lossmask schema 1), or lossmask (lossmask's schema, read by its "
     "reference trainer). Default: [tool.lossmask] reader, else prime-rl-main.",
+)
+
+
+def selection_options(function: F) -> F:
+    """The file-selection flags of `validate` and `migrate` (one rule: `config_files.selection`)."""
+    for option in reversed(
+        [
+            click.option(
+                "--exclude",
+                multiple=True,
+                metavar="PATTERN",
+                help="Gitignore-style pattern of files to skip under directories; replaces the "
+                "default (pyproject.toml and other tool configs). Repeatable.",
+            ),
+            click.option(
+                "--extend-exclude",
+                multiple=True,
+                metavar="PATTERN",
+                help="Like --exclude, but adds to the default and to [tool.lossmask] exclude.",
+            ),
+            click.option(
+                "--force-exclude",
+                is_flag=True,
+                help="Apply the excludes to files named on the command line too (for pre-commit).",
+            ),
+            click.option(
+                "--respect-gitignore/--no-respect-gitignore",
+                default=None,
+                help="Skip files git ignores (default: yes).",
+            ),
+        ]
+    ):
+        function = option(function)
+    return function
+
+
+# `audit`, `diff` and `export`: rows read and masked in this many processes.
+jobs_option = click.option(
+    "-j", "--jobs", default=1, show_default=True, type=click.IntRange(min=1), help="Processes."
+)
+# `audit` and `diff`: a text report, or one JSON document on stdout.
+report_format_option = click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
 )

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from lossmask.cli.options import SCHEMA_VERSIONS, reader_option
+from lossmask.cli.options import SCHEMA_VERSIONS, reader_option, selection_options
 from lossmask.config_files.stacks import StackSyntaxError, split_arguments
 from lossmask.exit_codes import ExitCode
 from lossmask.validate.command import ValidateOptions, execute
@@ -42,29 +42,7 @@ from lossmask.validate.output import report_writer
     default=None,
     help="Exit 1 when any warning is found.",
 )
-@click.option(
-    "--exclude",
-    multiple=True,
-    metavar="PATTERN",
-    help="Gitignore-style pattern of files to skip under directories; replaces the default "
-    "(pyproject.toml and other tool configs). Repeatable.",
-)
-@click.option(
-    "--extend-exclude",
-    multiple=True,
-    metavar="PATTERN",
-    help="Like --exclude, but adds to the default and to [tool.lossmask] exclude.",
-)
-@click.option(
-    "--force-exclude",
-    is_flag=True,
-    help="Apply the excludes to files named on the command line too (for pre-commit).",
-)
-@click.option(
-    "--respect-gitignore/--no-respect-gitignore",
-    default=None,
-    help="Skip files .gitignore ignores (default: yes).",
-)
+@selection_options
 @click.option(
     "--stdin-filename",
     metavar="NAME",
