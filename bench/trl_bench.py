@@ -79,7 +79,10 @@ def _settings(args: argparse.Namespace, folder: Path) -> Any:
         steps=args.steps, batch=args.batch, micro=args.micro, samples=args.steps * args.batch
     )
     config.write_text(text)
-    settings, _ = load_settings(config, device="cpu", output_dir=folder / "out", eval_examples=0)
+    # The config says "sampled": lossmask's schema, which prime-rl main (the default) refuses.
+    settings, _ = load_settings(
+        config, device="cpu", output_dir=folder / "out", eval_examples=0, reader="lossmask"
+    )
     return settings
 
 

@@ -238,6 +238,7 @@ def _data_settings(
 ) -> DataSettings:
     """`table` is the validated section, `raw` its parsed TOML; `reading` decides the mask rule,
     seq_len and dataset when keys are absent (prime-rl main's defaults are not lossmask's)."""
+    from lossmask.masks.assets.synthetic import SYNTHETIC_SOURCES
     from lossmask.readers import prime_rl_main
     from lossmask.readers.registry import lossmask_reading
     from lossmask.readers.rules import mask_rule, truncation
@@ -249,8 +250,6 @@ def _data_settings(
             (*path, "type"),
             'use type = "sft" (or remove it) with a JSONL file of conversations',
         )
-    from lossmask.masks.assets.synthetic import SYNTHETIC_SOURCES
-
     name = table.name or (prime_rl_main.DEFAULT_DATASET if reading.is_main else SYNTHETIC_DATA)
     synthetic = name in SYNTHETIC_SOURCES
     spec = None
