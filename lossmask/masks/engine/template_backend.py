@@ -25,12 +25,12 @@ import bisect
 import contextlib
 import re
 from collections.abc import Iterator, Sequence
-from operator import itemgetter
 from typing import Any, NamedTuple
 
 from lossmask.masks.engine.contract import TokenDescription
 from lossmask.masks.engine.sample import MaskError
 from lossmask.masks.engine.template_arguments import ArgumentsStyle, detect_arguments_style
+from lossmask.masks.engine.template_encoding import PreambleEncoder
 from lossmask.masks.engine.template_text import content_flags, in_spans, map_end
 from lossmask.masks.engine.template_turns import (
     PROMPT_NOT_FOUND,
@@ -129,6 +129,9 @@ class ChatTemplateBackend:
         # from a prompt render that was a prefix of the training text; checked by text at each
         # later turn, in every conversation (the fast path).
         self._known_prompts: dict[tuple[str, bool], str] = {}
+        # Rows that share tools share the text before the first message (the tool preamble, most
+        # of a short tool conversation's tokens): encoded once, checked, then spliced.
+        self._encoder = PreambleEncoder(tokenizer._tokenizer)
 
     def stop_token_ids(self) -> list[int]:
         """The serving stop ids: generation_config.json `eos_token_id`, else the tokenizer's EOS."""
@@ -357,11 +360,7 @@ class ChatTemplateBackend:
         data = self._template_data(messages, tools)
         structure = self._boundaries(messages, tools, data)
         full, generation_spans, preamble, ends = structure[:4]
-        encoding = self.tokenizer._tokenizer.encode(full, add_special_tokens=False)
-        ids: list[int] = encoding.ids  # each read of these builds a new list
-        offsets: list[tuple[int, int]] = encoding.offsets
-        token_starts: list[int] = list(map(itemgetter(0), offsets))
-        token_ends: list[int] = list(map(itemgetter(1), offsets))
+        ids, token_starts, token_ends = self._encoder.encode(full, full[:preamble])
         roles = [message["role"] for message in messages]
         count = len(ids)
         last = len(messages) - 1
@@ -410,7 +409,7 @@ class ChatTemplateBackend:
 
         disagreements: list[int] = []
         if self.has_generation_markers:
-            tagged = in_spans(offsets, generation_spans)
+            tagged = in_spans(list(zip(token_starts, token_ends, strict=True)), generation_spans)
             disagreements = [k for k in range(count) if tagged[k] != sampled[k]]
         return TokenDescription(
             ids=ids,
