@@ -1,4 +1,6 @@
-"""Schema version 2 (current): `loss_mask = "sampled" | "all" | <role table>`, default `"sampled"`.
+"""Schema version 2: `loss_mask = "sampled" | "all" | <role table>`, default `"sampled"`.
+
+Version 3 (`v3.py`, the latest) adds `content_roles`; this one stays for configs written for it.
 
 The default changed from v1's assistant-only table because a role filter masks out stop tokens that
 a chat template attributes to the *next* message (GLM-4.5's `<|observation|>` after a tool call).
