@@ -9,6 +9,7 @@ two VS Code forms the page warns about are shown to do nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import tomllib
@@ -18,7 +19,7 @@ from typing import Any
 import pytest
 
 from lossmask.schema.roles import MODE_DESCRIPTIONS, ROLES
-from tests.lsp.client import LspClient
+from tests.lsp.client import LanguageServerError, LspClient
 from tests.lsp.recipes import PAGE, PLACEHOLDER_ROOT, SCHEMA_NAME, layout, recipe
 from tests.lsp.servers import (
     SERVERS,
@@ -42,6 +43,31 @@ def _open(client: LspClient, path: Path, text: str) -> str:
     return client.open(path, text)
 
 
+def _fresh_server_when_silent(test: Any) -> Any:
+    """Run `test` again, on a new server, when the server went silent (three tries in all).
+
+    With the CPU busy, `@taplo/lsp` 0.8.0 now and then stops answering altogether after
+    `initialize` (seen in about one run of this file in ten under three CPU burners, and once in a
+    full suite; never alone on an idle machine): no message, or none of the kind awaited, for the
+    whole timeout, the process still alive. Re-opening the document on the same server did not
+    help. What the server answers is asserted as before; only its silence is retried."""
+
+    @functools.wraps(test)
+    def run(*args: Any, tmp_path: Path, **kwargs: Any) -> Any:
+        for attempt in range(3):
+            folder = tmp_path / f"try-{attempt}"  # each try lays out its own files
+            folder.mkdir()
+            try:
+                return test(*args, tmp_path=folder, **kwargs)
+            except LanguageServerError as error:
+                timed_out = str(error).startswith(("no message from the server", "no matching"))
+                if not timed_out or attempt == 2:
+                    raise
+        return None
+
+    return run
+
+
 def _taplo_schema(client: LspClient, uri: str) -> str | None:
     """The schema URL Taplo associated with the document (None: no schema)."""
     found = client.notification(TAPLO_ASSOCIATION, lambda params: params["documentUri"] == uri)
@@ -58,6 +84,7 @@ def _assert_schema_applies(client: LspClient, root: Path) -> None:
 
 
 @pytest.mark.parametrize("name", SERVERS)
+@_fresh_server_when_silent
 def test_schema_directive(tmp_path: Path, name: str) -> None:
     """The `#:schema` example, as the first lines of `configs/sft.toml`."""
     server = find_server(name)
@@ -73,6 +100,7 @@ def test_schema_directive(tmp_path: Path, name: str) -> None:
         assert completion(client, uri, len(lines), 0) == list(ROLES)
 
 
+@_fresh_server_when_silent
 def test_dot_taplo_toml_reaches_even_better_toml(tmp_path: Path) -> None:
     server = find_server("taplo")
     schema = layout(tmp_path)
@@ -104,6 +132,7 @@ def _vscode_settings(root: Path, url: str | None = None) -> dict[str, Any]:
     return {"schema": {"enabled": True, "associations": associations}}
 
 
+@_fresh_server_when_silent
 def test_vscode_settings_with_an_absolute_url(tmp_path: Path) -> None:
     server = find_server("taplo")
     schema = layout(tmp_path)
@@ -125,6 +154,7 @@ def _warned_form(pattern: str) -> str:
     [r'`"(\./schemas/[\w.-]+\.json)"', r'`"(\$\{workspaceFolder\}/schemas/[\w.-]+\.json)"'],
     ids=["relative", "workspaceFolder"],
 )
+@_fresh_server_when_silent
 def test_vscode_settings_forms_that_do_nothing(tmp_path: Path, form: str) -> None:
     server = find_server("taplo")
     workspace = tmp_path / "your-repo"
