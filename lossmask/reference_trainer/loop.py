@@ -143,10 +143,8 @@ def collate(samples: list[Any], data: DataSettings, pad_id: int) -> MicroBatch:
 
 
 def learning_rate(settings: TrainSettings, step: int) -> float:
-    """Linear warmup over `warmup_steps`, then constant (prime-rl's default schedule)."""
-    if settings.warmup_steps and step < settings.warmup_steps:
-        return settings.lr * (step + 1) / settings.warmup_steps
-    return settings.lr
+    """The rate of step `step`: the config's schedule (`reference_trainer/schedule.py`)."""
+    return settings.schedule.learning_rate(settings.lr, settings.max_steps, step)
 
 
 @dataclass

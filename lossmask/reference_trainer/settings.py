@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from lossmask.config_files.overrides import apply_overrides
 from lossmask.errors import ConfigError, Problem
 from lossmask.masks.engine.contract import MaskRule
+from lossmask.reference_trainer.schedule import Schedule, read_schedule
 from lossmask.schema.roles import LossMaskRolesConfig
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ IMPLEMENTED_KEYS: frozenset[str] = frozenset(
         "optim.betas",
         "optim.max_norm",
         "optim.warmup_steps",
+        "scheduler",
         "ckpt.interval",
         "ckpt.resume_step",
         "ckpt.keep_last",
@@ -107,7 +109,7 @@ class TrainSettings:
     weight_decay: float
     betas: tuple[float, float]
     max_norm: float
-    warmup_steps: int
+    warmup_steps: int  # `[optim] warmup_steps` as written (the schedule says what it means)
     checkpoint: bool  # a [ckpt] table is present: save at `ckpt_interval` and at the end
     ckpt_interval: int | None
     # prime-rl's `[ckpt] resume_step`: N resumes from checkpoints/step_N of the output directory,
@@ -126,6 +128,8 @@ class TrainSettings:
     # `[ckpt] skip_optimizer`: checkpoints hold weights only, and a resume starts a fresh AdamW.
     skip_optimizer: bool = False
     data_parallel: str = "ddp"  # under torchrun: "ddp" or "fsdp2" (`--data-parallel`)
+    # `[scheduler]` (prime-rl's), else `[optim] warmup_steps` then constant.
+    schedule: Schedule = field(default_factory=lambda: Schedule("optim-warmup", 0))
     config_text: str | None = field(default=None, repr=False, compare=False)
 
     def problem(
@@ -171,8 +175,11 @@ class TrainSettings:
             "weight_decay": self.weight_decay,
             "betas": list(self.betas),
             "max_norm": self.max_norm,
-            "warmup_steps": self.warmup_steps,
         }
+        if self.schedule.table():
+            out["scheduler"] = self.schedule.table()
+        else:
+            out["optim"]["warmup_steps"] = self.warmup_steps
         if self.checkpoint:
             out["ckpt"] = {} if self.ckpt_interval is None else {"interval": self.ckpt_interval}
             if self.resume_step is not None:
@@ -353,6 +360,12 @@ def load_settings(
         elif val_interval is not None:
             problems.add("is set but [val.data] is missing", ("val", "interval"))
     _check_device(device, problems)
+    schedule = read_schedule(
+        _table(data, ("scheduler",)),
+        config.optim.warmup_steps,
+        config.max_steps,
+        problems.add,
+    )
     ckpt = config.ckpt
     resume_step = _resume_step(ckpt, config.max_steps, problems)
     if problems.found:
@@ -388,6 +401,7 @@ def load_settings(
         keep_last=ckpt.keep_last if ckpt is not None else None,
         skip_optimizer=bool(ckpt.skip_optimizer) if ckpt is not None else False,
         data_parallel=data_parallel,
+        schedule=schedule,
         config_text=text,
     )
     return settings, warnings

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -61,6 +62,28 @@ def test_audit_counts_stops_lost_to_seq_len(glm_renderer: MaskBackend) -> None:
     assert report.stops[FINAL].lost_to_truncation == 1
     assert report.stops[FINAL].stop_trained == 0
     assert report.stops[TOOL_CALL].stop_trained == 1
+
+
+@pytest.mark.parametrize("seq_len", [None, 300, 120])
+def test_audit_counts_equal_counting_each_shifted_training_sample(
+    glm_renderer: MaskBackend, seq_len: int | None
+) -> None:
+    # audit counts without building the shifted sample; the reference builds it and counts its
+    # targets by hand, as a trainer would see them.
+    report = audit_conversations(ROWS, "sampled", glm_renderer, seq_len=seq_len)
+    by_role: Counter[str] = Counter()
+    truncated = samples = 0
+    for row in ROWS:
+        sample = build_sample(row.conversation, "sampled", glm_renderer, seq_len)
+        truncated += sample.truncated
+        samples += any(sample.loss_mask)
+        for trained, provenance in zip(sample.loss_mask, sample.provenance, strict=True):
+            by_role[provenance.role or "none"] += trained
+    assert truncated == report.stats.truncated
+    assert (truncated > 0) == (seq_len is not None)
+    assert samples == report.stats.samples
+    assert +by_role == report.stats.trained_tokens_by_role
+    assert sum(by_role.values()) == report.stats.trained_tokens
 
 
 def run(*args: str) -> tuple[int, str]:

@@ -25,7 +25,7 @@ from lossmask.masks.app.stop_consistency import StopConsistency
 from lossmask.masks.engine.backends import MaskBackend
 from lossmask.masks.engine.build import BuildStats, mask_conversation
 from lossmask.masks.engine.contract import coerce_loss_mask
-from lossmask.masks.engine.sample import MaskedSequence, MaskError, shift_and_truncate
+from lossmask.masks.engine.sample import MaskedSequence, MaskError
 from lossmask.schema.roles import describe_loss_mask
 
 TOOL_CALL = "tool_call"
@@ -282,7 +282,7 @@ def audit_conversations(
         for message in messages:
             if message.get("role") == "assistant" and message.get("tool_calls"):
                 report.calls_per_turn[len(message["tool_calls"])] += 1
-        report.stats.record(conversation, shift_and_truncate(sequence, seq_len))
+        report.stats.record_sequence(conversation, sequence, seq_len)
         stops_at = sequence.stop_positions()
         for kind, stop_trained, lost in _turn_stops(sequence, messages, seq_len, stops_at):
             if kind == EXCLUDED:

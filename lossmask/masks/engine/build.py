@@ -26,6 +26,7 @@ from lossmask.masks.engine.sample import (
     MaskedSequence,
     TrainingSample,
     shift_and_truncate,
+    target_window,
 )
 from lossmask.schema.roles import ROLES, LossMaskRolesConfig, describe_loss_mask
 
@@ -78,21 +79,41 @@ class BuildStats:
     roles_seen: set[str] = field(default_factory=set)
 
     def record(self, conversation: Conversation, sample: TrainingSample) -> bool:
-        """Count one built sample (shared by training and `audit`); False when it is skipped."""
+        """Count one built sample (what training keeps); False when it is skipped."""
+        roles: Any = getattr(sample.provenance, "role", None)
+        if roles is None:
+            roles = [p.role for p in sample.provenance]
+        return self.record_targets(conversation, sample.loss_mask, roles, sample.truncated)
+
+    def record_sequence(
+        self, conversation: Conversation, sequence: MaskedSequence, seq_len: int | None
+    ) -> bool:
+        """Count a masked sequence as `record` counts its sample, without building the shifted
+        sample (`audit` reads counts only): its targets are the positions of `target_window`."""
+        targets, truncated = target_window(len(sequence.ids), seq_len)
+        return self.record_targets(
+            conversation, sequence.mask[targets], sequence.provenance.role[targets], truncated
+        )
+
+    def record_targets(
+        self,
+        conversation: Conversation,
+        mask: list[bool],
+        roles: list[str | None],
+        truncated: bool,
+    ) -> bool:
+        """Count one sample given its targets' mask and role; False when it is skipped."""
         self.roles_seen.update(m.get("role", "") for m in conversation["messages"])
-        self.truncated += sample.truncated
-        trained = sample.num_trained  # a sum over the mask: once
+        self.truncated += truncated
+        trained = sum(mask)  # once
         if trained == 0:
             self.skipped_nothing_to_train += 1
             return False
         self.samples += 1
         self.trained_tokens += trained
-        roles: Any = getattr(sample.provenance, "role", None)
-        if roles is None:
-            roles = [p.role for p in sample.provenance]
-        if len(roles) != len(sample.loss_mask):
+        if len(roles) != len(mask):
             raise ValueError("provenance and loss mask differ in length")
-        for role, count in Counter(itertools.compress(roles, sample.loss_mask)).items():
+        for role, count in Counter(itertools.compress(roles, mask)).items():
             self.trained_tokens_by_role[role or "none"] += count  # counted at C speed
         return True
 

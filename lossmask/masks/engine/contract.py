@@ -251,19 +251,19 @@ def apply_contract(
         or (isinstance(loss_mask, LossMaskRolesConfig) and d.roles_need_sampled)
     ):
         raise d.sampled_refused
-    ids = list(d.ids)
-    message = list(d.message)
-    turn = list(d.turn)
-    sampled = list(d.sampled)
-    content = list(d.content)
-    sampled_rule = list(d.sampled_rule or ["sampled"] * len(ids))
+    # The description's columns are read, never changed: a column is copied only where this
+    # sequence changes it (the serving gap below, the appended final stop), so one description
+    # can be masked under several rules (`diff`, `show` of two configs).
+    ids, message, turn, sampled, content = d.ids, d.message, d.turn, d.sampled, d.content
+    sampled_rule = d.sampled_rule or ["sampled"] * len(ids)
     if not len(ids) == len(message) == len(turn) == len(sampled) == len(content):
         raise ValueError("a token description's columns differ in length")  # a backend's bug
     message_runs = list(runs(message))
     token_roles: list[str | None] = []
     for index, start, stop in message_runs:  # the role of each token's message, run by run
         token_roles += [None if index is None else d.roles[index]] * (stop - start)
-    if not rule.serving_gap:
+    if not rule.serving_gap and d.prompt_gap:
+        sampled, sampled_rule = list(sampled), list(sampled_rule)
         for k in d.prompt_gap:  # as the backend's own signal has them: not sampled
             sampled[k] = False
             sampled_rule[k] = "not-sampled"
@@ -274,6 +274,13 @@ def apply_contract(
 
     final = len(d.roles) - 1
     if _needs_final_stop(rule, d, ids, mask):
+        ids, message, turn, sampled, content = (
+            list(ids),
+            list(message),
+            list(turn),
+            list(sampled),
+            list(content),
+        )
         ids.append(d.final_stop_id)
         mask.append(True)
         rules.append("final-stop")

@@ -203,16 +203,24 @@ class TrainingSample:
         return sum(self.loss_mask)
 
 
+def target_window(length: int, seq_len: int | None) -> tuple[slice, bool]:
+    """(the positions of a `length`-token sequence that are targets, whether `seq_len` cut it):
+    position k is the target of input k - 1, and at most `seq_len` inputs survive."""
+    if seq_len is not None and length - 1 > seq_len:
+        return slice(1, seq_len + 1), True
+    return slice(1, length), False
+
+
 def shift_and_truncate(sequence: MaskedSequence, seq_len: int | None = None) -> TrainingSample:
     """THE shift: inputs are ids[:-1], targets ids[1:], and the mask and provenance of ids[1:].
 
     `seq_len` bounds the model input: at most `seq_len` inputs (and as many targets) survive.
     """
     ids, mask, provenance = sequence.ids, sequence.mask, sequence.provenance
-    truncated = seq_len is not None and len(ids) - 1 > seq_len
+    targets, truncated = target_window(len(ids), seq_len)
     if truncated:
-        assert seq_len is not None
-        ids, mask, provenance = ids[: seq_len + 1], mask[: seq_len + 1], provenance[: seq_len + 1]
+        end = targets.stop
+        ids, mask, provenance = ids[:end], mask[:end], provenance[:end]
     return TrainingSample(
         input_ids=ids[:-1],
         target_ids=ids[1:],
