@@ -11,7 +11,11 @@ written once as JSONL. Then, interleaved so a busy machine slows every variant a
     `"sampled"`, `-j 1`) vs a bare loop reading the same file: `json.loads`, tool-call arguments
     parsed, `apply_chat_template(tokenize=True)`. Target: at most 1.15x.
 [2] renderer path: `audit` (renderer glm-4.5, `"sampled"`, `-j 1`) vs a bare loop with
-    `renderer.render()` in place of `apply_chat_template`. Target: at most 1.15x.
+    `renderer.render()` in place of `apply_chat_template`, the renderer built as a user builds it
+    (`renderers.create_renderer(tokenizer, config)`). Target: at most 1.15x. lossmask hands its
+    own renderer a `DirectTokenizer` (engine/renderer_tokenizer.py: the same ids, from the Rust
+    tokenizer without transformers' per-call overhead), so the bench also prints a loop over
+    that renderer, which says what audit adds on top of its own rendering.
 [3] `audit -j 2` vs `-j 1` on the chat-template path, wall time. Target: at least 1.7x.
 [4] peak RSS of a fresh `lossmask audit` process at a tenth of the rows and at all of them.
     Target: flat in the row count.
@@ -151,7 +155,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         template = mask_backend(tokenizer="embedded:glm-4.5-notags", model=None, renderer=None)
         renderer_backend = mask_backend(tokenizer=None, model=None, renderer="glm-4.5")
-        tokenizer, renderer = template.tokenizer, renderer_backend.renderer  # type: ignore[attr-defined]
+        tokenizer = template.tokenizer  # type: ignore[attr-defined]
+        ours = renderer_backend.renderer  # type: ignore[attr-defined]
+        import renderers
+
+        renderer = renderers.create_renderer(renderer_backend.tokenizer, ours.config)  # type: ignore[attr-defined]
 
         def bare_template() -> None:
             for row in read_rows(data):
@@ -161,6 +169,10 @@ def main(argv: list[str] | None = None) -> int:
             for row in read_rows(data):
                 renderer.render(row["messages"], tools=row["tools"])
 
+        def lossmask_renderer() -> None:
+            for row in read_rows(data):
+                ours.render(row["messages"], tools=row["tools"])
+
         results = interleaved(
             options.repeat,
             bare_template,
@@ -168,8 +180,9 @@ def main(argv: list[str] | None = None) -> int:
             bare_renderer,
             lambda: audit(renderer_config, data, 1),
             lambda: audit(template_config, data, 2),
+            lossmask_renderer,
         )
-        (bt, bw), (at, aw), (rt, rw), (art, arw), (jt, jw) = results
+        (bt, bw), (at, aw), (rt, rw), (art, arw), (jt, jw), (ot, ow) = results
         print('[1] chat-template path (embedded GLM-4.5 template without tags, "sampled")')
         print(line("bare apply_chat_template loop", bt, bw, rows))
         print(line("lossmask audit -j 1", at, aw, rows))
@@ -180,6 +193,8 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"    ratio audit/bare: cpu {art / rt:.2f}x, wall {arw / rw:.2f}x   (target <= 1.15x)"
         )
+        print(line("render() loop, lossmask's renderer", ot, ow, rows))
+        print(f"    audit over its own rendering: cpu {art / ot:.2f}x, wall {arw / ow:.2f}x")
         print("[3] chat-template path, audit -j 2 vs -j 1 (wall time)")
         print(line("lossmask audit -j 2", jt, jw, rows))
         print(f"    speed-up -j 2 / -j 1: {aw / jw:.2f}x   (target >= 1.7x)")

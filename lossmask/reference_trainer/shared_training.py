@@ -9,11 +9,13 @@ turn to the assistant, so on the renderer path the legacy role table, `"sampled"
 and `"sampled"` derived from serving on the chat template mark the same tokens, and `"all"` is the
 same on both paths.
 
-Such cells are checked token for token here, trained once, and the one trained model is evaluated
-from each cell's own backend and mask (the eval prompts are each backend's own). The table says
-which cells shared a training and why; the equality is computed, never assumed. Checking costs one
-data preparation per cell in the parent process (a few CPU seconds for the experiment's 2000
-conversations), and saves every repeated training.
+Such cells are checked here, trained once, and the one trained model is evaluated from each
+cell's own backend and mask (the eval prompts are each backend's own). The table says which cells
+shared a training and why; the equality is computed, never assumed: as equal SHA-256 digests of
+every sample's length, input ids, targets and loss mask in order (two different sample sets could
+only match by a SHA-256 collision), so the samples are never held side by side. Checking costs
+one data preparation per cell in the parent process (seconds for the configs' 2000
+conversations, minutes for the argument budget's 48,000), and saves every repeated training.
 """
 
 from __future__ import annotations
@@ -47,6 +49,8 @@ class TrainingUnit:
 
 def _samples_digest(samples: Sequence[Any], digest: Any) -> None:
     for sample in samples:
+        # The length first: every sample's bytes then parse one way only.
+        digest.update(array("q", [len(sample.input_ids)]).tobytes())
         for values in (sample.input_ids, sample.target_ids):
             digest.update(array("q", values).tobytes())
         digest.update(bytes(bytearray(bool(flag) for flag in sample.loss_mask)))
@@ -55,7 +59,8 @@ def _samples_digest(samples: Sequence[Any], digest: Any) -> None:
 
 def training_fingerprint(settings: TrainSettings) -> str:
     """SHA-256 of what a run trains: its settings but the path's and mask's names, its model
-    source and every training and validation sample, token for token. Raises ConfigError like
+    source and every training and validation sample (lengths, ids, targets, mask). Raises
+    ConfigError like
     the run itself would."""
     from lossmask.reference_trainer.loop import prepare
 

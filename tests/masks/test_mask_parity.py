@@ -111,6 +111,9 @@ def test_renderer_path_equals_build_training_sample(
     request: pytest.FixtureRequest, renderer_fixture: str, roles: LossMaskRolesConfig | None
 ) -> None:
     backend: MaskBackend = request.getfixturevalue(renderer_fixture)
+    # The reference is `renderers` over the transformers tokenizer, as a user's own call builds it
+    # (lossmask hands its renderer a DirectTokenizer: engine/renderer_tokenizer.py).
+    plain = renderers.create_renderer(backend.tokenizer, backend.renderer.config)  # type: ignore[attr-defined]
     for number, conversation in enumerate(CONVERSATIONS):
         conversation = {**conversation, "messages": [dict(m) for m in conversation["messages"]]}
         if number % 3 == 0:  # narrow some samples with a per-message flag
@@ -120,7 +123,7 @@ def test_renderer_path_equals_build_training_sample(
             None if roles is None else (lambda m, r=roles: m["role"] in r.enabled_roles())
         )
         expected = renderers.build_training_sample(
-            backend.renderer,
+            plain,
             messages,
             role_to_mask=role_to_mask,
             tools=tools,
@@ -130,10 +133,10 @@ def test_renderer_path_equals_build_training_sample(
         sample = build_sample(conversation, "sampled" if roles is None else roles, backend)
         assert sample.input_ids + sample.target_ids[-1:] == expected.token_ids
         # build_training_sample plus the serving-prompt gap, which trains as sampled tokens do.
-        owners = backend.renderer.render(messages, tools=tools).message_indices
+        owners = plain.render(messages, tools=tools).message_indices
         gap_trains = roles is None or roles.assistant
         mask = list(expected.loss_mask)
-        for k in serving_gap(backend.renderer, messages, tools):
+        for k in serving_gap(plain, messages, tools):
             mask[k] = mask[k] or (gap_trains and flags[owners[k]])
         assert sample.loss_mask == mask[1:]
 

@@ -148,8 +148,10 @@ def _create_renderer(tokenizer: Any, renderer: str) -> tuple[Any, str]:
             raise MaskError(
                 f"unknown renderer {renderer!r}; available: {', '.join(sorted(RENDERER_REGISTRY))}"
             ) from None
+    from lossmask.masks.engine.renderer_tokenizer import direct_tokenizer
+
     try:
-        created = renderers.create_renderer(tokenizer, config)
+        created = renderers.create_renderer(direct_tokenizer(tokenizer), config)
     except Exception as error:
         raise MaskError(
             f"renderer {renderer!r} does not work with tokenizer {tokenizer.name_or_path!r}: "
