@@ -15,8 +15,10 @@ rather than guessed.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import compress, repeat
 from typing import Any
 
 IGNORE_INDEX = -100
@@ -49,10 +51,10 @@ class MaskColumn:
                 "aligned token by token"
             )
         if self.name == "labels":
-            if all(
-                label in (IGNORE_INDEX, token) for token, label in zip(ids, values, strict=True)
-            ):
-                return [label != IGNORE_INDEX for label in values]
+            # Whole-list operations at C speed; the loop below runs only to name a bad label.
+            trained = list(map(operator.ne, values, repeat(IGNORE_INDEX)))
+            if list(compress(values, trained)) == list(compress(ids, trained)):
+                return trained
             for k, (token, label) in enumerate(zip(ids, values, strict=True)):
                 if label != IGNORE_INDEX and label != token:
                     shifted = k > 0 and values[k - 1] == token
@@ -69,7 +71,7 @@ class MaskColumn:
         if not set(values) <= {0, 1}:  # one pass in C; the loop below only names the culprit
             k, value = next((k, v) for k, v in enumerate(values) if v not in (0, 1))
             raise ColumnError(f"{self.name}[{k}] is {value!r}, not 0 or 1")
-        return [value == 1 for value in values]
+        return list(map(operator.eq, values, repeat(1)))
 
 
 MASK_COLUMNS: dict[str, MaskColumn] = {

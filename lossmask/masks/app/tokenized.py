@@ -148,26 +148,34 @@ def _show(locator: TurnLocator, ids: list[int], k: int) -> str:
 def audit_row(
     report: TokenizedAudit, locator: TurnLocator, ids: list[int], mask: list[bool], where: str
 ) -> None:
-    """Add one row's figures: its turns, their stops and what is trained where."""
+    """Add one row's figures: its turns, their stops and what is trained where. Counted span by
+    span with C-level list operations (a few turns per row); positions are listed token by token
+    only where a figure needs them, for a row that trains outside its sampled spans."""
     report.tokens += len(ids)
-    trained = [k for k in range(1, len(ids)) if mask[k]]  # token 0 is never a target
-    report.trained_tokens += len(trained)
-    if not trained:
+    trained_count = mask[1:].count(True)  # token 0 is never a target
+    report.trained_tokens += trained_count
+    if not trained_count:
         report.nothing_trained += 1
     located = locator.locate(ids)
     report.unlocated.update(located.unlocated)
     if not located.turns:
-        if trained:
+        if trained_count:
             reason = (
                 f"the generation prompt {locator.prompt_text!r} never occurs in the ids (rows "
                 "made with another tokenizer or template?)"
             )
             report.unlocated_rows[reason] += 1
         return
-    sampled = [False] * len(ids)
+    trained_inside = untrained = 0
+    first_untrained: int | None = None
     for turn in located.turns:
-        for k in range(turn.start, turn.end + 1):
-            sampled[k] = True
+        span = mask[turn.start : turn.end + 1]
+        inside = span.count(True)
+        trained_inside += inside
+        if inside < len(span):
+            untrained += len(span) - inside
+            if first_untrained is None:
+                first_untrained = turn.start + span.index(False)
         kind = TURN if turn.calls is None else (TOOL_CALL if turn.calls else FINAL)
         count = report.stops[kind]
         count.turns += 1
@@ -176,13 +184,13 @@ def audit_row(
             report.calls_per_turn[turn.calls] += 1
         if not turn.closed:
             report.unclosed[f"no serving stop before {turn.unclosed_reason}"] += 1
-    untrained = [k for k in range(len(ids)) if sampled[k] and not mask[k]]
-    if untrained:
-        report.sampled_untrained.add(
-            len(untrained), f"{where}: {_show(locator, ids, untrained[0])}"
-        )
-    outside = [k for k in trained if not sampled[k]]
-    if outside:
+    if first_untrained is not None:
+        report.sampled_untrained.add(untrained, f"{where}: {_show(locator, ids, first_untrained)}")
+    if trained_count > trained_inside:  # turn starts are >= 1, so position 0 is never inside
+        sampled = [False] * len(ids)
+        for turn in located.turns:
+            sampled[turn.start : turn.end + 1] = [True] * (turn.end + 1 - turn.start)
+        outside = [k for k in range(1, len(ids)) if mask[k] and not sampled[k]]
         report.trained_outside.update(region_of(k, located) for k in outside)
         report.trained_outside_example.add(
             len(outside),

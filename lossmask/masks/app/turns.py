@@ -132,12 +132,7 @@ class TurnLocator:
         but not as the served ids."""
         found = LocatedTurns()
         width = len(self.prompt)
-        first = self.prompt[0]
-        starts = [
-            k
-            for k, token in enumerate(ids)
-            if token == first and tuple(ids[k : k + width]) == self.prompt
-        ]
+        starts = _occurrences(ids, self.prompt)
         text_count = (
             decode(self.tokenizer, ids).count(self.prompt_text) if self.prompt_can_merge else 0
         )
@@ -151,16 +146,46 @@ class TurnLocator:
             start = at + width
             if start >= limit:
                 continue  # a prompt with nothing after it: no turn was sampled here
-            end = next((k for k in range(start, limit) if ids[k] in self.stops), None)
+            end = _first_of(ids, self.stops, start, limit)
             reason = ""
             if end is None:
                 end = limit - 1
                 reason = "end of the row" if limit == len(ids) else "the next assistant turn"
             calls = None
             if self.call_marker is not None:
-                calls = sum(1 for k in range(start, end + 1) if ids[k] == self.call_marker)
+                calls = ids[start : end + 1].count(self.call_marker)
             found.turns.append(Turn(at, start, end, not reason, calls, reason))
         return found
+
+
+# Scans over a row's ids are `list.index` calls (C speed) rather than a Python test per token: an
+# audit of tokenised rows reads each row once and does little else.
+
+
+def _occurrences(ids: list[int], pattern: tuple[int, ...]) -> list[int]:
+    """Every position where `pattern` starts in `ids`, in order."""
+    found: list[int] = []
+    first, width = pattern[0], len(pattern)
+    k = -1
+    try:
+        while True:
+            k = ids.index(first, k + 1)
+            if width == 1 or tuple(ids[k : k + width]) == pattern:
+                found.append(k)
+    except ValueError:
+        return found
+
+
+def _first_of(ids: list[int], wanted: Any, start: int, limit: int) -> int | None:
+    """The first position in `ids[start:limit]` holding any id of `wanted`; None if none does."""
+    best: int | None = None
+    for token in wanted:
+        try:
+            k = ids.index(token, start, limit if best is None else best)
+        except ValueError:
+            continue
+        best = k
+    return best
 
 
 def _after_last(ids: list[int], prompt: tuple[int, ...]) -> list[int]:
