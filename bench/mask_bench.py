@@ -3,7 +3,8 @@
     python bench/mask_bench.py            # full run (about a minute on 2 cores)
     python bench/mask_bench.py --quick    # smaller sizes, for a smoke check
 
-1. Mask building on the renderer path vs the renderer's bare `render()` (target: within 1.10x).
+1. Mask building on the renderer path vs the renderer's bare `render()`, the renderer as
+   `renderers.create_renderer` builds it (target: within 1.10x); also over lossmask's own render.
 2. The role mask on the chat-template path, incremental (text render of each prefix, one
    tokenization) vs re-tokenizing every prefix from scratch with `apply_chat_template`, the legacy
    way, on conversations with 16 assistant turns (target: at least 5x).
@@ -99,7 +100,12 @@ def main() -> None:
 
     renderer_backend = load_backend(renderer="glm-4.5")
     template_backend = load_backend()
-    renderer = renderer_backend.renderer  # type: ignore[attr-defined]
+    ours = renderer_backend.renderer  # type: ignore[attr-defined]
+    import renderers
+
+    # The bare loop's renderer as a user builds it; lossmask's own encodes through a
+    # DirectTokenizer (engine/renderer_tokenizer.py), so [1] also prints a loop over that one.
+    renderer = renderers.create_renderer(renderer_backend.tokenizer, ours.config)  # type: ignore[attr-defined]
 
     # 1. renderer path vs bare render(), interleaved so both see the same machine load
     conversations = generate_conversations(size, seed=1, exchanges=2, reasoning_rate=0.5)
@@ -114,11 +120,17 @@ def main() -> None:
         for c in conversations:
             build_sample(c, "sampled", renderer_backend)
 
-    bare, built = interleaved_best(args.repeat, render_all, build_all)
+    def render_ours() -> None:
+        for c in conversations:
+            ours.render(c["messages"], tools=c["tools"])
+
+    bare, built, own = interleaved_best(args.repeat, render_all, build_all, render_ours)
     print(f"[1] {size} conversations (2 exchanges each), renderer glm-4.5, embedded tokenizer")
     print(f"    bare render():          {1000 * bare / size:7.3f} ms/conversation")
     print(f"    build_sample(sampled):  {1000 * built / size:7.3f} ms/conversation")
     print(f"    ratio build/render:     {built / bare:7.3f}x   (target <= 1.10x)")
+    print(f"    lossmask's render():    {1000 * own / size:7.3f} ms/conversation")
+    print(f"    build over its render:  {built / own:7.3f}x")
 
     # 2. chat-template role mask: incremental vs every prefix from scratch
     long_size = 10 if args.quick else 40
