@@ -10,11 +10,8 @@
 #   bash bench/experiment_grid.sh               # the configs' budget (stopping and counting)
 #   bash bench/experiment_grid.sh --arguments   # the budget that reads arguments right
 #
-# --arguments (first) trains ARGUMENT_STEPS steps of 16 instead of the configs' 600 of 8, on as
-# many distinct conversations as it trains on (one epoch: on the configs' pool of 2000 the model
-# learns those rows by heart, and repeats the first city of a request in its second call on
-# held-out ones), with a cosine schedule (prime-rl's [scheduler]) in place of the constant rate;
-# the legacy and "sampled" cells only (the figures the experiment decides on; "all" would add a
+# --arguments (first) trains ARGUMENT_STEPS steps of 16 instead of the configs' 600 of 8, the
+# legacy and "sampled" cells only (the figures the experiment decides on; "all" would add a
 # training per seed), into runs/experiment-arguments. Later arguments win (click takes an option's
 # last value; --mask and --set add to these):
 #   bash bench/experiment_grid.sh --seeds 0 --mask legacy --mask sampled \
@@ -30,9 +27,8 @@ budget=(--output-dir runs/experiment-3seeds)
 if [ "${1:-}" = "--arguments" ]; then
   shift
   budget=(--set "max_steps=$ARGUMENT_STEPS" --set data.batch_size=16
-    --set data.micro_batch_size=16 --set "data.num_examples=$((ARGUMENT_STEPS * 16))"
-    --set optim.warmup_steps=0 --set scheduler.type=cosine --set scheduler.warmup_steps=50
-    --mask legacy --mask sampled --output-dir runs/experiment-arguments)
+    --set data.micro_batch_size=16 --mask legacy --mask sampled
+    --output-dir runs/experiment-arguments)
 fi
 "$py" -m lossmask experiment examples/experiment/chat-template.toml \
   examples/experiment/renderer.toml \
