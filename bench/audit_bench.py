@@ -17,8 +17,9 @@ written once as JSONL. Then, interleaved so a busy machine slows every variant a
     tokenizer without transformers' per-call overhead), so the bench also prints a loop over
     that renderer, which says what audit adds on top of its own rendering.
 [3] `audit -j 2` vs `-j 1` on the chat-template path, wall time. Target: at least 1.7x.
-[4] peak RSS of a fresh `lossmask audit` process at a tenth of the rows and at all of them.
-    Target: flat in the row count.
+[4] peak RSS (VmHWM, reported by the child itself) of a fresh `lossmask audit` process at a
+    tenth of the rows and at all of them. Target: flat in the row count. `--rss-only` runs [4]
+    alone.
 
 Each timing is printed as process CPU time (what the work costs; on a shared machine the wall
 clock also counts waiting for a core) and wall time; the load average is printed before and after.
@@ -91,26 +92,41 @@ def audit(config: Path, data: Path, jobs: int) -> None:
         raise SystemExit(f"audit of {data} with {config} failed: {report.problems[:3]}")
 
 
+# The child reports its own peak: `ru_maxrss` from `wait4` would not do, because Linux carries the
+# forked parent's high-water mark across `exec` into it (a parent that has audited 200,000 rows
+# would be measured, not the child).
+_CHILD = (
+    "import atexit, sys\n"
+    "def _peak():\n"
+    "    with open('/proc/self/status') as status:\n"
+    "        kb = next(line.split()[1] for line in status if line.startswith('VmHWM:'))\n"
+    "    sys.stderr.write(f'lossmask-bench-peak-kb {kb}\\n')\n"
+    "atexit.register(_peak)\n"
+    "from lossmask.cli import main\n"
+    "main()\n"
+)
+
+
 def peak_rss_mb(config: Path, data: Path) -> float:
-    """Peak resident memory of a fresh `lossmask audit` process, in MB."""
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lossmask",
-            "audit",
-            str(config),
-            "--data",
-            str(data),
-            "--reader",
-            "lossmask",
-        ],
+    """Peak resident memory (VmHWM) of a fresh `lossmask audit` process, in MB."""
+    argv = ["audit", str(config), "--data", str(data), "--reader", "lossmask"]
+    done = subprocess.run(
+        [sys.executable, "-c", _CHILD, *argv],
         stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
     )
-    _, status, usage = os.wait4(process.pid, 0)
-    if status != 0:
-        raise SystemExit(f"lossmask audit exited with status {status}")
-    return usage.ru_maxrss / 1024  # kilobytes on Linux
+    if done.returncode != 0:
+        raise SystemExit(
+            f"lossmask audit exited with status {done.returncode}: {done.stderr[-500:]}"
+        )
+    kb = next(
+        line.split()[1]
+        for line in done.stderr.splitlines()
+        if line.startswith("lossmask-bench-peak-kb ")
+    )
+    return int(kb) / 1024
 
 
 def load() -> str:
@@ -126,6 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rss-only", action="store_true", help="measure [4] only")
     options = parser.parse_args(argv)
 
     from lossmask.masks import generate_conversations, write_jsonl
@@ -153,51 +170,55 @@ def main(argv: list[str] | None = None) -> int:
         renderer_config.write_text(
             '[renderer]\nname = "glm-4.5"\n\n[data]\nloss_mask = "sampled"\n'
         )
-        template = mask_backend(tokenizer="embedded:glm-4.5-notags", model=None, renderer=None)
-        renderer_backend = mask_backend(tokenizer=None, model=None, renderer="glm-4.5")
-        tokenizer = template.tokenizer  # type: ignore[attr-defined]
-        ours = renderer_backend.renderer  # type: ignore[attr-defined]
-        import renderers
+        if not options.rss_only:
+            template = mask_backend(tokenizer="embedded:glm-4.5-notags", model=None, renderer=None)
+            renderer_backend = mask_backend(tokenizer=None, model=None, renderer="glm-4.5")
+            tokenizer = template.tokenizer  # type: ignore[attr-defined]
+            ours = renderer_backend.renderer  # type: ignore[attr-defined]
+            import renderers
 
-        renderer = renderers.create_renderer(renderer_backend.tokenizer, ours.config)  # type: ignore[attr-defined]
+            renderer = renderers.create_renderer(renderer_backend.tokenizer, ours.config)  # type: ignore[attr-defined]
 
-        def bare_template() -> None:
-            for row in read_rows(data):
-                tokenizer.apply_chat_template(row["messages"], tools=row["tools"], tokenize=True)
+            def bare_template() -> None:
+                for row in read_rows(data):
+                    tokenizer.apply_chat_template(
+                        row["messages"], tools=row["tools"], tokenize=True
+                    )
 
-        def bare_renderer() -> None:
-            for row in read_rows(data):
-                renderer.render(row["messages"], tools=row["tools"])
+            def bare_renderer() -> None:
+                for row in read_rows(data):
+                    renderer.render(row["messages"], tools=row["tools"])
 
-        def lossmask_renderer() -> None:
-            for row in read_rows(data):
-                ours.render(row["messages"], tools=row["tools"])
+            def lossmask_renderer() -> None:
+                for row in read_rows(data):
+                    ours.render(row["messages"], tools=row["tools"])
 
-        results = interleaved(
-            options.repeat,
-            bare_template,
-            lambda: audit(template_config, data, 1),
-            bare_renderer,
-            lambda: audit(renderer_config, data, 1),
-            lambda: audit(template_config, data, 2),
-            lossmask_renderer,
-        )
-        (bt, bw), (at, aw), (rt, rw), (art, arw), (jt, jw), (ot, ow) = results
-        print('[1] chat-template path (embedded GLM-4.5 template without tags, "sampled")')
-        print(line("bare apply_chat_template loop", bt, bw, rows))
-        print(line("lossmask audit -j 1", at, aw, rows))
-        print(f"    ratio audit/bare: cpu {at / bt:.2f}x, wall {aw / bw:.2f}x   (target <= 1.15x)")
-        print('[2] renderer path (renderer glm-4.5, "sampled")')
-        print(line("bare render() loop", rt, rw, rows))
-        print(line("lossmask audit -j 1", art, arw, rows))
-        print(
-            f"    ratio audit/bare: cpu {art / rt:.2f}x, wall {arw / rw:.2f}x   (target <= 1.15x)"
-        )
-        print(line("render() loop, lossmask's renderer", ot, ow, rows))
-        print(f"    audit over its own rendering: cpu {art / ot:.2f}x, wall {arw / ow:.2f}x")
-        print("[3] chat-template path, audit -j 2 vs -j 1 (wall time)")
-        print(line("lossmask audit -j 2", jt, jw, rows))
-        print(f"    speed-up -j 2 / -j 1: {aw / jw:.2f}x   (target >= 1.7x)")
+            results = interleaved(
+                options.repeat,
+                bare_template,
+                lambda: audit(template_config, data, 1),
+                bare_renderer,
+                lambda: audit(renderer_config, data, 1),
+                lambda: audit(template_config, data, 2),
+                lossmask_renderer,
+            )
+            (bt, bw), (at, aw), (rt, rw), (art, arw), (jt, jw), (ot, ow) = results
+            print('[1] chat-template path (embedded GLM-4.5 template without tags, "sampled")')
+            print(line("bare apply_chat_template loop", bt, bw, rows))
+            print(line("lossmask audit -j 1", at, aw, rows))
+            print(
+                f"    ratio audit/bare: cpu {at / bt:.2f}x, wall {aw / bw:.2f}x   (target <= 1.15x)"
+            )
+            print('[2] renderer path (renderer glm-4.5, "sampled")')
+            print(line("bare render() loop", rt, rw, rows))
+            print(line("lossmask audit -j 1", art, arw, rows))
+            ratio = f"cpu {art / rt:.2f}x, wall {arw / rw:.2f}x"
+            print(f"    ratio audit/bare: {ratio}   (target <= 1.15x)")
+            print(line("render() loop, lossmask's renderer", ot, ow, rows))
+            print(f"    audit over its own rendering: cpu {art / ot:.2f}x, wall {arw / ow:.2f}x")
+            print("[3] chat-template path, audit -j 2 vs -j 1 (wall time)")
+            print(line("lossmask audit -j 2", jt, jw, rows))
+            print(f"    speed-up -j 2 / -j 1: {aw / jw:.2f}x   (target >= 1.7x)")
         tenth, full = peak_rss_mb(template_config, small), peak_rss_mb(template_config, data)
         print("[4] peak RSS of `lossmask audit` (chat-template path), a fresh process each")
         print(f"    {max(1, rows // 10):>8} rows: {tenth:7.1f} MB")
