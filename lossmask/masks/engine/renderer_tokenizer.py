@@ -11,10 +11,11 @@ and padding set-up and `BatchEncoding` building around the Rust call: about a th
 `DirectTokenizer` answers exactly those two calls from the Rust tokenizer
 (`tokenizers.Tokenizer.encode`) and hands every other attribute to the transformers tokenizer.
 It is used only where transformers' own path is that same Rust call and nothing else (the
-method of `PreTrainedTokenizerFast` is not overridden, no truncation or padding is set, special
-tokens are not split), and it checks itself: its first `CHECKED_CALLS` answers of each kind
-are compared with transformers' own, and one difference turns it off for good (every later call
-goes to transformers). `show`, `audit`, `train` and `export` on the renderer path render the same
+method of `PreTrainedTokenizerFast` is not overridden, no truncation or padding is set, the Rust
+tokenizer's `encode_special_tokens` is what transformers would set from `split_special_tokens`),
+and it checks itself: its first `CHECKED_CALLS` answers of each kind are compared with
+transformers' own, and one difference turns it off for good (every later call goes to
+transformers). `show`, `audit`, `train` and `export` on the renderer path render the same
 ids, content flags and message indices either way (tests/masks/test_renderer_tokenizer.py).
 """
 
