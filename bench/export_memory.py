@@ -26,28 +26,15 @@ import time
 from pathlib import Path
 from typing import Any
 
+# The bench this probe explains: its config, its data (written by `datasets` as there) and its
+# reader of /proc/self/status.
+from integrations_bench import CONFIG, _status_mib, prepare
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-CONFIG = '[tokenizer]\nname = "embedded:glm-4.5-notags"\n\n[data]\nloss_mask = "sampled"\n'
 
 
 def anon_mib() -> float:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("RssAnon"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def prepare(folder: Path, rows: int) -> Path:
-    import datasets
-
-    from lossmask.masks import generate_conversations
-
-    datasets.disable_progress_bars()
-    data = folder / f"conversations-{rows}.parquet"
-    datasets.Dataset.from_list(generate_conversations(rows, seed=0)).to_parquet(str(data))
-    datasets.load_dataset("parquet", data_files=str(data), split="train")  # the Arrow cache
-    return data
+    return _status_mib("RssAnon")
 
 
 def instrument(log: list[str], started: float) -> None:
