@@ -235,6 +235,23 @@ def time_line(results: Sequence[CellResult], wall_seconds: float) -> str:
     )
 
 
+def budget_line(results: Sequence[CellResult]) -> str:
+    """The model and the budget each training ran with (the grid's configs and `--set`s decide
+    them, so a table that does not say them cannot be compared with another)."""
+    from lossmask.reference_trainer.model import EMBEDDED_MODEL
+
+    budgets = []
+    for result in results:
+        settings = result.cell.settings
+        budget = (
+            f"model {settings.model_name or EMBEDDED_MODEL}, {settings.max_steps} steps of "
+            f"{settings.data.batch_size} sequences (lr {settings.lr:g})"
+        )
+        if budget not in budgets:
+            budgets.append(budget)
+    return "trained: " + "; ".join(budgets)
+
+
 def grid_tables(results: Sequence[CellResult], *, markdown: bool) -> str:
     """The table over every seed, then (with several seeds) one table per seed."""
     seeds = list(dict.fromkeys(result.cell.seed for result in results))
@@ -259,7 +276,7 @@ def write_grid_outputs(
     rows = aggregate(results)
     where.mkdir(parents=True, exist_ok=True)
     timing = time_line(results, wall_seconds)
-    footer = "\n".join([*notes, timing, environment.line()])
+    footer = "\n".join([*notes, budget_line(results), timing, environment.line()])
     markdown = grid_tables(results, markdown=True)
     (where / GRID_TABLE).write_text(f"{markdown}\n\n{footer}\n", encoding="utf-8")
     document = {

@@ -113,7 +113,9 @@ def resolve_model(name: str | None, vocab_size: int, max_positions: int) -> Mode
 
 def declared_dtype(config: Any) -> str:
     """config.json's `dtype` (formerly `torch_dtype`); "float32" when it declares none."""
-    declared = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    # Older transformers keep `torch_dtype` as a plain attribute; newer ones make it a property
+    # that warns on every read, so it is looked up only where it is stored.
+    declared = getattr(config, "dtype", None) or vars(config).get("torch_dtype")
     name = str(declared).removeprefix("torch.") if declared is not None else "float32"
     return name if name in ("float32", "bfloat16", "float16") else "float32"
 

@@ -24,7 +24,12 @@ from lossmask.reference_trainer.grid import (
     plan_cells,
     run_grid,
 )
-from lossmask.reference_trainer.grid_report import aggregate, format_grid_table, plot_grid
+from lossmask.reference_trainer.grid_report import (
+    aggregate,
+    budget_line,
+    format_grid_table,
+    plot_grid,
+)
 from lossmask.schema.roles import LossMaskRolesConfig
 from tests.cli_runner import run_cli
 from tests.conftest import REPO_ROOT
@@ -183,6 +188,30 @@ def test_table_reports_mean_and_range_over_seeds_and_the_plot_is_written(tmp_pat
     assert rows[0].exact == [False] * 6 + [True] * 2
 
 
+def test_budget_line_names_the_model_and_steps_each_training_ran_with(tmp_path: Path) -> None:
+    cells = _plan(tmp_path, ("sampled",), (0,))
+    results = [_fake_result(cell, [1], 0.5) for cell in cells]
+    assert budget_line(results) == (
+        "trained: model embedded:tiny-llama, 600 steps of 8 sequences (lr 0.004)"
+    )
+    model = "examples/experiment/model-4-layers"
+    deeper, _ = plan_cells(
+        PATHS[:1],
+        ("sampled",),
+        (0,),
+        ["max_steps=3000", "data.batch_size=16", f"model.name={model}"],
+        output_dir=tmp_path,
+        device="cpu",
+        eval_examples=4,
+        max_new_tokens=8,
+    )
+    results.append(_fake_result(deeper[0], [1], 0.5))
+    assert budget_line(results) == (
+        "trained: model embedded:tiny-llama, 600 steps of 8 sequences (lr 0.004); "
+        f"model {model}, 3000 steps of 16 sequences (lr 0.004)"
+    )
+
+
 def test_parse_seeds() -> None:
     assert parse_seeds("0, 1,2") == (0, 1, 2)
     for bad in ("", "a", "0,0"):
@@ -254,6 +283,7 @@ def test_small_grid_shows_the_failure_needs_a_role_table_over_the_chat_template(
     assert (tmp_path / GRID_PLOT).read_bytes()[:4] == b"\x89PNG"
     assert "| chat-template | legacy role table |" in "\n".join(logged)
     assert environment.line() in table
+    assert "trained: model embedded:tiny-llama, 300 steps of 8 sequences (lr 0.004)" in table
 
 
 @pytest.mark.slow

@@ -89,3 +89,25 @@ def test_saved_checkpoint_loads_back_through_the_same_path(tmp_path: Path) -> No
     assert source.kind == "pretrained"
     assert _same_weights(model, build_model(source, seed=999))  # weights, not the seed, decide
     assert _same_weights(model, AutoModelForCausalLM.from_pretrained(tmp_path / "ckpt"))
+
+
+def test_four_layer_experiment_model_is_the_embedded_model_twice_as_deep() -> None:
+    """`bench/experiment_grid.sh --arguments` trains examples/experiment/model-4-layers: it must
+    differ from the embedded model (sized to the embedded GLM-4.5 vocabulary) in depth only, or the
+    two budgets' tables would differ in more than the variables the docs name."""
+    from lossmask.masks.assets.embedded import embedded_tokenizer
+
+    folder = Path(__file__).parents[2] / "examples" / "experiment" / "model-4-layers"
+    vocab_size = len(embedded_tokenizer("glm-4.5"))
+    deeper = resolve_model(str(folder), vocab_size=vocab_size, max_positions=512)
+    embedded = resolve_model(None, vocab_size=vocab_size, max_positions=512)
+    assert (deeper.kind, deeper.dtype) == ("config", "float32")
+    assert deeper.config.num_hidden_layers == 4
+    metadata = {"_name_or_path", "architectures"}  # where it was read from; not the model
+    shapes = embedded.config.to_dict(), deeper.config.to_dict()
+    differing = {
+        key
+        for key in shapes[0].keys() | shapes[1].keys()
+        if key not in metadata and shapes[0].get(key) != shapes[1].get(key)
+    }
+    assert differing == {"num_hidden_layers"}
