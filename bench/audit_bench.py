@@ -97,11 +97,10 @@ def audit(config: Path, data: Path, jobs: int) -> None:
 # would be measured, not the child).
 _CHILD = (
     "import atexit, sys\n"
-    "def _peak():\n"
-    "    with open('/proc/self/status') as status:\n"
-    "        kb = next(line.split()[1] for line in status if line.startswith('VmHWM:'))\n"
-    "    sys.stderr.write(f'lossmask-bench-peak-kb {kb}\\n')\n"
-    "atexit.register(_peak)\n"
+    f"sys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+    "from proc_status import status_kib\n"
+    "atexit.register(lambda: sys.stderr.write("
+    "f'lossmask-bench-peak-kb {status_kib(\"VmHWM\")}\\n'))\n"
     "from lossmask.cli import main\n"
     "main()\n"
 )

@@ -32,16 +32,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from proc_status import status_mib
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-
-def _hwm_mib() -> float:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 @functools.cache
@@ -83,12 +77,12 @@ def measure(
         dataset = datasets.load_dataset(
             "parquet", data_files=[path], split="train", cache_dir=cache_dir
         )
-        result["start_rss_mib"] = _hwm_mib()
+        result["start_rss_mib"] = status_mib("VmHWM")
         start = time.perf_counter()
         rows = sum(1 for _ in dataset)
     elif kind == "read":
         source = open_source(path, cache_dir=cache_dir)
-        result["start_rss_mib"] = _hwm_mib()
+        result["start_rss_mib"] = status_mib("VmHWM")
         start = time.perf_counter()
         rows = sum(isinstance(item, DataRow) for item in iter_conversations(source))
     elif kind == "render":
@@ -99,7 +93,7 @@ def measure(
             i.conversation for i in iter_conversations(source) if isinstance(i, DataRow)
         ]
         backend = _backend(renderer)
-        result["start_rss_mib"] = _hwm_mib()
+        result["start_rss_mib"] = status_mib("VmHWM")
         start = time.perf_counter()
         for conversation in conversations:
             mask_conversation(conversation, "sampled", backend)
@@ -107,14 +101,15 @@ def measure(
     else:  # audit
         source = open_source(path, cache_dir=cache_dir)
         _backend(renderer)  # loaded once here; forked workers inherit it
-        result["start_rss_mib"] = _hwm_mib()
+        result["start_rss_mib"] = status_mib("VmHWM")
         start = time.perf_counter()
         chunk = functools.partial(audit_chunk, renderer=renderer)
         report = merge_reports(list(map_chunks(source, chunk, jobs=jobs)))
         rows = report.conversations
         result["report"] = report.to_json()
     seconds = time.perf_counter() - start
-    result.update(rows=rows, seconds=seconds, rows_per_s=rows / seconds, peak_rss_mib=_hwm_mib())
+    peak = status_mib("VmHWM")
+    result.update(rows=rows, seconds=seconds, rows_per_s=rows / seconds, peak_rss_mib=peak)
     return result
 
 

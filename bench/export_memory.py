@@ -30,15 +30,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-# The bench this probe explains: its config, its data (written by `datasets` as there) and its
-# reader of /proc/self/status.
-from integrations_bench import CONFIG, _status_mib, prepare
+# The bench this probe explains: its config and its data (written by `datasets` as there).
+from integrations_bench import CONFIG, prepare
+from proc_status import status_mib
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
 def anon_mib() -> float:
-    return _status_mib("RssAnon")
+    return status_mib("RssAnon")
 
 
 def instrument(log: list[str], started: float) -> None:

@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from proc_status import status_mib
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
@@ -46,14 +48,6 @@ MEMORY_TARGET = 0.10
 TOKENIZED_TARGET = 5.0
 
 
-def _status_mib(field: str) -> float:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def child(argv: list[str]) -> dict[str, Any]:
     """Run `lossmask ARGV` in this process; its time, exit code and memory."""
     from lossmask.cli import main
@@ -63,7 +57,7 @@ def child(argv: list[str]) -> dict[str, Any]:
 
     def sample() -> None:
         while not done.wait(0.05):
-            peak_anon[0] = max(peak_anon[0], _status_mib("RssAnon"))
+            peak_anon[0] = max(peak_anon[0], status_mib("RssAnon"))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -79,8 +73,8 @@ def child(argv: list[str]) -> dict[str, Any]:
     return {
         "seconds": seconds,
         "exit": code,
-        "peak_rss_mib": _status_mib("VmHWM"),
-        "peak_anon_mib": max(peak_anon[0], _status_mib("RssAnon")),
+        "peak_rss_mib": status_mib("VmHWM"),
+        "peak_anon_mib": max(peak_anon[0], status_mib("RssAnon")),
     }
 
 

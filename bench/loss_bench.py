@@ -55,6 +55,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from proc_status import status_kib
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 DENSITIES = (0.10, 0.25, 0.50, 1.00)
@@ -62,14 +64,6 @@ METHODS = ("full", "trained", "chunked", "liger")
 MEMORY_TARGET = 0.25
 TIME_SLACK = 1.10
 EQUAL_TO = 1e-5
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 def _reset_peak_rss() -> None:
@@ -144,7 +138,7 @@ def measure_one(args: argparse.Namespace) -> dict[str, Any]:
         torch.cuda.reset_peak_memory_stats()
         base = torch.cuda.memory_allocated() / 2**20
     else:
-        base = _status_kib("VmRSS") / 1024
+        base = status_kib("VmRSS") / 1024
         _reset_peak_rss()
     times = []
     for _ in range(args.repeats):
@@ -155,7 +149,7 @@ def measure_one(args: argparse.Namespace) -> dict[str, Any]:
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
-        peak = _status_kib("VmHWM") / 1024
+        peak = status_kib("VmHWM") / 1024
     assert hidden.grad is not None and head.weight.grad is not None
     torch.save({"hidden": hidden.grad.cpu(), "weight": head.weight.grad.cpu()}, args.grads_to)
     return {"seconds": statistics.median(times), "peak_mib": max(peak - base, 0.0), "loss": loss}

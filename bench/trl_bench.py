@@ -37,6 +37,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from proc_status import status_kib
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 THROUGHPUT_TARGET = 1.3
@@ -61,14 +63,6 @@ lr = 3e-3
 weight_decay = 0.0
 max_norm = 1.0
 """
-
-
-def _status_kib(field: str) -> int:
-    with open("/proc/self/status") as handle:
-        for line in handle:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise RuntimeError(f"/proc/self/status has no {field}")
 
 
 def _settings(args: argparse.Namespace, folder: Path) -> Any:
@@ -110,7 +104,7 @@ def run_lossmask(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
         if message.startswith("model:"):  # logged right before the training loop
             begin.append(_clock())
 
-    base = _status_kib("VmRSS")
+    base = status_kib("VmRSS")
     outputs.MetricsWriter.write = timed_write  # type: ignore[method-assign]
     train(settings, log=log, progress=False)
     steps = [record for record in records if "trained_tokens" in record]
@@ -159,7 +153,7 @@ def run_trl(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
             self.ends.append(_clock())
 
     clock = StepClock()
-    base = _status_kib("VmRSS")
+    base = status_kib("VmRSS")
     model = build_model(source, settings.seed)
     config = SFTConfig(
         output_dir=str(folder / "trl"),
@@ -209,7 +203,7 @@ def _result(
     losses: list[float],
     base_kib: int,
 ) -> dict[str, Any]:
-    peak = _status_kib("VmHWM")
+    peak = status_kib("VmHWM")
     cpu, wall = end[0] - begin[0], end[1] - begin[1]
     return {
         "cpu_seconds": cpu,
