@@ -195,7 +195,9 @@ def _write_pool() -> Any:
     `MIMALLOC_PURGE_DELAY=0` also removes the rise, which names the cause, but mimalloc reads it
     only when pyarrow loads. The pool is passed per call, not set as the default, so the caller's
     default is left alone; the decay is a setting of the jemalloc pool, which Arrow uses only where
-    asked to. A pyarrow built without jemalloc gets the C library's pool."""
+    asked to (or where ARROW_DEFAULT_MEMORY_POOL=jemalloc makes it the default: then the process
+    returns freed pages sooner, nothing else). A pyarrow built without jemalloc gets the C
+    library's pool."""
     import pyarrow as pa
 
     try:
