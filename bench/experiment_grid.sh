@@ -8,13 +8,13 @@
 # <output-dir>/grid.{md,json,png}.
 #
 #   bash bench/experiment_grid.sh               # the configs' budget (stopping and counting)
-#   bash bench/experiment_grid.sh --arguments   # the budget that reads arguments right
+#   bash bench/experiment_grid.sh --arguments   # the budget that reads the arguments
 #
 # --arguments (first) trains ARGUMENT_STEPS steps of 16 instead of the configs' 600 of 8, on
 # the embedded model made twice as deep (examples/experiment/model-4-layers: 4 layers instead of
-# 2, all else the same; 2 layers at this budget left 5-18% of tool turns with one wrong city), the
-# legacy and "sampled" cells only (the figures the experiment decides on; "all" would add a
-# training per seed), into runs/experiment-arguments. Later arguments win (click takes an option's
+# 2, all else the same; at this budget 2 layers left 5-18% of tool turns per seed with a wrong
+# city, 4 layers 5-9%: docs/benchmarks.md), the legacy and "sampled" cells only (the figures the
+# experiment decides on; "all" would add a training per seed), into runs/experiment-arguments. Later arguments win (click takes an option's
 # last value; --mask and --set add to these):
 #   bash bench/experiment_grid.sh --seeds 0 --mask legacy --mask sampled \
 #     --output-dir runs/experiment                     # the main job's grid (scripts/main-job.sh)

@@ -15,6 +15,7 @@ from lossmask.reference_trainer.model import (
     build_model,
     resolve_model,
 )
+from tests.conftest import REPO_ROOT
 
 
 def _same_weights(a: torch.nn.Module, b: torch.nn.Module) -> bool:
@@ -97,13 +98,13 @@ def test_four_layer_experiment_model_is_the_embedded_model_twice_as_deep() -> No
     two budgets' tables would differ in more than the variables the docs name."""
     from lossmask.masks.assets.embedded import embedded_tokenizer
 
-    folder = Path(__file__).parents[2] / "examples" / "experiment" / "model-4-layers"
+    folder = REPO_ROOT / "examples" / "experiment" / "model-4-layers"
     vocab_size = len(embedded_tokenizer("glm-4.5"))
     deeper = resolve_model(str(folder), vocab_size=vocab_size, max_positions=512)
     embedded = resolve_model(None, vocab_size=vocab_size, max_positions=512)
     assert (deeper.kind, deeper.dtype) == ("config", "float32")
     assert deeper.config.num_hidden_layers == 4
-    metadata = {"_name_or_path", "architectures"}  # where it was read from; not the model
+    metadata = {"_name_or_path", "architectures"}  # about the file, not the model's shape
     shapes = embedded.config.to_dict(), deeper.config.to_dict()
     differing = {
         key
